@@ -1,0 +1,67 @@
+"""The ``shopbot`` command: one entry point for every process of the system.
+
+Each subcommand imports its part lazily, so ``shopbot gateway`` never loads
+the bot and ``shopbot db upgrade`` never loads Telegram.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+
+# Subcommands that live in their own packages: name -> module with main(argv).
+DELEGATED = {
+    "gateway": "gateway.cli",
+    "sandbox": "sandbox.cli",
+}
+
+
+def _db(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.store import make_engine
+    from bot.store.migrate import upgrade
+
+    settings = Settings()
+    if settings.database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def _go() -> None:
+        engine = make_engine(settings.database_url)
+        await upgrade(engine, args.revision)
+        await engine.dispose()
+
+    asyncio.run(_go())
+    print(f"database at {args.revision}: {settings.database_url}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for the subcommands that live in ``bot``."""
+    parser = argparse.ArgumentParser(prog="shopbot", description="Social commerce in a chat.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply the migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_db)
+    for name in DELEGATED:
+        sub.add_parser(name, help=f"the {name} (see `shopbot {name} --help`)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one subcommand."""
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv and argv[0] in DELEGATED:
+        module = importlib.import_module(DELEGATED[argv[0]])
+        return int(module.main(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Settings, read from the environment (prefix ``SHOPBOT_``) and ``.env``.
+
+Only ``main()`` entry points build a ``Settings``; everything else receives
+one. No setting is required: the defaults run the offline sandbox demo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the bot, the scheduler and the commerce rules."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage
+    data_dir: Path = Path("var")
+    database_url: str = "sqlite+aiosqlite:///var/shopbot.db"
+
+    # --- Telegram
+    telegram_token: str = "123456:SANDBOX-TOKEN"
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    webhook_secret: str = "change-me-webhook-secret"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    admin_ids: list[int] = Field(default_factory=list)
+    default_language: str = "zh"
+
+    # --- commerce rules
+    currency: str = "CNY"
+    max_price_fen: int = 10_000_000_00
+    max_stock: int = 1_000_000
+    max_quantity_per_order: int = 99
+    title_max_chars: int = 80
+    description_max_chars: int = 700
+    platform_fee_bps: int = 60
+    t0_deposit_fen: int = 20_000_00
+    order_ttl_minutes: int = 15
+    auto_confirm_days: int = 10
+    followups_per_week: int = 3
+
+    # --- settlement
+    settlement_time: str = "02:00"
+    settlement_days_t15: int = 15

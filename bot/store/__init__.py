@@ -1,0 +1,10 @@
+"""Storage: SQLModel tables, the async engine and the unit of work.
+
+The schema is created and changed only by the Alembic migrations in
+``bot/store/migrations``; ``shopbot db upgrade`` runs them.
+"""
+
+from bot.store import ledger, models  # noqa: F401  (register every table on the metadata)
+from bot.store.db import Database, make_engine
+
+__all__ = ["Database", "make_engine"]

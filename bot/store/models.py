@@ -1,0 +1,279 @@
+"""The tables of the shop: who sells, what, to whom, and what was promised.
+
+Invariants that the schema guards itself (the commerce core guards them again
+in code, and the tests a third time):
+
+- stock never goes below zero: ``CHECK (stock >= 0)``;
+- a price is positive, a quantity is positive;
+- every external event is processed once: unique idempotency keys on orders,
+  payments (``out_trade_no`` and the gateway's ``trade_no``), refunds
+  (``out_request_no``), payouts (merchant and cycle), outbox messages and
+  Telegram updates;
+- a buyer has at most one unpaid order per product, so a double tap on
+  **Buy** cannot open two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from bot.store.enums import (
+    MerchantKind,
+    MerchantStatus,
+    OrderState,
+    OutboxState,
+    PaymentPurpose,
+    PaymentState,
+    PayoutState,
+    ProductStatus,
+    RefundState,
+    SettlementPlan,
+    check_in,
+)
+from bot.store.types import UTCDateTime
+
+
+
+def _ts(**kw: object) -> object:
+    return Field(sa_type=UTCDateTime, **kw)  # type: ignore[arg-type]
+
+
+def _money(**kw: object) -> object:
+    return Field(sa_type=BigInteger, **kw)  # type: ignore[arg-type]
+
+
+class User(SQLModel, table=True):
+    """A Telegram user who has talked to the bot; ``id`` is the Telegram id."""
+
+    __tablename__ = "users"
+
+    id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    username: str | None = Field(default=None, max_length=64)
+    first_name: str = Field(default="", max_length=128)
+    language: str = Field(default="zh", max_length=8)
+    blocked: bool = False
+    created_at: dt.datetime = _ts()
+
+
+class Merchant(SQLModel, table=True):
+    """A shop: an enterprise (verified) or an individual approved by the platform."""
+
+    __tablename__ = "merchants"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", MerchantKind), name="kind"),
+        CheckConstraint(check_in("status", MerchantStatus), name="status"),
+        CheckConstraint(check_in("plan", SettlementPlan), name="plan"),
+        CheckConstraint("deposit_required_fen >= 0", name="deposit_required"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(sa_type=BigInteger, foreign_key="users.id", unique=True)
+    kind: str
+    name: str = Field(max_length=64)
+    description: str = Field(default="", max_length=700)
+    contact: str = Field(default="", max_length=128)
+    registration_no: str | None = Field(default=None, max_length=32)
+    status: str = MerchantStatus.PENDING
+    reject_reason: str | None = Field(default=None, max_length=300)
+    plan: str = SettlementPlan.T15
+    next_plan: str | None = None
+    deposit_required_fen: int = _money(default=0)
+    payout_account: str = Field(default="", max_length=100)
+    created_at: dt.datetime = _ts()
+    approved_at: dt.datetime | None = _ts(default=None)
+
+
+class Product(SQLModel, table=True):
+    """Something a merchant sells; ``stock`` is the units still free to order."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price_fen > 0", name="price_positive"),
+        CheckConstraint("per_buyer_limit IS NULL OR per_buyer_limit > 0", name="limit_positive"),
+        CheckConstraint(check_in("status", ProductStatus), name="status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchants.id", index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    photo: str | None = Field(default=None, max_length=300)
+    price_fen: int = _money()
+    currency: str = Field(default="CNY", max_length=3)
+    stock: int
+    per_buyer_limit: int | None = None
+    status: str = ProductStatus.ACTIVE
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+
+
+class PostedCard(SQLModel, table=True):
+    """A product card posted into a chat, kept so it can be edited in place."""
+
+    __tablename__ = "posted_cards"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int = Field(sa_type=BigInteger)
+    created_at: dt.datetime = _ts()
+
+
+class Order(SQLModel, table=True):
+    """One buyer's order of one product; ``state`` follows ``commerce.orders``."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("total_fen = unit_price_fen * quantity", name="total"),
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refunded"),
+        CheckConstraint(check_in("state", OrderState), name="state"),
+        Index(
+            "uq_orders_open_per_buyer_product",
+            "buyer_id",
+            "product_id",
+            unique=True,
+            sqlite_where=text("state = 'awaiting_payment'"),
+            postgresql_where=text("state = 'awaiting_payment'"),
+        ),
+        Index("ix_orders_state_expires_at", "state", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=100, unique=True)
+    buyer_id: int = Field(sa_type=BigInteger, foreign_key="users.id", index=True)
+    merchant_id: int = Field(foreign_key="merchants.id", index=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    quantity: int
+    unit_price_fen: int = _money()
+    total_fen: int = _money()
+    currency: str = Field(default="CNY", max_length=3)
+    state: str = OrderState.AWAITING_PAYMENT
+    state_before_refund: str | None = None
+    refunded_fen: int = _money(default=0)
+    tracking_note: str | None = Field(default=None, max_length=300)
+    created_at: dt.datetime = _ts()
+    expires_at: dt.datetime = _ts()
+    paid_at: dt.datetime | None = _ts(default=None)
+    shipped_at: dt.datetime | None = _ts(default=None)
+    completed_at: dt.datetime | None = _ts(default=None)
+    closed_at: dt.datetime | None = _ts(default=None)
+    settled_at: dt.datetime | None = _ts(default=None)
+    payout_id: int | None = Field(default=None, foreign_key="payouts.id")
+
+
+class Payment(SQLModel, table=True):
+    """A trade at the payment gateway: for an order, or a merchant's deposit."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(check_in("purpose", PaymentPurpose), name="purpose"),
+        CheckConstraint(check_in("state", PaymentState), name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_trade_no: str = Field(max_length=64, unique=True)
+    trade_no: str | None = Field(default=None, max_length=64, unique=True)
+    purpose: str = PaymentPurpose.ORDER
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    merchant_id: int | None = Field(default=None, foreign_key="merchants.id")
+    amount_fen: int = _money()
+    currency: str = Field(default="CNY", max_length=3)
+    state: str = PaymentState.PENDING
+    created_at: dt.datetime = _ts()
+    paid_at: dt.datetime | None = _ts(default=None)
+
+
+class Refund(SQLModel, table=True):
+    """Money going back to a buyer; ``out_request_no`` is the gateway's key."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(check_in("state", RefundState), name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_request_no: str = Field(max_length=64, unique=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    amount_fen: int = _money()
+    reason: str = Field(default="", max_length=300)
+    state: str = RefundState.REQUESTED
+    reject_reason: str | None = Field(default=None, max_length=300)
+    created_at: dt.datetime = _ts()
+    decided_at: dt.datetime | None = _ts(default=None)
+    completed_at: dt.datetime | None = _ts(default=None)
+
+
+class Payout(SQLModel, table=True):
+    """One transfer to a merchant for one settlement cycle (or a withdrawal)."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "cycle"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(check_in("state", PayoutState), name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchants.id", index=True)
+    cycle: str = Field(max_length=32)
+    out_biz_no: str = Field(max_length=64, unique=True)
+    amount_fen: int = _money()
+    state: str = PayoutState.PENDING
+    gateway_order_id: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime = _ts()
+    completed_at: dt.datetime | None = _ts(default=None)
+
+
+class Follow(SQLModel, table=True):
+    """A buyer hears from a merchant after buying, until they opt out."""
+
+    __tablename__ = "follows"
+
+    buyer_id: int = Field(sa_type=BigInteger, foreign_key="users.id", primary_key=True)
+    merchant_id: int = Field(foreign_key="merchants.id", primary_key=True)
+    opted_out: bool = False
+    created_at: dt.datetime = _ts()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notification to send, written in the same transaction as its cause.
+
+    It holds a ``kind`` and its parameters, not text: the dispatcher renders it
+    in the recipient's language when it sends, so the commerce core needs to
+    know nothing of Telegram or of languages.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(check_in("state", OutboxState), name="state"),
+        Index("ix_outbox_state_not_before", "state", "not_before"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    kind: str = Field(max_length=40)
+    params: str = "{}"
+    state: str = OutboxState.PENDING
+    attempts: int = 0
+    not_before: dt.datetime = _ts()
+    created_at: dt.datetime = _ts()
+    sent_at: dt.datetime | None = _ts(default=None)
+    last_error: str | None = Field(default=None, max_length=300)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """A Telegram ``update_id`` already handled, so a redelivery is a no-op."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    processed_at: dt.datetime = _ts()
