@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     order_ttl_minutes: int = 15
     auto_confirm_days: int = 10
     followups_per_week: int = 3
+    auto_approve_enterprises: bool = True
 
     # --- settlement
     settlement_time: str = "02:00"

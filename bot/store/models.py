@@ -36,7 +36,6 @@ from bot.store.enums import (
 from bot.store.types import UTCDateTime
 
 
-
 def _ts(**kw: object) -> object:
     return Field(sa_type=UTCDateTime, **kw)  # type: ignore[arg-type]
 

@@ -1,0 +1,176 @@
+"""Merchants: applying, approval by the platform, suspension, settlement plan.
+
+Enterprises with a business registration number are verified and may sell at
+once (when ``Rules.auto_approve_enterprises``); individuals wait for an
+admin. A suspended merchant's products stop selling at once, because
+``orders.place_order`` checks the merchant's status in the same transaction.
+T+0 settlement needs the deposit paid in full; a plan switch takes effect at
+the next settlement cycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce import ledger
+from bot.commerce.errors import (
+    DepositRequired,
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
+from bot.commerce.money import clean_text
+from bot.commerce.outbox import notify
+from bot.commerce.rules import Rules
+from bot.store.enums import MerchantKind, MerchantStatus, SettlementPlan
+from bot.store.models import Merchant
+
+_REGISTRATION_NO = re.compile(r"^[0-9A-Z]{8,32}$")
+
+
+async def get_merchant(session: AsyncSession, merchant_id: int) -> Merchant:
+    """The merchant with this id, or ``NotFound``."""
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound(what="merchant")
+    return merchant
+
+
+async def merchant_of(session: AsyncSession, owner_id: int) -> Merchant | None:
+    """The shop this Telegram user owns, if any."""
+    return await session.scalar(select(Merchant).where(Merchant.owner_id == owner_id))
+
+
+async def approved_merchant_of(session: AsyncSession, owner_id: int) -> Merchant:
+    """The user's shop, which must be approved: the gate for merchant commands."""
+    merchant = await merchant_of(session, owner_id)
+    if merchant is None or merchant.status != MerchantStatus.APPROVED:
+        raise Forbidden(role="merchant")
+    return merchant
+
+
+async def apply_merchant(
+    session: AsyncSession,
+    *,
+    owner_id: int,
+    kind: MerchantKind,
+    name: str,
+    description: str,
+    contact: str,
+    registration_no: str | None,
+    rules: Rules,
+    now: dt.datetime,
+    admin_ids: tuple[int, ...] = (),
+) -> Merchant:
+    """Open an application; a rejected applicant may apply again."""
+    existing = await merchant_of(session, owner_id)
+    if existing is not None and existing.status != MerchantStatus.REJECTED:
+        raise IllegalTransition(state=existing.status)
+    name = clean_text(name, field="shop_name", max_chars=64, min_chars=2)
+    description = clean_text(description, field="description", max_chars=700, min_chars=0)
+    contact = clean_text(contact, field="contact", max_chars=128, min_chars=2)
+    if kind == MerchantKind.ENTERPRISE:
+        registration_no = (registration_no or "").strip().upper()
+        if not _REGISTRATION_NO.match(registration_no):
+            raise InvalidInput("registration_no", "format")
+    else:
+        registration_no = None
+    merchant = existing or Merchant(owner_id=owner_id, kind=kind, name=name, created_at=now)
+    merchant.kind, merchant.name, merchant.description = kind, name, description
+    merchant.contact, merchant.registration_no = contact, registration_no
+    merchant.reject_reason, merchant.status = None, MerchantStatus.PENDING
+    session.add(merchant)
+    await session.flush()
+    if kind == MerchantKind.ENTERPRISE and rules.auto_approve_enterprises:
+        await _approve(session, merchant, now)
+    else:
+        for admin_id in admin_ids:
+            await notify(session, chat_id=admin_id, kind="admin_new_application", now=now,
+                         merchant_id=merchant.id, name=name, merchant_kind=kind)
+    return merchant
+
+
+async def _approve(session: AsyncSession, merchant: Merchant, now: dt.datetime) -> None:
+    merchant.status, merchant.approved_at = MerchantStatus.APPROVED, now
+    await session.flush()
+    await notify(session, chat_id=merchant.owner_id, kind="merchant_approved", now=now,
+                 dedupe_key=f"merchant-approved:{merchant.id}:{now.isoformat()}", name=merchant.name)
+
+
+async def approve_merchant(session: AsyncSession, *, merchant_id: int, now: dt.datetime) -> Merchant:
+    """An admin approves a pending application (or lifts a suspension)."""
+    merchant = await get_merchant(session, merchant_id)
+    if merchant.status not in (MerchantStatus.PENDING, MerchantStatus.SUSPENDED):
+        raise IllegalTransition(state=merchant.status)
+    await _approve(session, merchant, now)
+    return merchant
+
+
+async def reject_merchant(
+    session: AsyncSession, *, merchant_id: int, reason: str, now: dt.datetime
+) -> Merchant:
+    """An admin rejects a pending application, telling the applicant why."""
+    merchant = await get_merchant(session, merchant_id)
+    if merchant.status != MerchantStatus.PENDING:
+        raise IllegalTransition(state=merchant.status)
+    merchant.reject_reason = clean_text(reason, field="reason", max_chars=300)
+    merchant.status = MerchantStatus.REJECTED
+    await notify(session, chat_id=merchant.owner_id, kind="merchant_rejected", now=now,
+                 name=merchant.name, reason=merchant.reject_reason)
+    return merchant
+
+
+async def suspend_merchant(
+    session: AsyncSession, *, merchant_id: int, reason: str, now: dt.datetime
+) -> Merchant:
+    """An admin suspends an approved merchant: its cards stop selling at once."""
+    merchant = await get_merchant(session, merchant_id)
+    if merchant.status != MerchantStatus.APPROVED:
+        raise IllegalTransition(state=merchant.status)
+    merchant.status = MerchantStatus.SUSPENDED
+    merchant.reject_reason = clean_text(reason, field="reason", max_chars=300)
+    await notify(session, chat_id=merchant.owner_id, kind="merchant_suspended", now=now,
+                 name=merchant.name, reason=merchant.reject_reason)
+    return merchant
+
+
+async def choose_plan(
+    session: AsyncSession, *, merchant: Merchant, plan: SettlementPlan, rules: Rules
+) -> Merchant:
+    """Ask for a settlement plan from the next cycle; T+0 needs the full deposit."""
+    if plan == SettlementPlan.T0:
+        merchant.deposit_required_fen = rules.t0_deposit_fen
+        held = await ledger.balance(session, ledger.merchant_account(merchant.id, "deposit"))
+        if held < rules.t0_deposit_fen:
+            await session.flush()
+            raise DepositRequired(required_fen=rules.t0_deposit_fen, held_fen=held)
+    merchant.next_plan = None if plan == merchant.plan else plan
+    await session.flush()
+    return merchant
+
+
+async def record_deposit(
+    session: AsyncSession, *, merchant_id: int, amount_fen: int, key: str, now: dt.datetime
+) -> bool:
+    """Money for the deposit arrived at the gateway: hold it in the deposit account."""
+    return await ledger.post(
+        session,
+        key=f"deposit:{key}",
+        legs=[(ledger.CLEARING, amount_fen), (ledger.merchant_account(merchant_id, "deposit"), -amount_fen)],
+        now=now,
+        memo="deposit paid",
+        merchant_id=merchant_id,
+    )
+
+
+async def pending_applications(session: AsyncSession) -> list[Merchant]:
+    """Applications waiting for an admin, oldest first."""
+    result = await session.scalars(
+        select(Merchant).where(Merchant.status == MerchantStatus.PENDING).order_by(Merchant.id)
+    )
+    return list(result)

@@ -1,0 +1,83 @@
+"""Reading amounts and counts that people type.
+
+Money is an integer number of fen. People type yuan, in every way a keyboard
+allows: "12", "12.5", "¥1,299.00", full-width "１２３". We accept what a
+cashier would, and refuse with a named rule anything else ("-5", "1e9",
+"12.345", "0", "1,2,3"): never a float in between.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.commerce.errors import InvalidInput
+
+_AMOUNT = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{1,2}))?$")
+_COUNT = re.compile(r"^\d+$")
+_CURRENCY_MARKS = "¥￥元$ \u00a0"
+MAX_DIGITS = 12
+
+
+def _normalise(text: str) -> str:
+    # NFKC folds full-width digits and punctuation to ASCII; zero-width marks go too.
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text.strip().strip(_CURRENCY_MARKS).replace("CNY", "").replace("RMB", "").strip()
+
+
+def parse_amount(text: str, *, field: str = "price", max_fen: int) -> int:
+    """Fen from a typed yuan amount; ``InvalidInput`` names the broken rule."""
+    cleaned = _normalise(text)
+    if cleaned.startswith("-"):
+        raise InvalidInput(field, "negative")
+    match = _AMOUNT.match(cleaned)
+    if not match:
+        if re.fullmatch(r"\d+\.\d{3,}", cleaned):
+            raise InvalidInput(field, "too_many_decimals")
+        raise InvalidInput(field, "not_a_number")
+    whole = match["int"].replace(",", "")
+    if len(whole) > MAX_DIGITS:
+        raise InvalidInput(field, "too_large", max_fen=max_fen)
+    fen = int(whole) * 100 + int((match["frac"] or "0").ljust(2, "0"))
+    return check_amount(fen, field=field, max_fen=max_fen)
+
+
+def check_amount(fen: int, *, field: str = "price", max_fen: int) -> int:
+    """``fen`` itself if it is a positive amount within ``max_fen``."""
+    if fen <= 0:
+        raise InvalidInput(field, "not_positive")
+    if fen > max_fen:
+        raise InvalidInput(field, "too_large", max_fen=max_fen)
+    return fen
+
+
+def parse_count(text: str, *, field: str, minimum: int, maximum: int) -> int:
+    """A whole number typed by a person, within ``minimum``..``maximum``."""
+    cleaned = _normalise(text).replace(",", "")
+    if cleaned.startswith("-"):
+        raise InvalidInput(field, "negative")
+    if not _COUNT.match(cleaned) or len(cleaned) > MAX_DIGITS:
+        raise InvalidInput(field, "not_a_whole_number")
+    return check_count(int(cleaned), field=field, minimum=minimum, maximum=maximum)
+
+
+def check_count(value: int, *, field: str, minimum: int, maximum: int) -> int:
+    """``value`` itself if it lies within ``minimum``..``maximum``."""
+    if value < minimum:
+        raise InvalidInput(field, "too_small", minimum=minimum)
+    if value > maximum:
+        raise InvalidInput(field, "too_large", maximum=maximum)
+    return value
+
+
+def clean_text(text: str, *, field: str, max_chars: int, min_chars: int = 1) -> str:
+    """Trimmed ``text`` within the length limits; control characters refused."""
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in cleaned):
+        raise InvalidInput(field, "control_characters")
+    if len(cleaned) < min_chars:
+        raise InvalidInput(field, "too_short", minimum=min_chars)
+    if len(cleaned) > max_chars:
+        raise InvalidInput(field, "too_long", maximum=max_chars)
+    return cleaned

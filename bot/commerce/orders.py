@@ -1,0 +1,282 @@
+"""Orders: reserving stock, and the state machine an order lives through.
+
+    awaiting_payment ─pay→ paid ─ship→ shipped ─confirm→ completed
+          │                 └──────────┴──────────┴─→ refund_requested ─→ refunded
+          └─cancel/expire→ cancelled | expired        (or back, when rejected)
+
+Invariants, each guarded in code and by the schema:
+
+- Nothing is ever oversold: stock is taken by one conditional ``UPDATE …
+  WHERE stock >= :q`` (``CHECK (stock >= 0)`` backs it), and given back when
+  an unpaid order is cancelled or expires.
+- stock + units held by unpaid orders + units sold = the stock the merchant
+  set; a test walks random sequences of commands and checks it every step.
+- ``place_order`` is idempotent on its key, and a buyer has at most one
+  unpaid order per product (a partial unique index), so a double tap on Buy
+  gives one order.
+- A transition is one conditional ``UPDATE … WHERE state IN (…)``: two racing
+  commands cannot both move an order, and an illegal one changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce.errors import (
+    Forbidden,
+    IllegalTransition,
+    LimitReached,
+    NotFound,
+    NotSelling,
+    SoldOut,
+)
+from bot.commerce.money import check_count
+from bot.commerce.outbox import notify
+from bot.commerce.rules import Rules
+from bot.store.enums import MerchantStatus, OrderState, ProductStatus
+from bot.store.models import Merchant, Order, Product
+from bot.store.sql import insert_ignore
+
+orders = Order.__table__
+products = Product.__table__
+merchants = Merchant.__table__
+
+LIVE_STATES = tuple(s for s in OrderState if s not in (OrderState.CANCELLED, OrderState.EXPIRED))
+SOLD_STATES = tuple(s for s in LIVE_STATES if s != OrderState.AWAITING_PAYMENT)
+REFUNDABLE_STATES = (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED)
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What ``place_order`` tells the buyer; ``created`` is False for a repeat."""
+
+    id: int
+    state: str
+    product_id: int
+    merchant_id: int
+    quantity: int
+    total_fen: int
+    currency: str
+    expires_at: dt.datetime
+    created: bool
+
+
+_PLACED_COLUMNS = (
+    orders.c.id, orders.c.state, orders.c.product_id, orders.c.merchant_id,
+    orders.c.quantity, orders.c.total_fen, orders.c.currency, orders.c.expires_at,
+)
+
+
+async def _existing(session: AsyncSession, *conditions: object) -> PlacedOrder | None:
+    row = (await session.execute(select(*_PLACED_COLUMNS).where(*conditions))).first()
+    return PlacedOrder(*row, created=False) if row else None
+
+
+async def place_order(
+    session: AsyncSession,
+    *,
+    buyer_id: int,
+    product_id: int,
+    quantity: int,
+    key: str,
+    rules: Rules,
+    now: dt.datetime,
+) -> PlacedOrder:
+    """Reserve ``quantity`` units for the buyer and open an unpaid order.
+
+    A repeated ``key``, or a buyer who already has an unpaid order for this
+    product, gets that order back instead of a second one.
+    """
+    check_count(quantity, field="quantity", minimum=1, maximum=rules.max_quantity_per_order)
+    if found := await _existing(session, orders.c.idempotency_key == key):
+        return found
+    product = (
+        await session.execute(
+            select(products.c.price_fen, products.c.currency, products.c.status,
+                   products.c.merchant_id, products.c.per_buyer_limit, merchants.c.status)
+            .join(merchants, merchants.c.id == products.c.merchant_id)
+            .where(products.c.id == product_id)
+        )
+    ).first()
+    if product is None:
+        raise NotFound(what="product")
+    price, currency, status, merchant_id, limit, merchant_status = product
+    if status != ProductStatus.ACTIVE or merchant_status != MerchantStatus.APPROVED:
+        raise NotSelling()
+    open_order = and_(orders.c.buyer_id == buyer_id, orders.c.product_id == product_id)
+    if found := await _existing(session, open_order, orders.c.state == OrderState.AWAITING_PAYMENT):
+        return found
+    if limit is not None:
+        held = await session.scalar(
+            select(func.coalesce(func.sum(orders.c.quantity), 0))
+            .where(open_order, orders.c.state.in_(LIVE_STATES))
+        )
+        if held + quantity > limit:
+            raise LimitReached(limit=limit, held=held)
+    if not await take_stock(session, product_id, quantity):
+        raise SoldOut()
+    inserted = await session.execute(
+        insert_ignore(session, orders)
+        .values(idempotency_key=key, buyer_id=buyer_id, merchant_id=merchant_id,
+                product_id=product_id, quantity=quantity, unit_price_fen=price,
+                total_fen=price * quantity, currency=currency, state=OrderState.AWAITING_PAYMENT,
+                refunded_fen=0, created_at=now, expires_at=now + rules.order_ttl)
+        .returning(*_PLACED_COLUMNS)
+    )
+    row = inserted.first()
+    if row is not None:
+        return PlacedOrder(*row, created=True)
+    # A concurrent tap won the race to the unique key: give its order back, and our units.
+    await release_stock(session, product_id, quantity)
+    found = await _existing(session, orders.c.idempotency_key == key) or await _existing(
+        session, open_order, orders.c.state == OrderState.AWAITING_PAYMENT
+    )
+    if found is None:
+        raise IllegalTransition(state="race")
+    return found
+
+
+async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> bool:
+    taken = await session.execute(
+        update(products)
+        .where(products.c.id == product_id, products.c.stock >= quantity,
+               products.c.status == ProductStatus.ACTIVE)
+        .values(stock=products.c.stock - quantity)
+    )
+    return taken.rowcount == 1
+
+
+async def release_stock(session: AsyncSession, product_id: int, quantity: int) -> None:
+    await session.execute(
+        update(products).where(products.c.id == product_id).values(stock=products.c.stock + quantity)
+    )
+
+
+async def get_order(session: AsyncSession, order_id: int) -> Order:
+    """The order with this id, or ``NotFound``."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise NotFound(what="order")
+    return order
+
+
+async def move(
+    session: AsyncSession, order_id: int, allowed: Iterable[str], target: str, **values: object
+) -> Order:
+    """Move an order from one of ``allowed`` to ``target`` atomically, or refuse."""
+    moved = await session.execute(
+        update(orders)
+        .where(orders.c.id == order_id, orders.c.state.in_(tuple(allowed)))
+        .values(state=target, **values)
+        .execution_options(synchronize_session=False)
+    )
+    order = await get_order(session, order_id)
+    if moved.rowcount != 1:
+        raise IllegalTransition(state=order.state)
+    await session.refresh(order)
+    return order
+
+
+async def cancel_order(
+    session: AsyncSession, *, order_id: int, buyer_id: int, now: dt.datetime
+) -> Order:
+    """The buyer gives up an unpaid order; its units go back on sale."""
+    order = await get_order(session, order_id)
+    if order.buyer_id != buyer_id:
+        raise Forbidden(role="buyer")
+    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED,
+                       closed_at=now)
+    await release_stock(session, order.product_id, order.quantity)
+    return order
+
+
+async def expire_order(session: AsyncSession, *, order_id: int, now: dt.datetime) -> Order:
+    """An unpaid order ran out of time: release its units and tell the buyer."""
+    order = await get_order(session, order_id)
+    if order.state != OrderState.AWAITING_PAYMENT or order.expires_at > now:
+        raise IllegalTransition(state=order.state)
+    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.EXPIRED,
+                       closed_at=now)
+    await release_stock(session, order.product_id, order.quantity)
+    await notify(session, chat_id=order.buyer_id, kind="order_expired", now=now,
+                 dedupe_key=f"order-expired:{order.id}", order_id=order.id)
+    return order
+
+
+async def due_unpaid(session: AsyncSession, *, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Ids of unpaid orders whose time to pay is over, oldest first."""
+    result = await session.scalars(
+        select(orders.c.id)
+        .where(orders.c.state == OrderState.AWAITING_PAYMENT, orders.c.expires_at <= now)
+        .order_by(orders.c.expires_at)
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def ship_order(
+    session: AsyncSession, *, order_id: int, merchant_id: int, tracking: str, now: dt.datetime
+) -> Order:
+    """The merchant ships a paid order, with a tracking note for the buyer."""
+    order = await get_order(session, order_id)
+    if order.merchant_id != merchant_id:
+        raise Forbidden(role="owner")
+    order = await move(session, order_id, [OrderState.PAID], OrderState.SHIPPED,
+                       shipped_at=now, tracking_note=tracking[:300])
+    await notify(session, chat_id=order.buyer_id, kind="order_shipped", now=now,
+                 dedupe_key=f"order-shipped:{order.id}", order_id=order.id, tracking=tracking[:300])
+    return order
+
+
+async def confirm_receipt(
+    session: AsyncSession, *, order_id: int, buyer_id: int | None, now: dt.datetime
+) -> Order:
+    """The buyer (or, with ``buyer_id=None``, the auto-confirm job) completes it."""
+    order = await get_order(session, order_id)
+    if buyer_id is not None and order.buyer_id != buyer_id:
+        raise Forbidden(role="buyer")
+    order = await move(session, order_id, [OrderState.SHIPPED], OrderState.COMPLETED,
+                       completed_at=now)
+    await notify(session, chat_id=await owner_of(session, order.merchant_id),
+                 kind="order_completed", now=now, dedupe_key=f"order-completed:{order.id}",
+                 order_id=order.id)
+    return order
+
+
+async def due_auto_confirm(
+    session: AsyncSession, *, now: dt.datetime, rules: Rules, limit: int = 500
+) -> list[int]:
+    """Ids of shipped orders the buyer left unconfirmed for too long."""
+    result = await session.scalars(
+        select(orders.c.id)
+        .where(orders.c.state == OrderState.SHIPPED,
+               orders.c.shipped_at <= now - rules.auto_confirm_after)
+        .order_by(orders.c.shipped_at)
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def owner_of(session: AsyncSession, merchant_id: int) -> int:
+    return int(await session.scalar(select(merchants.c.owner_id).where(merchants.c.id == merchant_id)))
+
+
+async def buyer_orders(session: AsyncSession, *, buyer_id: int, limit: int = 20) -> list[Order]:
+    """A buyer's orders, newest first."""
+    query = select(Order).where(Order.buyer_id == buyer_id).order_by(Order.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def merchant_orders(
+    session: AsyncSession, *, merchant_id: int, state: str | None = None, limit: int = 20
+) -> list[Order]:
+    """A merchant's orders, newest first, optionally in one state."""
+    query = select(Order).where(Order.merchant_id == merchant_id)
+    if state:
+        query = query.where(Order.state == state)
+    return list(await session.scalars(query.order_by(Order.id.desc()).limit(limit)))

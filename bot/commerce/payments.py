@@ -1,0 +1,158 @@
+"""Payments: a trade at the gateway for each order, confirmed exactly once.
+
+The gateway's notification (or a query when a notification went missing)
+calls ``confirm_payment``. It checks the amount, marks the payment and the
+order paid, posts the ledger journal and queues the notices, all in the
+caller's one transaction, and does nothing more when the same payment is
+confirmed again.
+
+A payment that arrives after its order expired or was cancelled revives the
+order when the units can still be taken; otherwise the whole amount is
+refunded at once (a refund row in state ``approved`` that the payment client
+sends to the gateway). The buyer is never left paid without an order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce import ledger
+from bot.commerce.errors import AmountMismatch, IllegalTransition, NotFound
+from bot.commerce.orders import get_order, move, owner_of, take_stock
+from bot.commerce.outbox import notify
+from bot.store.enums import OrderState, PaymentPurpose, PaymentState, RefundState
+from bot.store.models import Follow, Order, Payment, Refund
+from bot.store.sql import insert_ignore
+
+payments = Payment.__table__
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The outcome of a confirmed payment: ``paid``, ``repeat``, ``revived`` or ``refund``."""
+
+    outcome: str
+    payment_id: int
+    order_id: int | None = None
+    refund_out_request_no: str | None = None
+
+
+def out_trade_no_for(order_id: int) -> str:
+    """The gateway's merchant order number for an order: one trade per order."""
+    return f"SB{order_id:08d}"
+
+
+async def payment_for_order(session: AsyncSession, *, order_id: int, now: dt.datetime) -> Payment:
+    """The order's trade (created on first use) so that a checkout can be opened."""
+    order = await get_order(session, order_id)
+    if order.state != OrderState.AWAITING_PAYMENT:
+        raise IllegalTransition(state=order.state)
+    out_trade_no = out_trade_no_for(order_id)
+    await session.execute(
+        insert_ignore(session, payments).values(
+            out_trade_no=out_trade_no, purpose=PaymentPurpose.ORDER, order_id=order_id,
+            merchant_id=order.merchant_id, amount_fen=order.total_fen, currency=order.currency,
+            state=PaymentState.PENDING, created_at=now,
+        )
+    )
+    return await payment_by_trade(session, out_trade_no)
+
+
+async def deposit_payment(
+    session: AsyncSession, *, merchant_id: int, amount_fen: int, key: str, now: dt.datetime
+) -> Payment:
+    """A trade for a merchant's T+0 deposit; ``key`` names this top-up."""
+    out_trade_no = f"DP{merchant_id}-{key}"[:64]
+    await session.execute(
+        insert_ignore(session, payments).values(
+            out_trade_no=out_trade_no, purpose=PaymentPurpose.DEPOSIT, merchant_id=merchant_id,
+            amount_fen=amount_fen, state=PaymentState.PENDING, created_at=now,
+        )
+    )
+    return await payment_by_trade(session, out_trade_no)
+
+
+async def payment_by_trade(session: AsyncSession, out_trade_no: str) -> Payment:
+    """The payment with this merchant order number, or ``NotFound``."""
+    payment = await session.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
+    if payment is None:
+        raise NotFound(what="payment")
+    return payment
+
+
+async def confirm_payment(
+    session: AsyncSession, *, out_trade_no: str, trade_no: str, amount_fen: int, now: dt.datetime
+) -> Confirmation:
+    """Record that the gateway received ``amount_fen`` for ``out_trade_no``; once."""
+    payment = await payment_by_trade(session, out_trade_no)
+    if amount_fen != payment.amount_fen:
+        raise AmountMismatch(expected_fen=payment.amount_fen, got_fen=amount_fen)
+    marked = await session.execute(
+        update(payments)
+        .where(payments.c.id == payment.id, payments.c.state != PaymentState.SUCCEEDED)
+        .values(state=PaymentState.SUCCEEDED, trade_no=trade_no, paid_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount != 1:
+        return Confirmation("repeat", payment.id, payment.order_id)
+    if payment.purpose == PaymentPurpose.DEPOSIT:
+        from bot.commerce.merchants import record_deposit
+
+        await record_deposit(session, merchant_id=payment.merchant_id, amount_fen=amount_fen,
+                             key=out_trade_no, now=now)
+        owner = await owner_of(session, payment.merchant_id)
+        await notify(session, chat_id=owner, kind="deposit_paid", now=now,
+                     dedupe_key=f"deposit-paid:{out_trade_no}", amount_fen=amount_fen)
+        return Confirmation("paid", payment.id)
+    order = await get_order(session, payment.order_id)
+    await ledger.post(
+        session, key=f"payment:{out_trade_no}", now=now, memo="buyer paid",
+        legs=[(ledger.CLEARING, amount_fen),
+              (ledger.merchant_account(order.merchant_id, "pending"), -amount_fen)],
+        order_id=order.id, merchant_id=order.merchant_id,
+    )
+    if order.state == OrderState.AWAITING_PAYMENT:
+        await _mark_paid(session, order, now)
+        return Confirmation("paid", payment.id, order.id)
+    if order.state in (OrderState.EXPIRED, OrderState.CANCELLED) and await take_stock(
+        session, order.product_id, order.quantity
+    ):
+        await _mark_paid(session, order, now, allowed=(order.state,))
+        return Confirmation("revived", payment.id, order.id)
+    refund = await _refund_late_payment(session, order, now)
+    return Confirmation("refund", payment.id, order.id, refund.out_request_no)
+
+
+async def _mark_paid(
+    session: AsyncSession,
+    order: Order,
+    now: dt.datetime,
+    allowed: tuple[str, ...] = (OrderState.AWAITING_PAYMENT,),
+) -> None:
+    await move(session, order.id, allowed, OrderState.PAID, paid_at=now, closed_at=None)
+    await session.execute(
+        insert_ignore(session, Follow.__table__).values(
+            buyer_id=order.buyer_id, merchant_id=order.merchant_id, opted_out=False, created_at=now
+        )
+    )
+    owner = await owner_of(session, order.merchant_id)
+    await notify(session, chat_id=order.buyer_id, kind="order_paid", now=now,
+                 dedupe_key=f"order-paid:{order.id}", order_id=order.id)
+    await notify(session, chat_id=owner, kind="merchant_new_order", now=now,
+                 dedupe_key=f"merchant-new-order:{order.id}", order_id=order.id)
+
+
+async def _refund_late_payment(session: AsyncSession, order: Order, now: dt.datetime) -> Refund:
+    refund = Refund(
+        out_request_no=f"LATE{order.id}", order_id=order.id, amount_fen=order.total_fen,
+        reason="late_payment", state=RefundState.APPROVED, created_at=now, decided_at=now,
+    )
+    session.add(refund)
+    await session.flush()
+    await notify(session, chat_id=order.buyer_id, kind="late_payment_refunded", now=now,
+                 dedupe_key=f"late-payment:{order.id}", order_id=order.id)
+    return refund

@@ -1,0 +1,83 @@
+"""Factories that read like the story a test tells: a shop, a product, a buyer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from bot.clock import ManualClock
+from bot.commerce import catalog, merchants, orders, payments, users
+from bot.commerce.rules import Rules
+from bot.store.enums import MerchantKind
+from bot.store.models import Merchant, Product
+
+RULES = Rules()
+_ids = itertools.count(10_000)
+
+
+async def make_user(db: Any, *, user_id: int | None = None, language: str = "zh",
+                    first_name: str = "Ling", clock: ManualClock | None = None) -> int:
+    user_id = user_id or next(_ids)
+    now = (clock or ManualClock()).now()
+    async with db.transaction() as s:
+        await users.touch_user(s, user_id=user_id, first_name=first_name, username=None,
+                               language=language, now=now)
+    return user_id
+
+
+async def make_merchant(db: Any, *, kind: MerchantKind = MerchantKind.ENTERPRISE,
+                        name: str = "Mei's Tea House", approved: bool = True,
+                        owner_id: int | None = None, clock: ManualClock | None = None) -> Merchant:
+    owner_id = owner_id or await make_user(db, first_name="Mei")
+    now = (clock or ManualClock()).now()
+    async with db.transaction() as s:
+        merchant = await merchants.apply_merchant(
+            s, owner_id=owner_id, kind=kind, name=name, description="Fine tea",
+            contact="+86 21 5555 0000", rules=RULES, now=now,
+            registration_no="91310000MA1FL0000X" if kind == MerchantKind.ENTERPRISE else None,
+        )
+        if approved and kind == MerchantKind.INDIVIDUAL:
+            await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
+    return merchant
+
+
+async def make_product(db: Any, *, merchant: Merchant | None = None, price_fen: int = 129900,
+                       stock: int = 10, per_buyer_limit: int | None = None,
+                       title: str = "Phone X", clock: ManualClock | None = None) -> Product:
+    merchant = merchant or await make_merchant(db)
+    now = (clock or ManualClock()).now()
+    async with db.transaction() as s:
+        product = await catalog.create_product(
+            s, merchant=merchant, rules=RULES, now=now,
+            draft=catalog.ProductDraft(title=title, price_fen=price_fen, stock=stock,
+                                       per_buyer_limit=per_buyer_limit),
+        )
+    db.initial_stock[product.id] = stock
+    return product
+
+
+async def place(db: Any, *, buyer_id: int, product_id: int, quantity: int = 1,
+                key: str | None = None, clock: ManualClock | None = None) -> orders.PlacedOrder:
+    now = (clock or ManualClock()).now()
+    return await db.run(lambda s: orders.place_order(
+        s, buyer_id=buyer_id, product_id=product_id, quantity=quantity,
+        key=key or f"k{next(_ids)}", rules=RULES, now=now))
+
+
+async def pay(db: Any, order_id: int, *, clock: ManualClock | None = None,
+              amount_fen: int | None = None) -> payments.Confirmation:
+    """Pay an order the way the gateway's notification would."""
+    now = (clock or ManualClock()).now()
+
+    async def work(s: Any) -> payments.Confirmation:
+        payment = await payments.payment_for_order(s, order_id=order_id, now=now)
+        return await payments.confirm_payment(
+            s, out_trade_no=payment.out_trade_no, trade_no=f"T{payment.out_trade_no}",
+            amount_fen=payment.amount_fen if amount_fen is None else amount_fen, now=now)
+
+    return await db.run(work)
+
+
+def later(clock: ManualClock, **delta: float) -> dt.datetime:
+    return clock.advance(dt.timedelta(**delta))
