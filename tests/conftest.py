@@ -15,14 +15,21 @@ import itertools
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+from telegram.ext import Application
 
+from bot.app import build_application
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.services import Services, build_services
 from bot.store import Database, make_engine
 from bot.store.migrate import upgrade
 from tests.invariants import assert_books_balanced, assert_stock_conserved
+from tests.telegram import Chat, FakeTelegram
 
 POSTGRES_ADMIN_URL = os.environ.get("SHOPBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 _counter = itertools.count()
@@ -115,3 +122,35 @@ async def db(
         await database.dispose()
         if cleanup:
             await _drop(cleanup)
+
+
+@dataclass
+class Shop:
+    """The bot as tests meet it: the real application over a fake Telegram."""
+
+    app: Application
+    telegram: FakeTelegram
+    services: Services
+    clock: ManualClock
+
+    def chat(self, user_id: int, *, lang: str = "zh-hans", first_name: str = "Ling",
+             username: str | None = None) -> Chat:
+        return Chat(self.app, self.telegram, user_id, first_name=first_name,
+                    language_code=lang, username=username)
+
+
+ADMIN_ID = 9001
+
+
+@pytest.fixture
+async def shop(db: TestDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
+    settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path, admin_ids=[ADMIN_ID])
+    clock = ManualClock()
+    services = build_services(settings, db=db, clock=clock)
+    telegram = FakeTelegram()
+    app = build_application(settings, services=services, request=telegram)
+    await app.initialize()
+    try:
+        yield Shop(app, telegram, services, clock)
+    finally:
+        await app.shutdown()

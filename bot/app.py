@@ -1,0 +1,49 @@
+"""``build_application(settings)``: the Telegram adapter, wired.
+
+Tests and the sandbox build the same application; only the HTTP boundary
+(``request``) or the Bot API address (``settings.telegram_base_url``) differ.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.context import ShopContext
+from bot.handlers.common import register_fallbacks
+from bot.handlers.errors import on_error
+from bot.services import Services, build_services
+
+# Each module has ``register(application)``; order matters where handlers overlap.
+HANDLER_MODULES = (
+    "bot.handlers.common",
+)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    request: BaseRequest | None = None,
+) -> Application:
+    """The PTB application with every handler registered and the services attached."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .context_types(ContextTypes(context=ShopContext))
+        .concurrent_updates(True)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    application.bot_data["services"] = services or build_services(settings)
+    for name in HANDLER_MODULES:
+        importlib.import_module(name).register(application)
+    register_fallbacks(application)
+    application.add_error_handler(on_error)
+    return application

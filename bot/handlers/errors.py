@@ -1,0 +1,102 @@
+"""Refusals turned into short answers in the user's language: the one place.
+
+A handler wrapped in ``@answers_errors`` may let any ``CommerceError`` escape;
+the user gets a one-line explanation (a callback answer or a reply), the
+refusal is logged, and nothing was changed, because the unit of work rolled
+back. Anything else is a bug: logged with its traceback, and the user is told
+to try again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+
+from bot.commerce.errors import CommerceError, InvalidInput
+from bot.context import ShopContext
+from bot.i18n import Translator
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    "not_found": "This is no longer available.",
+    "forbidden": "You can't do that.",
+    "sold_out": "Sorry, sold out.",
+    "limit_reached": "You can buy at most {limit} of this item.",
+    "not_selling": "This item is not on sale right now.",
+    "illegal_transition": "That can't be done in this order's current state.",
+    "amount_mismatch": "The amount does not match.",
+    "insufficient_funds": "Not enough funds.",
+    "deposit_required": "T+0 needs a deposit of {required} first; you hold {held}.",
+}
+RULES = {
+    "not_a_number": "Please send a number, like 12.50.",
+    "not_a_whole_number": "Please send a whole number, like 10.",
+    "negative": "That can't be negative.",
+    "not_positive": "That must be more than zero.",
+    "too_many_decimals": "At most two decimal places, like 12.50.",
+    "too_large": "That is too large.",
+    "too_small": "That is too small (at least {minimum}).",
+    "too_long": "That is too long (at most {maximum} characters).",
+    "too_short": "That is too short (at least {minimum} characters).",
+    "control_characters": "That text contains characters we can't accept.",
+    "format": "That doesn't look right; please check the format.",
+    "out_of_range": "The amount must be between 0.01 and {max}.",
+}
+
+
+def describe(error: CommerceError, t: Translator) -> str:
+    """The user-facing sentence for a refusal."""
+    params = dict(error.params)
+    for key in ("required_fen", "held_fen", "max_fen"):
+        if key in params:
+            params[key.removesuffix("_fen")] = t.money(params.pop(key))
+    if isinstance(error, InvalidInput):
+        template = RULES.get(error.rule, "That value is not accepted.")
+    else:
+        template = MESSAGES.get(error.code, "Something went wrong. Please try again.")
+    try:
+        return t(template, **params)
+    except (KeyError, IndexError):
+        return t(template.split("{")[0].strip() or "Something went wrong. Please try again.")
+
+
+async def reply(update: Update, text: str, *, alert: bool = False) -> None:
+    """Answer a button press with a toast, or a message with a reply."""
+    if update.callback_query:
+        await update.callback_query.answer(text[:200], show_alert=alert)
+    elif update.effective_message:
+        await update.effective_message.reply_text(text)
+
+
+Handler = Callable[[Update, ShopContext], Awaitable[Any]]
+
+
+def answers_errors(handler: Handler) -> Handler:
+    """Turn a ``CommerceError`` escaping ``handler`` into a short answer."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: ShopContext) -> Any:
+        try:
+            return await handler(update, context)
+        except CommerceError as error:
+            user = update.effective_user.id if update.effective_user else None
+            log.info("refused %s for user %s: %s %s", handler.__name__, user, error.code, error.params)
+            await reply(update, describe(error, context.t))
+            return None
+
+    return wrapper
+
+
+async def on_error(update: object, context: ShopContext) -> None:
+    """Last resort for bugs: log the traceback, tell the user to try again."""
+    log.error("unhandled error while handling an update", exc_info=context.error)
+    if isinstance(update, Update):
+        try:
+            await reply(update, context.t("Something went wrong. Please try again."))
+        except Exception:  # the answer itself failed; the log above has the story
+            log.warning("could not tell the user about the error", exc_info=True)
