@@ -276,3 +276,15 @@ class ProcessedUpdate(SQLModel, table=True):
 
     update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     processed_at: dt.datetime = _ts()
+
+
+class ProductEvent(SQLModel, table=True):
+    """A card opened or a Buy tapped: append-only, so a flash sale has no hot counter row."""
+
+    __tablename__ = "product_events"
+    __table_args__ = (Index("ix_product_events_product_kind_at", "product_id", "kind", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="products.id")
+    kind: str = Field(max_length=16)
+    at: dt.datetime = _ts()

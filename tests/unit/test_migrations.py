@@ -1,0 +1,19 @@
+"""The migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import bot.store  # noqa: F401  (registers the tables)
+
+
+async def test_migrated_schema_matches_the_models(db):
+    def diff(connection):
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, SQLModel.metadata)
+
+    async with db.engine.connect() as connection:
+        changes = await connection.run_sync(diff)
+    assert changes == []
