@@ -1,0 +1,40 @@
+"""``shopbot sandbox``: serve the offline Telegram on one port."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from .app import build_sandbox_app
+from .config import SandboxSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shopbot sandbox",
+        description="An offline Telegram Bot API server with a web chat (see docs/sandbox.md).",
+    )
+    parser.add_argument("--host", help="interface to listen on (default from settings)")
+    parser.add_argument("--port", type=int, help="port (default 8081)")
+    parser.add_argument("--no-limits", action="store_true", help="turn flood limits off")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, build the app from settings and serve it until interrupted."""
+    args = build_parser().parse_args(argv)
+    settings = SandboxSettings()
+    updates: dict[str, object] = {}
+    if args.host:
+        updates["host"] = args.host
+    if args.port:
+        updates["port"] = args.port
+    if args.no_limits:
+        updates["rate_limits_enabled"] = False
+    settings = settings.model_copy(update=updates)
+    app = build_sandbox_app(settings)
+    print(f"sandbox: web chat at http://{settings.host}:{settings.port}/  "
+          f"bot token {settings.bot_token}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0

@@ -1,0 +1,68 @@
+"""Webhook delivery: POST each pending update to the bot's URL, in order.
+
+Like Telegram, the sandbox sends ``X-Telegram-Bot-Api-Secret-Token`` when
+``setWebhook`` was given a secret, and keeps retrying an update until the bot
+answers 2xx — so the bot must process each ``update_id`` once. Failures are
+reported by ``getWebhookInfo`` as ``last_error_date``/``last_error_message``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from .clockfile import ClockControl
+from .updates import UpdateQueue
+
+log = logging.getLogger(__name__)
+
+
+class WebhookDelivery:
+    """A background task that drains the update queue into the webhook URL."""
+
+    def __init__(self, updates: UpdateQueue, clock: ClockControl, retry_seconds: float) -> None:
+        self.updates, self.clock, self.retry_seconds = updates, clock, retry_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="sandbox-webhook")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            while True:
+                url = self.updates.webhook.get("url")
+                if not url or not self.updates.pending:
+                    await self.updates.signal.wait(1.0)
+                    continue
+                if not await self._deliver(client, url, self.updates.pending[0]):
+                    await asyncio.sleep(self.retry_seconds)
+
+    async def _deliver(self, client: httpx.AsyncClient, url: str, update: dict) -> bool:
+        """Send one update; True (and dequeue it) when the bot answered 2xx."""
+        headers = {}
+        secret = self.updates.webhook.get("secret_token")
+        if secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        try:
+            response = await client.post(url, json=update, headers=headers)
+            error = None if response.is_success else f"Wrong response from the webhook: " \
+                f"{response.status_code} {response.reason_phrase}"
+        except httpx.HTTPError as err:
+            error = f"Connection failed: {type(err).__name__}"
+        if error is None:
+            if self.updates.pending and self.updates.pending[0] is update:
+                self.updates.pending.pop(0)
+            return True
+        log.info("webhook delivery of update %s failed: %s", update["update_id"], error)
+        self.updates.last_error = (self.clock.unix_now(), error)
+        return False

@@ -1,0 +1,30 @@
+"""Fixtures: a sandbox served on a free port and a PTB ``Bot`` pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+
+from sandbox.testing import RunningSandbox, sandbox_settings, serve_sandbox
+
+BUYER, OTHER_BUYER, MERCHANT = 1001, 1002, 2001
+CHANNEL = -1002001
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
+    """A fresh sandbox with the default personas and channel, flood limits off."""
+    async with serve_sandbox(sandbox_settings(tmp_path, rate_limits_enabled=False,
+                                              answer_wait_seconds=3)) as running:
+        yield running
+
+
+@pytest.fixture
+async def bot(sandbox: RunningSandbox) -> AsyncIterator[Bot]:
+    """python-telegram-bot's ``Bot``, unchanged, talking to the sandbox."""
+    async with Bot(sandbox.token, base_url=sandbox.bot_base_url,
+                   base_file_url=sandbox.file_base_url) as ptb_bot:
+        yield ptb_bot
