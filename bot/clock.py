@@ -9,6 +9,8 @@ watch fifteen days of settlement happen in a second. Times are aware UTC;
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -57,3 +59,32 @@ def start_of_business_day(day: dt.date) -> dt.datetime:
     """Midnight of ``day`` in the business time zone, as aware UTC."""
     local = dt.datetime.combine(day, dt.time(0), tzinfo=BUSINESS_TZ)
     return local.astimezone(dt.UTC)
+
+
+class OffsetFileClock:
+    """The system clock plus an offset kept in a JSON file the sandbox moves.
+
+    The demo's processes (bot, scheduler) read the same file, so the web
+    chat's "+15 days" button moves time for all of them at once. The file is
+    re-read at most once a second; a missing or broken file means no offset.
+    """
+
+    def __init__(self, path: Path, base: Clock | None = None) -> None:
+        self.path = path
+        self.base = base or SystemClock()
+        self._offset = dt.timedelta(0)
+        self._read_at: dt.datetime | None = None
+
+    def now(self) -> dt.datetime:
+        real = self.base.now()
+        if self._read_at is None or abs((real - self._read_at).total_seconds()) >= 1:
+            self._offset = self._load()
+            self._read_at = real
+        return real + self._offset
+
+    def _load(self) -> dt.timedelta:
+        try:
+            seconds = json.loads(self.path.read_text())["offset_seconds"]
+            return dt.timedelta(seconds=float(seconds))
+        except (OSError, ValueError, KeyError, TypeError):
+            return dt.timedelta(0)

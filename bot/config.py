@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     # --- storage
     data_dir: Path = Path("var")
     database_url: str = "sqlite+aiosqlite:///var/shopbot.db"
+    # When set, time is the system clock plus the offset in this JSON file (the sandbox moves it).
+    clock_file: Path | None = None
 
     # --- Telegram
     telegram_token: str = "123456:SANDBOX-TOKEN"

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, OffsetFileClock, SystemClock
 from bot.commerce.rules import Rules
 from bot.config import Settings
 from bot.i18n import Catalogs, load_catalogs
@@ -57,7 +57,7 @@ def build_services(
     return Services(
         settings=settings,
         db=db,
-        clock=clock or SystemClock(),
+        clock=clock or (OffsetFileClock(settings.clock_file) if settings.clock_file else SystemClock()),
         rules=Rules.from_settings(settings),
         catalogs=load_catalogs(),
         gateway=gateway,
