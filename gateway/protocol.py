@@ -89,8 +89,8 @@ async def _authenticate(rt: Runtime, params: dict[str, str]) -> tuple[Any, Resul
     if app is None:
         return None, fail("isv.invalid-app-id", code="40002")
     public = signing.load_public(app.public_pem)
-    content = signing.request_content(params)
-    if not signing.verify(public, content, params["sign"], sign_type):
+    contents = {signing.request_content(params), signing.request_content(params, keep_empty=True)}
+    if not any(signing.verify(public, c, params["sign"], sign_type) for c in contents):
         return None, fail("isv.invalid-signature", "验签出错，请确认签名内容与签名方式", code="40002")
     return app, None
 

@@ -83,9 +83,13 @@ def verify(key: rsa.RSAPublicKey, content: str, signature: str, sign_type: str =
     return True
 
 
-def request_content(params: Mapping[str, str]) -> str:
-    """The string a merchant signs: all but ``sign``, no empties, sorted ``k=v&...``."""
-    items = sorted((k, v) for k, v in params.items() if k != "sign" and v != "")
+def request_content(params: Mapping[str, str], *, keep_empty: bool = False) -> str:
+    """The string a merchant signs: all but ``sign``, no empties, sorted ``k=v&...``.
+
+    The doc drops empty values but neither Python SDK does, so the gateway
+    also tries ``keep_empty=True`` before calling a signature invalid.
+    """
+    items = sorted((k, v) for k, v in params.items() if k != "sign" and (keep_empty or v != ""))
     return "&".join(f"{k}={v}" for k, v in items)
 
 

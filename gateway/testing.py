@@ -18,7 +18,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from html import unescape
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import uvicorn
@@ -40,30 +40,53 @@ class ServedGateway(NamedTuple):
     app: Starlette
 
 
-@contextlib.asynccontextmanager
-async def serve_gateway(
-    settings: GatewaySettings, *, clock: Clock | None = None, rng: random.Random | None = None
-) -> AsyncIterator[ServedGateway]:
-    """Serve the gateway on 127.0.0.1:<free port> until the block ends."""
+def _loopback_socket() -> tuple[socket.socket, str]:
+    """A socket bound to a free loopback port, and the base URL it will serve."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = build_gateway_app(settings.model_copy(update={"public_url": base_url}), clock=clock, rng=rng)
-    config = uvicorn.Config(app, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Any, sock: socket.socket) -> AsyncIterator[None]:
+    """Run uvicorn on ``sock`` in this event loop until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():
                 task.result()  # raises the startup error
-                raise RuntimeError("gateway server stopped during startup")
+                raise RuntimeError("server stopped during startup")
             await asyncio.sleep(0.01)
-        yield ServedGateway(base_url, app)
+        yield
     finally:
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Serve any ASGI app (e.g. a notification receiver) on a free port; yields its URL."""
+    sock, base_url = _loopback_socket()
+    async with _serving(app, sock):
+        yield base_url
+
+
+@contextlib.asynccontextmanager
+async def serve_gateway(
+    settings: GatewaySettings, *, clock: Clock | None = None, rng: random.Random | None = None
+) -> AsyncIterator[ServedGateway]:
+    """Serve the gateway on 127.0.0.1:<free port> until the block ends.
+
+    The port is bound first so ``public_url`` (checkout, QR and bill links)
+    can name it before the app starts.
+    """
+    sock, base_url = _loopback_socket()
+    app = build_gateway_app(settings.model_copy(update={"public_url": base_url}), clock=clock, rng=rng)
+    async with _serving(app, sock):
+        yield ServedGateway(base_url, app)
 
 
 async def gateway_keys(app: Starlette) -> dict[str, str]:
