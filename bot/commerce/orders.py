@@ -1,4 +1,4 @@
-"""Orders: reserving stock, and the state machine an order lives through.
+"""Orders: the state machine an order lives through once it is placed.
 
     awaiting_payment ─pay→ paid ─ship→ shipped ─confirm→ completed
           │                 └──────────┴──────────┴─→ refund_requested ─→ refunded
@@ -11,9 +11,9 @@ Invariants, each guarded in code and by the schema:
   an unpaid order is cancelled or expires.
 - stock + units held by unpaid orders + units sold = the stock the merchant
   set; a test walks random sequences of commands and checks it every step.
-- ``place_order`` is idempotent on its key, and a buyer has at most one
-  unpaid order per product (a partial unique index), so a double tap on Buy
-  gives one order.
+- ``place_order`` (in ``placement``, re-exported here) is idempotent on its
+  key, and a buyer has at most one unpaid order per product (a partial
+  unique index), so a double tap on Buy gives one order.
 - A transition is one conditional ``UPDATE … WHERE state IN (…)``: two racing
   commands cannot both move an order, and an illegal one changes nothing.
 """
@@ -22,139 +22,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce.errors import (
-    Forbidden,
-    IllegalTransition,
-    LimitReached,
-    NotFound,
-    NotSelling,
-    SoldOut,
-)
-from bot.commerce.money import check_count
+from bot.commerce.errors import Forbidden, IllegalTransition, NotFound
 from bot.commerce.outbox import notify
+from bot.commerce.placement import (  # noqa: F401  (placing is part of the orders aggregate)
+    PlacedOrder,
+    PlaceRequest,
+    place_order,
+    place_orders,
+    release_stock,
+    take_stock,
+)
 from bot.commerce.rules import Rules
-from bot.store.enums import MerchantStatus, OrderState, ProductStatus
-from bot.store.models import Merchant, Order, Product
-from bot.store.sql import insert_ignore
+from bot.store.enums import LIVE_ORDER_STATES, SOLD_ORDER_STATES, OrderState
+from bot.store.models import Merchant, Order
 
 orders = Order.__table__
-products = Product.__table__
 merchants = Merchant.__table__
 
-LIVE_STATES = tuple(s for s in OrderState if s not in (OrderState.CANCELLED, OrderState.EXPIRED))
-SOLD_STATES = tuple(s for s in LIVE_STATES if s != OrderState.AWAITING_PAYMENT)
+LIVE_STATES = LIVE_ORDER_STATES
+SOLD_STATES = SOLD_ORDER_STATES
 REFUNDABLE_STATES = (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED)
-
-
-@dataclass(frozen=True)
-class PlacedOrder:
-    """What ``place_order`` tells the buyer; ``created`` is False for a repeat."""
-
-    id: int
-    state: str
-    product_id: int
-    merchant_id: int
-    quantity: int
-    total_fen: int
-    currency: str
-    expires_at: dt.datetime
-    created: bool
-
-
-_PLACED_COLUMNS = (
-    orders.c.id, orders.c.state, orders.c.product_id, orders.c.merchant_id,
-    orders.c.quantity, orders.c.total_fen, orders.c.currency, orders.c.expires_at,
-)
-
-
-async def _existing(session: AsyncSession, *conditions: object) -> PlacedOrder | None:
-    row = (await session.execute(select(*_PLACED_COLUMNS).where(*conditions))).first()
-    return PlacedOrder(*row, created=False) if row else None
-
-
-async def place_order(
-    session: AsyncSession,
-    *,
-    buyer_id: int,
-    product_id: int,
-    quantity: int,
-    key: str,
-    rules: Rules,
-    now: dt.datetime,
-) -> PlacedOrder:
-    """Reserve ``quantity`` units for the buyer and open an unpaid order.
-
-    A repeated ``key``, or a buyer who already has an unpaid order for this
-    product, gets that order back instead of a second one.
-    """
-    check_count(quantity, field="quantity", minimum=1, maximum=rules.max_quantity_per_order)
-    if found := await _existing(session, orders.c.idempotency_key == key):
-        return found
-    product = (
-        await session.execute(
-            select(products.c.price_fen, products.c.currency, products.c.status,
-                   products.c.merchant_id, products.c.per_buyer_limit, merchants.c.status)
-            .join(merchants, merchants.c.id == products.c.merchant_id)
-            .where(products.c.id == product_id)
-        )
-    ).first()
-    if product is None:
-        raise NotFound(what="product")
-    price, currency, status, merchant_id, limit, merchant_status = product
-    if status != ProductStatus.ACTIVE or merchant_status != MerchantStatus.APPROVED:
-        raise NotSelling()
-    open_order = and_(orders.c.buyer_id == buyer_id, orders.c.product_id == product_id)
-    if found := await _existing(session, open_order, orders.c.state == OrderState.AWAITING_PAYMENT):
-        return found
-    if limit is not None:
-        held = await session.scalar(
-            select(func.coalesce(func.sum(orders.c.quantity), 0))
-            .where(open_order, orders.c.state.in_(LIVE_STATES))
-        )
-        if held + quantity > limit:
-            raise LimitReached(limit=limit, held=held)
-    if not await take_stock(session, product_id, quantity):
-        raise SoldOut()
-    inserted = await session.execute(
-        insert_ignore(session, orders)
-        .values(idempotency_key=key, buyer_id=buyer_id, merchant_id=merchant_id,
-                product_id=product_id, quantity=quantity, unit_price_fen=price,
-                total_fen=price * quantity, currency=currency, state=OrderState.AWAITING_PAYMENT,
-                refunded_fen=0, created_at=now, expires_at=now + rules.order_ttl)
-        .returning(*_PLACED_COLUMNS)
-    )
-    row = inserted.first()
-    if row is not None:
-        return PlacedOrder(*row, created=True)
-    # A concurrent tap won the race to the unique key: give its order back, and our units.
-    await release_stock(session, product_id, quantity)
-    found = await _existing(session, orders.c.idempotency_key == key) or await _existing(
-        session, open_order, orders.c.state == OrderState.AWAITING_PAYMENT
-    )
-    if found is None:
-        raise IllegalTransition(state="race")
-    return found
-
-
-async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> bool:
-    taken = await session.execute(
-        update(products)
-        .where(products.c.id == product_id, products.c.stock >= quantity,
-               products.c.status == ProductStatus.ACTIVE)
-        .values(stock=products.c.stock - quantity)
-    )
-    return taken.rowcount == 1
-
-
-async def release_stock(session: AsyncSession, product_id: int, quantity: int) -> None:
-    await session.execute(
-        update(products).where(products.c.id == product_id).values(stock=products.c.stock + quantity)
-    )
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order:

@@ -43,6 +43,11 @@ class OrderState(StrEnum):
     REFUNDED = "refunded"
 
 
+# Orders that still hold or have taken units, and those whose units are sold.
+LIVE_ORDER_STATES = tuple(s for s in OrderState if s not in (OrderState.CANCELLED, OrderState.EXPIRED))
+SOLD_ORDER_STATES = tuple(s for s in LIVE_ORDER_STATES if s != OrderState.AWAITING_PAYMENT)
+
+
 class PaymentPurpose(StrEnum):
     ORDER = "order"
     DEPOSIT = "deposit"

@@ -1,0 +1,228 @@
+"""Placing orders: one Buy tap, or a whole batch of them in one transaction.
+
+A flash sale is many buyers tapping Buy on one product at once. Handling the
+taps one transaction at a time makes the product's stock row the bottleneck:
+every transaction must lock it, write it and commit. ``place_orders`` takes
+the taps that arrived together and settles them set-wise: one read of the
+keys already seen, one locked read of each product, one stock update per
+product, one multi-row insert of the orders. Each tap still gets its own
+answer: its order, or the refusal that applies to it alone.
+
+Rules, the same for one tap or many (``place_order`` is a batch of one):
+
+- a repeated idempotency key gets the first result back;
+- a buyer with an unpaid order for the product gets that order back, so a
+  double tap gives one order (also within one batch);
+- quantity within 1..``Rules.max_quantity_per_order``, the per-buyer limit
+  counts every live order, and only an active product of an approved
+  merchant sells;
+- stock is taken in arrival order and never below zero: the product row is
+  locked (``FOR UPDATE`` on PostgreSQL; SQLite's write lock is already held)
+  and the update is conditional on ``stock >= total`` besides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce.errors import CommerceError, InvalidInput, LimitReached, NotFound, NotSelling, SoldOut
+from bot.commerce.rules import Rules
+from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
+from bot.store.models import Merchant, Order, Product
+
+orders = Order.__table__
+products = Product.__table__
+merchants = Merchant.__table__
+
+
+@dataclass(frozen=True)
+class PlaceRequest:
+    """One Buy tap: who, what, how many, and the tap's idempotency key."""
+
+    buyer_id: int
+    product_id: int
+    quantity: int
+    key: str
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What a tap gets back; ``created`` is False for a repeat or a double tap."""
+
+    id: int
+    state: str
+    product_id: int
+    merchant_id: int
+    quantity: int
+    total_fen: int
+    currency: str
+    expires_at: dt.datetime
+    created: bool
+
+
+Outcome = PlacedOrder | CommerceError
+_COLUMNS = (
+    orders.c.id, orders.c.state, orders.c.product_id, orders.c.merchant_id,
+    orders.c.quantity, orders.c.total_fen, orders.c.currency, orders.c.expires_at,
+)
+
+
+async def place_order(
+    session: AsyncSession, *, buyer_id: int, product_id: int, quantity: int, key: str,
+    rules: Rules, now: dt.datetime,
+) -> PlacedOrder:
+    """Reserve units for one buyer and open an unpaid order, or raise the refusal."""
+    [outcome] = await place_orders(
+        session, [PlaceRequest(buyer_id, product_id, quantity, key)], rules=rules, now=now
+    )
+    if isinstance(outcome, CommerceError):
+        raise outcome
+    return outcome
+
+
+async def place_orders(
+    session: AsyncSession, requests: list[PlaceRequest], *, rules: Rules, now: dt.datetime
+) -> list[Outcome]:
+    """Settle a batch of taps together; one outcome per request, in order."""
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    for i, request in enumerate(requests):
+        if not 1 <= request.quantity <= rules.max_quantity_per_order:
+            rule = "too_small" if request.quantity < 1 else "too_large"
+            outcomes[i] = InvalidInput("quantity", rule, minimum=1, maximum=rules.max_quantity_per_order)
+    keys = [r.key for i, r in enumerate(requests) if outcomes[i] is None]
+    if keys:
+        seen = await session.execute(
+            select(orders.c.idempotency_key, *_COLUMNS).where(orders.c.idempotency_key.in_(keys))
+        )
+        by_key = {row[0]: PlacedOrder(*row[1:], created=False) for row in seen}
+        for i, request in enumerate(requests):
+            if outcomes[i] is None and request.key in by_key:
+                outcomes[i] = by_key[request.key]
+    by_product: dict[int, list[int]] = defaultdict(list)
+    for i, request in enumerate(requests):
+        if outcomes[i] is None:
+            by_product[request.product_id].append(i)
+    for product_id, indexes in by_product.items():
+        await _place_for_product(session, product_id, indexes, requests, outcomes, rules, now)
+    return [o for o in outcomes if o is not None]
+
+
+async def _lock_product(session: AsyncSession, product_id: int) -> tuple | None:
+    query = (
+        select(products.c.price_fen, products.c.currency, products.c.status, products.c.merchant_id,
+               products.c.per_buyer_limit, products.c.stock, merchants.c.status)
+        .join(merchants, merchants.c.id == products.c.merchant_id)
+        .where(products.c.id == product_id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=products)
+    return (await session.execute(query)).first()
+
+
+async def _place_for_product(
+    session: AsyncSession, product_id: int, indexes: list[int], requests: list[PlaceRequest],
+    outcomes: list[Outcome | None], rules: Rules, now: dt.datetime,
+) -> None:
+    product = await _lock_product(session, product_id)
+    if product is None or product[2] != ProductStatus.ACTIVE or product[6] != MerchantStatus.APPROVED:
+        for i in indexes:
+            outcomes[i] = NotFound(what="product") if product is None else NotSelling()
+        return
+    price, currency, _, merchant_id, limit, stock, _ = product
+    buyers = {requests[i].buyer_id for i in indexes}
+    open_orders = await _open_orders(session, product_id, buyers)
+    held = await _held_units(session, product_id, buyers) if limit is not None else {}
+    winners: list[int] = []
+    won_by: dict[int, int] = {}  # buyer -> index of the tap that wins for them in this batch
+    for i in indexes:
+        request = requests[i]
+        if request.buyer_id in open_orders:
+            outcomes[i] = open_orders[request.buyer_id]  # a double tap: the order already open
+        elif request.buyer_id in won_by:
+            continue  # a double tap within this batch: answered once the order exists
+        elif limit is not None and held.get(request.buyer_id, 0) + request.quantity > limit:
+            outcomes[i] = LimitReached(limit=limit, held=held.get(request.buyer_id, 0))
+        elif request.quantity > stock:
+            outcomes[i] = SoldOut()
+        else:
+            stock -= request.quantity
+            won_by[request.buyer_id] = i
+            winners.append(i)
+    if winners:
+        await _take_and_insert(session, product_id, winners, requests, outcomes,
+                               (price, currency, merchant_id), rules, now)
+    for i in indexes:
+        if outcomes[i] is None:
+            outcomes[i] = _repeat(outcomes[won_by[requests[i].buyer_id]])
+
+
+def _repeat(outcome: Outcome | None) -> Outcome:
+    assert isinstance(outcome, PlacedOrder)
+    return PlacedOrder(**{**outcome.__dict__, "created": False})
+
+
+async def _open_orders(session: AsyncSession, product_id: int, buyers: set[int]) -> dict[int, PlacedOrder]:
+    rows = await session.execute(
+        select(orders.c.buyer_id, *_COLUMNS).where(
+            orders.c.product_id == product_id, orders.c.buyer_id.in_(buyers),
+            orders.c.state == OrderState.AWAITING_PAYMENT,
+        )
+    )
+    return {row[0]: PlacedOrder(*row[1:], created=False) for row in rows}
+
+
+async def _held_units(session: AsyncSession, product_id: int, buyers: set[int]) -> dict[int, int]:
+    rows = await session.execute(
+        select(orders.c.buyer_id, func.sum(orders.c.quantity))
+        .where(orders.c.product_id == product_id, orders.c.buyer_id.in_(buyers),
+               orders.c.state.in_(LIVE_ORDER_STATES))
+        .group_by(orders.c.buyer_id)
+    )
+    return {buyer: int(units) for buyer, units in rows}
+
+
+async def _take_and_insert(
+    session: AsyncSession, product_id: int, winners: list[int], requests: list[PlaceRequest],
+    outcomes: list[Outcome | None], terms: tuple[int, str, int], rules: Rules, now: dt.datetime,
+) -> None:
+    price, currency, merchant_id = terms
+    total = sum(requests[i].quantity for i in winners)
+    if not await take_stock(session, product_id, total):
+        raise AssertionError("stock changed under a locked product row")
+    rows = [
+        {"idempotency_key": requests[i].key, "buyer_id": requests[i].buyer_id,
+         "merchant_id": merchant_id, "product_id": product_id, "quantity": requests[i].quantity,
+         "unit_price_fen": price, "total_fen": price * requests[i].quantity, "currency": currency,
+         "state": OrderState.AWAITING_PAYMENT, "refunded_fen": 0, "created_at": now,
+         "expires_at": now + rules.order_ttl}
+        for i in winners
+    ]
+    inserted = await session.execute(
+        insert(orders).returning(*_COLUMNS, sort_by_parameter_order=True), rows
+    )
+    for i, row in zip(winners, inserted, strict=True):
+        outcomes[i] = PlacedOrder(*row, created=True)
+
+
+async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> bool:
+    """Take ``quantity`` units if that many are free; False (and no change) otherwise."""
+    taken = await session.execute(
+        update(products)
+        .where(products.c.id == product_id, products.c.stock >= quantity,
+               products.c.status == ProductStatus.ACTIVE)
+        .values(stock=products.c.stock - quantity)
+    )
+    return taken.rowcount == 1
+
+
+async def release_stock(session: AsyncSession, product_id: int, quantity: int) -> None:
+    """Give units back to the shelf (a cancelled or expired order's)."""
+    await session.execute(
+        update(products).where(products.c.id == product_id).values(stock=products.c.stock + quantity)
+    )
+
