@@ -1,0 +1,49 @@
+"""Concurrent taps share transactions, and each still gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.clock import ManualClock
+from bot.commerce.errors import SoldOut
+from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
+from bot.store.groupcommit import GroupCommit
+from tests.factories import RULES, make_product, make_user
+from tests.invariants import units
+
+
+async def test_a_burst_of_taps_is_settled_in_few_transactions(db):
+    product = await make_product(db, stock=30)
+    buyers = [await make_user(db) for _ in range(50)]
+    now = ManualClock().now()
+    group = GroupCommit(db, lambda s, reqs: place_orders(s, reqs, rules=RULES, now=now))
+
+    outcomes = await asyncio.gather(
+        *(group.submit(PlaceRequest(b, product.id, 1, f"tap{b}")) for b in buyers)
+    )
+
+    assert sum(isinstance(o, PlacedOrder) for o in outcomes) == 30
+    assert sum(isinstance(o, SoldOut) for o in outcomes) == 20
+    assert group.batches < 10
+    assert await units(db, product.id) == (0, 30, 0)
+
+
+async def test_a_failing_batch_is_retried_one_request_at_a_time(db):
+    product = await make_product(db, stock=5)
+    good, bad = await make_user(db), await make_user(db)
+    now = ManualClock().now()
+
+    async def batch(session, requests):
+        if any(r.buyer_id == bad for r in requests):
+            raise RuntimeError("poisoned request")
+        return await place_orders(session, requests, rules=RULES, now=now)
+
+    group = GroupCommit(db, batch)
+    results = await asyncio.gather(
+        group.submit(PlaceRequest(good, product.id, 1, "g")),
+        group.submit(PlaceRequest(bad, product.id, 1, "b")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], PlacedOrder)
+    assert isinstance(results[1], RuntimeError)
+    assert await units(db, product.id) == (4, 1, 0)
