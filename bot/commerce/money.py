@@ -13,27 +13,38 @@ import unicodedata
 
 from bot.commerce.errors import InvalidInput
 
-_AMOUNT = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{1,2}))?$")
-_COUNT = re.compile(r"^\d+$")
+# ASCII digits only: NFKC folds full-width ones, and other scripts' digits can look like
+# different numbers (Bengali "৪" is 4, not 8).
+_AMOUNT = re.compile(r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{1,2}))?", re.ASCII)
+_COUNT = re.compile(r"\d{1,3}(?:,\d{3})+|\d+", re.ASCII)
 _CURRENCY_MARKS = "¥￥元$ \u00a0"
+_CURRENCY_CODES = ("CNY", "RMB")
 MAX_DIGITS = 12
 
 
-def _normalise(text: str) -> str:
-    # NFKC folds full-width digits and punctuation to ASCII; zero-width marks go too.
+def _normalise(text: str, field: str) -> str:
+    # NFKC folds full-width digits and punctuation to ASCII. Invisible format characters
+    # (zero-width, right-to-left marks) are refused, not dropped: "\u202e21" shows as "12".
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return text.strip().strip(_CURRENCY_MARKS).replace("CNY", "").replace("RMB", "").strip()
+    if any(unicodedata.category(ch) == "Cf" for ch in text):
+        raise InvalidInput(field, "control_characters")
+    while True:  # currency marks and codes only before or after the number, never inside
+        before = text
+        text = text.strip().strip(_CURRENCY_MARKS)
+        for code in _CURRENCY_CODES:
+            text = text.removeprefix(code).removesuffix(code)
+        if text == before:
+            return text
 
 
 def parse_amount(text: str, *, field: str = "price", max_fen: int) -> int:
     """Fen from a typed yuan amount; ``InvalidInput`` names the broken rule."""
-    cleaned = _normalise(text)
+    cleaned = _normalise(text, field)
     if cleaned.startswith("-"):
         raise InvalidInput(field, "negative")
-    match = _AMOUNT.match(cleaned)
+    match = _AMOUNT.fullmatch(cleaned)
     if not match:
-        if re.fullmatch(r"\d+\.\d{3,}", cleaned):
+        if re.fullmatch(r"\d+\.\d{3,}", cleaned, re.ASCII):
             raise InvalidInput(field, "too_many_decimals")
         raise InvalidInput(field, "not_a_number")
     whole = match["int"].replace(",", "")
@@ -54,10 +65,10 @@ def check_amount(fen: int, *, field: str = "price", max_fen: int) -> int:
 
 def parse_count(text: str, *, field: str, minimum: int, maximum: int) -> int:
     """A whole number typed by a person, within ``minimum``..``maximum``."""
-    cleaned = _normalise(text).replace(",", "")
+    cleaned = _normalise(text, field)
     if cleaned.startswith("-"):
         raise InvalidInput(field, "negative")
-    if not _COUNT.match(cleaned) or len(cleaned) > MAX_DIGITS:
+    if not _COUNT.fullmatch(cleaned) or len(cleaned := cleaned.replace(",", "")) > MAX_DIGITS:
         raise InvalidInput(field, "not_a_whole_number")
     return check_count(int(cleaned), field=field, minimum=minimum, maximum=maximum)
 
