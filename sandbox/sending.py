@@ -1,4 +1,4 @@
-"""Bot API methods that post messages: sendMessage, sendPhoto, sendChatAction.
+"""Bot API methods that post messages (sendMessage, sendPhoto, sendChatAction) and getFile.
 
 Each send checks, in Telegram's order, that the chat exists, that the bot
 may write there (blocked users, channels where it is no admin), the content,
@@ -78,7 +78,13 @@ async def send_chat_action(world: World, p: Params) -> Any:
     return True
 
 
+async def get_file(world: World, p: Params) -> Any:
+    """getFile: the file_path to download from ``/file/bot<token>/``."""
+    return world.files.get_file(p.str("file_id"))
+
+
 METHODS = {
+    "getfile": get_file,
     "sendmessage": send_message,
     "sendphoto": send_photo,
     "sendchataction": send_chat_action,

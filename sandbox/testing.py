@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from .app import build_sandbox_app
 from .clockfile import Clock
@@ -189,14 +190,11 @@ class RunningSandbox:
 
 
 @contextlib.asynccontextmanager
-async def serve_sandbox(settings: SandboxSettings, *,
-                        clock: Clock | None = None) -> AsyncIterator[RunningSandbox]:
-    """Serve a fresh sandbox on a free loopback port for the duration of the block."""
-    app = build_sandbox_app(settings, clock=clock)
+async def serve_app(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve any ASGI app on a free loopback port in this event loop; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
@@ -204,14 +202,23 @@ async def serve_sandbox(settings: SandboxSettings, *,
     while not server.started:
         if task.done():
             task.result()
-            raise RuntimeError("sandbox server stopped before it started")
+            raise RuntimeError("server stopped before it started")
         await asyncio.sleep(0.01)
-    base_url = f"http://127.0.0.1:{port}"
-    client = SandboxClient(base_url)
     try:
-        yield RunningSandbox(base_url, settings, client)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        await client.aclose()
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_sandbox(settings: SandboxSettings, *,
+                        clock: Clock | None = None) -> AsyncIterator[RunningSandbox]:
+    """Serve a fresh sandbox on a free loopback port for the duration of the block."""
+    async with serve_app(build_sandbox_app(settings, clock=clock)) as base_url:
+        client = SandboxClient(base_url)
+        try:
+            yield RunningSandbox(base_url, settings, client)
+        finally:
+            await client.aclose()

@@ -18,7 +18,7 @@ CHANNEL = -1002001
 async def sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
     """A fresh sandbox with the default personas and channel, flood limits off."""
     async with serve_sandbox(sandbox_settings(tmp_path, rate_limits_enabled=False,
-                                              answer_wait_seconds=3)) as running:
+                                              answer_wait_seconds=1)) as running:
         yield running
 
 
