@@ -4,7 +4,7 @@ The schema is created and changed only by the Alembic migrations in
 ``bot/store/migrations``; ``shopbot db upgrade`` runs them.
 """
 
-from bot.store import ledger, models  # noqa: F401  (register every table on the metadata)
+from bot.store import followups, ledger, models  # noqa: F401  (register every table on the metadata)
 from bot.store.db import Database, make_engine
 
 __all__ = ["Database", "make_engine"]
