@@ -1,0 +1,65 @@
+"""The sandbox's own controls: clock, persistence, users, photos from users."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from telegram import Bot
+
+from sandbox.testing import SandboxError, sandbox_settings, serve_sandbox
+
+from .conftest import BUYER
+from .test_botapi_contract import tiny_png
+
+
+async def test_advancing_the_clock_writes_the_offset_file_and_dates_move(sandbox, bot):
+    before = await bot.send_message(BUYER, "before")
+    clock = await sandbox.client.advance_clock(86400)
+    assert clock["offset_seconds"] == 86400
+    assert json.loads(sandbox.settings.clock_file.read_text()) == {"offset_seconds": 86400}
+    after = await bot.send_message(BUYER, "after")
+    assert after.date - before.date >= dt.timedelta(days=1)
+    with pytest.raises(SandboxError):
+        await sandbox.client.advance_clock(-5)
+
+
+async def test_new_users_get_fresh_ids_and_a_private_chat(sandbox, bot):
+    user = await sandbox.client.create_user("Nina", language_code="ru")
+    assert user["id"] not in (1001, 1002, 2001, 9001)
+    assert (await bot.get_chat(user["id"])).first_name == "Nina"
+    await sandbox.client.send_text(user["id"], "/start")
+    update = (await bot.get_updates(timeout=1))[0]
+    assert update.message.from_user.language_code == "ru"
+
+
+async def test_user_photo_reaches_the_bot_with_a_downloadable_file(sandbox, bot):
+    await sandbox.client.send_photo(BUYER, tiny_png(4, 4), caption="my receipt")
+    message = (await bot.get_updates(timeout=1))[0].message
+    assert message.caption == "my receipt" and message.photo[-1].width == 4
+    data = await (await message.photo[-1].get_file()).download_as_bytearray()
+    assert bytes(data) == tiny_png(4, 4)
+
+
+async def test_groups_follow_privacy_mode(sandbox, bot):
+    group = await sandbox.client.create_group("Tea lovers", [1001, 1002])
+    await sandbox.client.send_text(1002, "anyone here?", chat_id=group["id"])
+    await sandbox.client.send_text(1001, "/deals@shopbot_demo_bot", chat_id=group["id"])
+    (update,) = await bot.get_updates(timeout=1)
+    assert update.message.text == "/deals@shopbot_demo_bot"
+    assert update.message.chat.type == "group"
+
+
+async def test_history_and_update_ids_survive_a_restart(tmp_path):
+    settings = sandbox_settings(tmp_path, persist=True, rate_limits_enabled=False)
+    for round_no in (1, 2):
+        async with serve_sandbox(settings) as sandbox:
+            async with Bot(sandbox.token, base_url=sandbox.bot_base_url) as bot:
+                await sandbox.client.send_text(BUYER, f"hello {round_no}")
+                (update,) = await bot.get_updates(timeout=1)
+                await bot.get_updates(offset=update.update_id + 1)
+                sent = await bot.send_message(BUYER, f"reply {round_no}")
+            texts = [m["text"] for m in await sandbox.client.messages(BUYER)]
+    assert texts == ["hello 1", "reply 1", "hello 2", "reply 2"]
+    assert sent.message_id == 4 and update.update_id == 2
