@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
 MAX_ID = 10**15
-_SHAPE = re.compile(r"^([a-z][a-z_]{0,15})((?::\d{1,15}){0,4})$")
+# Exactly what ``encode`` writes: ASCII digits without leading zeros, no trailing newline.
+_ID = r"(?:0|[1-9]\d{0,14})"
+_SHAPE = re.compile(rf"([a-z][a-z_]{{0,15}})((?::{_ID}){{0,4}})", re.ASCII)
 
 # Every action a button may carry; a handler registers its own with ``action``.
 ACTIONS: set[str] = set()
@@ -55,7 +57,7 @@ def decode(data: str | None) -> Callback | None:
     """The ``Callback`` in ``data``, or None for anything we did not write."""
     if not data or len(data.encode("utf-8", "replace")) > MAX_BYTES:
         return None
-    match = _SHAPE.match(data)
+    match = _SHAPE.fullmatch(data)
     if not match or match[1] not in ACTIONS:
         return None
     args = tuple(int(a) for a in match[2].split(":")[1:])
@@ -66,4 +68,4 @@ def decode(data: str | None) -> Callback | None:
 
 def pattern(*names: str) -> re.Pattern[str]:
     """A regex for ``CallbackQueryHandler`` that matches these actions' data."""
-    return re.compile(rf"^(?:{'|'.join(map(re.escape, names))})(?::\d{{1,15}}){{0,4}}$")
+    return re.compile(rf"^(?:{'|'.join(map(re.escape, names))})(?::{_ID}){{0,4}}\Z", re.ASCII)
