@@ -102,12 +102,16 @@ async def pay_checkout(
     Follows page.pay links and QR codes alike. Returns the final response
     without following the redirect to return_url: its ``Location`` header
     holds the signed return params; a 200 page means no redirect (e.g. a
-    decline or insufficient balance, explained in the page).
+    decline or insufficient balance, explained in the page, or a trade that
+    is already paid or closed, which has no Pay button).
     """
     async with contextlib.AsyncExitStack() as stack:
         http = client or await stack.enter_async_context(httpx.AsyncClient())
         page = await http.get(checkout_url, follow_redirects=True)
         page.raise_for_status()
-        if buyer not in {unescape(v) for v in _BUYER_VALUE.findall(page.text)}:
+        choices = {unescape(v) for v in _BUYER_VALUE.findall(page.text)}
+        if not choices:  # paid or closed: the page says so and offers no Pay button
+            return page
+        if buyer not in choices:
             raise ValueError(f"no sandbox buyer {buyer!r} on {page.url}")
         return await http.post(str(page.url), data={"action": "pay", "buyer": buyer})
