@@ -121,6 +121,27 @@ class PostedCard(SQLModel, table=True):
     chat_id: int = Field(sa_type=BigInteger)
     message_id: int = Field(sa_type=BigInteger)
     created_at: dt.datetime = _ts()
+    # What the card showed when last sent or edited: it is edited again only when these are stale.
+    has_photo: bool = False
+    language: str = Field(default="zh", max_length=8)
+    rendered_price_fen: int | None = _money(default=None)
+    rendered_stock: int | None = None
+    rendered_status: str | None = Field(default=None, max_length=16)
+    rendered_at: dt.datetime | None = _ts(default=None)
+
+
+class MerchantChannel(SQLModel, table=True):
+    """A channel or group a merchant linked for /post: the bot and the merchant are admins there."""
+
+    __tablename__ = "merchant_channels"
+    __table_args__ = (UniqueConstraint("merchant_id", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchants.id", index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    title: str = Field(default="", max_length=128)
+    language: str = Field(default="zh", max_length=8)
+    created_at: dt.datetime = _ts()
 
 
 class Order(SQLModel, table=True):

@@ -1,0 +1,133 @@
+"""Where merchants post their cards, and which posted cards show stale facts.
+
+A merchant links channels or groups where both the merchant and the bot are
+admins (the bot checks that with Telegram before calling ``link_channel``).
+Every card the bot posts is a ``PostedCard`` that remembers the price, stock
+and status it showed; ``stale_cards`` finds the ones whose product changed
+since, so the bot edits only those, and not more often than ``min_interval``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce.errors import Forbidden, NotFound
+from bot.commerce.money import clean_text
+from bot.store.enums import MerchantStatus
+from bot.store.models import Merchant, MerchantChannel, PostedCard, Product
+
+MAX_CHANNELS = 20
+# A card of a suspended shop reads like a paused one: it is not on sale.
+SHOWN_STATUS = case((Merchant.status != MerchantStatus.APPROVED, "paused"), else_=Product.status)
+
+
+@dataclass(frozen=True)
+class StaleCard:
+    """A posted card to edit, with the facts to show and the language to show them in."""
+
+    card_id: int
+    chat_id: int
+    message_id: int
+    has_photo: bool
+    language: str
+    product_id: int
+    price_fen: int
+    stock: int
+    status: str
+
+
+async def link_channel(
+    session: AsyncSession, *, merchant: Merchant, chat_id: int, title: str, language: str, now: dt.datetime
+) -> MerchantChannel:
+    """Remember a channel the merchant may post to; linking twice updates its title."""
+    existing = await session.scalar(
+        select(MerchantChannel).where(MerchantChannel.merchant_id == merchant.id,
+                                      MerchantChannel.chat_id == chat_id)
+    )
+    channel = existing or MerchantChannel(merchant_id=merchant.id, chat_id=chat_id, created_at=now)
+    if existing is None and len(await merchant_channels(session, merchant_id=merchant.id)) >= MAX_CHANNELS:
+        raise Forbidden(role="channel_limit")
+    channel.title = clean_text(title or str(chat_id), field="title", max_chars=128)[:128]
+    channel.language = language
+    session.add(channel)
+    await session.flush()
+    return channel
+
+
+async def merchant_channels(session: AsyncSession, *, merchant_id: int) -> list[MerchantChannel]:
+    """The merchant's linked channels, oldest first."""
+    query = select(MerchantChannel).where(MerchantChannel.merchant_id == merchant_id)
+    return list(await session.scalars(query.order_by(MerchantChannel.id)))
+
+
+async def owned_channel(session: AsyncSession, *, channel_id: int, merchant: Merchant) -> MerchantChannel:
+    """A linked channel, which must be this merchant's."""
+    channel = await session.get(MerchantChannel, channel_id)
+    if channel is None:
+        raise NotFound(what="channel")
+    if channel.merchant_id != merchant.id:
+        raise Forbidden(role="owner")
+    return channel
+
+
+async def shown_status(session: AsyncSession, product_id: int) -> str:
+    """The status a card of this product shows (paused when its shop may not sell)."""
+    status = await session.scalar(
+        select(SHOWN_STATUS).join(Merchant, Merchant.id == Product.merchant_id)
+        .where(Product.id == product_id)
+    )
+    if status is None:
+        raise NotFound(what="product")
+    return str(status)
+
+
+async def record_posted_card(
+    session: AsyncSession, *, product: Product, chat_id: int, message_id: int, has_photo: bool,
+    language: str, now: dt.datetime,
+) -> PostedCard:
+    """Remember a card just posted, with the facts it shows."""
+    card = PostedCard(
+        product_id=product.id, chat_id=chat_id, message_id=message_id, created_at=now,
+        has_photo=has_photo, language=language, rendered_price_fen=product.price_fen,
+        rendered_stock=product.stock, rendered_status=await shown_status(session, product.id),
+        rendered_at=now,
+    )
+    session.add(card)
+    await session.flush()
+    return card
+
+
+async def stale_cards(
+    session: AsyncSession, *, now: dt.datetime, min_interval: dt.timedelta, limit: int = 50
+) -> list[StaleCard]:
+    """Cards showing an old price, stock or status, last edited at least ``min_interval`` ago."""
+    query = (
+        select(PostedCard.id, PostedCard.chat_id, PostedCard.message_id, PostedCard.has_photo,
+               PostedCard.language, Product.id, Product.price_fen, Product.stock, SHOWN_STATUS)
+        .join(Product, Product.id == PostedCard.product_id)
+        .join(Merchant, Merchant.id == Product.merchant_id)
+        .where(
+            or_(PostedCard.rendered_at.is_(None), PostedCard.rendered_at <= now - min_interval),
+            or_(PostedCard.rendered_price_fen.is_(None),
+                PostedCard.rendered_price_fen != Product.price_fen,
+                PostedCard.rendered_stock != Product.stock,
+                PostedCard.rendered_status != SHOWN_STATUS),
+        )
+        .order_by(PostedCard.rendered_at, PostedCard.id)
+        .limit(limit)
+    )
+    return [StaleCard(*row) for row in (await session.execute(query)).all()]
+
+
+async def mark_rendered(session: AsyncSession, *, card: StaleCard, now: dt.datetime) -> None:
+    """The card now shows ``card``'s facts (or cannot be edited: stop trying until they change)."""
+    await session.execute(
+        update(PostedCard).where(PostedCard.id == card.card_id).values(
+            rendered_price_fen=card.price_fen, rendered_stock=card.stock,
+            rendered_status=card.status, rendered_at=now,
+        )
+    )
