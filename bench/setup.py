@@ -1,0 +1,136 @@
+"""A fresh shop for a benchmark run: database, merchant, product, the real bot."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from telegram import Update
+from telegram.ext import Application
+
+from bench.botapi import LocalBotApi
+from bot import callbacks
+from bot.app import build_application
+from bot.commerce import catalog, merchants, users
+from bot.config import Settings
+from bot.services import Services, build_services
+from bot.store import Database, make_engine
+from bot.store.enums import LIVE_ORDER_STATES, MerchantKind, OutboxState
+from bot.store.migrate import upgrade
+from bot.store.models import Order, OutboxMessage, Product
+
+OWNER_ID = 2001
+
+
+@dataclass
+class BenchShop:
+    """The bot under test, its Bot API stand-in, and the product on sale."""
+
+    app: Application
+    api: LocalBotApi
+    services: Services
+    product_id: int
+    stock: int
+    buy_data: str
+
+    @property
+    def dialect(self) -> str:
+        return self.services.db.dialect
+
+    async def facts(self, started: Any) -> dict[str, Any]:
+        """What the database says after the sale: orders, oversell, sell-out time, backlog."""
+        async with self.services.db.transaction() as s:
+            stock = await s.scalar(select(Product.stock).where(Product.id == self.product_id))
+            placed, units, last = (await s.execute(
+                select(func.count(), func.coalesce(func.sum(Order.quantity), 0), func.max(Order.created_at))
+                .where(Order.product_id == self.product_id, Order.state.in_(LIVE_ORDER_STATES))
+            )).one()
+            backlog = await s.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.PENDING))
+        group = getattr(self.services, "buy_taps", None)
+        return {
+            "orders": placed,
+            "oversold": max(0, units - self.stock),
+            "conserved": stock + units == self.stock and stock >= 0,
+            "sellout_seconds": round((last - started).total_seconds(), 3) if stock == 0 and last else None,
+            "outbox_backlog": backlog,
+            "batches": getattr(group, "batches", placed),
+        }
+
+
+@contextlib.asynccontextmanager
+async def _database(url: str | None) -> AsyncIterator[str]:
+    if url is None or url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            yield url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        return
+    parsed = make_url(url)
+    name = f"shopbot_bench_{os.getpid()}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def _product(db: Database, services: Services, stock: int) -> int:
+    now = services.clock.now()
+    async with db.transaction() as s:
+        await users.touch_user(s, user_id=OWNER_ID, first_name="Mei", username=None, language="en", now=now)
+        merchant = await merchants.apply_merchant(
+            s, owner_id=OWNER_ID, kind=MerchantKind.ENTERPRISE, name="Flash Phones", description="",
+            contact="+86 21 5555 0000", registration_no="91310000MA1FL0000X", rules=services.rules, now=now)
+        product = await catalog.create_product(
+            s, merchant=merchant, rules=services.rules, now=now,
+            draft=catalog.ProductDraft(title="Phone X", price_fen=129900, stock=stock))
+        return product.id
+
+
+async def _buy_button(app: Application, api: LocalBotApi, product_id: int) -> str:
+    """Open the card like a buyer would and read the Buy button's callback data."""
+    message = {"message_id": 1, "date": 0, "text": f"/start p_{product_id}",
+               "chat": {"id": 42, "type": "private"},
+               "from": {"id": 42, "is_bot": False, "first_name": "Scout", "language_code": "en"},
+               "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}
+    await app.process_update(Update.de_json({"update_id": 10**9, "message": message}, app.bot))
+    for sent in reversed(api.messages):
+        markup = sent.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                decoded = callbacks.decode(button.get("callback_data"))
+                if decoded and decoded.action == "buy":
+                    return button["callback_data"]
+    raise RuntimeError("the product card has no Buy button")
+
+
+@contextlib.asynccontextmanager
+async def open_shop(url: str | None, stock: int) -> AsyncIterator[BenchShop]:
+    """A migrated database with one product on sale, and the bot ready to take taps."""
+    async with _database(url) as db_url:
+        db = Database(make_engine(db_url, pool_size=10))
+        await upgrade(db.engine)
+        settings = Settings(_env_file=None, database_url=db_url)
+        services = build_services(settings, db=db)
+        product_id = await _product(db, services, stock)
+        api = LocalBotApi()
+        app = build_application(settings, services=services, request=api)
+        async with app:
+            buy_data = await _buy_button(app, api, product_id)
+            yield BenchShop(app, api, services, product_id, stock, buy_data)
+        await db.dispose()
