@@ -157,16 +157,27 @@ bill_links = Table(
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and a busy timeout so readers never block writers."""
+    """An async engine; on SQLite every transaction is ``BEGIN IMMEDIATE``.
+
+    The driver otherwise runs SELECTs outside any transaction and upgrades to
+    a write lock late, so two refunds could both read "30.00 left". Taking
+    the write lock up front serialises the gateway's transactions, which is
+    what a payment ledger wants and costs nothing at simulator volumes.
+    """
     engine = create_async_engine(url)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
