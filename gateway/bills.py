@@ -15,6 +15,7 @@ import re
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -26,6 +27,7 @@ from gateway.runtime import Runtime
 from gateway.store import bill_links, refunds, trades, transfers
 
 LINK_LIFETIME = dt.timedelta(seconds=30)
+Rows = list[list[str]]
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
 
@@ -83,68 +85,86 @@ def _window(bill_date: str) -> tuple[str, str]:
     return moment(start), moment(end)
 
 
+async def _payment_rows(conn: AsyncConnection, app_id: str, start: str, end: str) -> Rows:
+    paid = await conn.execute(
+        select(trades)
+        .where(trades.c.app_id == app_id, trades.c.gmt_payment >= start)
+        .where(trades.c.gmt_payment < end)
+        .order_by(trades.c.gmt_payment)
+    )
+    return [
+        [
+            "payment",
+            t.trade_no,
+            t.out_trade_no,
+            t.subject,
+            format_fen(t.total_fen),
+            _local(t.gmt_payment),
+            t.status,
+        ]
+        for t in paid
+    ]
+
+
+async def _refund_rows(conn: AsyncConnection, app_id: str, start: str, end: str) -> Rows:
+    refunded = await conn.execute(
+        select(refunds, trades.c.out_trade_no, trades.c.subject)
+        .join(trades, trades.c.trade_no == refunds.c.trade_no)
+        .where(trades.c.app_id == app_id, refunds.c.gmt_refund >= start)
+        .where(refunds.c.gmt_refund < end)
+        .order_by(refunds.c.gmt_refund)
+    )
+    return [
+        [
+            "refund",
+            r.trade_no,
+            r.out_request_no,
+            r.subject,
+            format_fen(-r.amount_fen),
+            _local(r.gmt_refund),
+            "REFUND_SUCCESS",
+        ]
+        for r in refunded
+    ]
+
+
+async def _transfer_rows(conn: AsyncConnection, app_id: str, start: str, end: str) -> Rows:
+    sent = await conn.execute(
+        select(transfers)
+        .where(transfers.c.app_id == app_id, transfers.c.trans_date >= start)
+        .where(transfers.c.trans_date < end)
+        .order_by(transfers.c.trans_date)
+    )
+    return [
+        [
+            "transfer",
+            p.order_id,
+            p.out_biz_no,
+            p.order_title,
+            format_fen(-p.amount_fen),
+            _local(p.trans_date),
+            p.status,
+        ]
+        for p in sent
+    ]
+
+
 async def statement_csv(rt: Runtime, app_id: str, bill_date: str) -> str:
-    """The statement: one row per payment, refund and transfer in the period."""
+    """The statement: one row per payment, refund and transfer in the period.
+
+    Money out of the merchant's account (refunds, transfers) is negative.
+    """
     start, end = _window(bill_date)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["type", "trade_no", "out_no", "subject", "amount", "time", "status"])
     async with rt.db.connect() as conn:
-        paid = await conn.execute(
-            select(trades)
-            .where(trades.c.app_id == app_id, trades.c.gmt_payment >= start)
-            .where(trades.c.gmt_payment < end)
-            .order_by(trades.c.gmt_payment)
-        )
-        for t in paid:
-            writer.writerow(
-                [
-                    "payment",
-                    t.trade_no,
-                    t.out_trade_no,
-                    t.subject,
-                    format_fen(t.total_fen),
-                    _local(t.gmt_payment),
-                    t.status,
-                ]
-            )
-        refunded = await conn.execute(
-            select(refunds, trades.c.out_trade_no, trades.c.subject)
-            .join(trades, trades.c.trade_no == refunds.c.trade_no)
-            .where(trades.c.app_id == app_id, refunds.c.gmt_refund >= start)
-            .where(refunds.c.gmt_refund < end)
-            .order_by(refunds.c.gmt_refund)
-        )
-        for r in refunded:
-            writer.writerow(
-                [
-                    "refund",
-                    r.trade_no,
-                    r.out_request_no,
-                    r.subject,
-                    format_fen(-r.amount_fen),
-                    _local(r.gmt_refund),
-                    "REFUND_SUCCESS",
-                ]
-            )
-        sent = await conn.execute(
-            select(transfers)
-            .where(transfers.c.app_id == app_id, transfers.c.trans_date >= start)
-            .where(transfers.c.trans_date < end)
-            .order_by(transfers.c.trans_date)
-        )
-        for p in sent:
-            writer.writerow(
-                [
-                    "transfer",
-                    p.order_id,
-                    p.out_biz_no,
-                    p.order_title,
-                    format_fen(-p.amount_fen),
-                    _local(p.trans_date),
-                    p.status,
-                ]
-            )
+        for rows in (
+            await _payment_rows(conn, app_id, start, end),
+            await _refund_rows(conn, app_id, start, end),
+            await _transfer_rows(conn, app_id, start, end),
+        ):
+            writer.writerows(rows)
     return out.getvalue()
 
 

@@ -39,53 +39,62 @@ async def _rows(rt: Runtime, table: Table, order: Any) -> Sequence[Any]:
         return (await conn.execute(select(table).order_by(order.desc()).limit(LIMIT))).all()
 
 
+# (title, table, columns, newest-first order column)
+SECTIONS = [
+    ("Apps", apps, ["app_id", "name", "seller_id", "balance_fen"], apps.c.app_id),
+    ("Sandbox buyers", buyers, ["user_id", "logon_id", "name", "balance_fen"], buyers.c.user_id),
+    (
+        "Trades",
+        trades,
+        [
+            "trade_no",
+            "out_trade_no",
+            "subject",
+            "total_fen",
+            "refunded_fen",
+            "status",
+            "buyer_id",
+            "gmt_create",
+            "gmt_payment",
+        ],
+        trades.c.gmt_create,
+    ),
+    (
+        "Refunds",
+        refunds,
+        ["trade_no", "out_request_no", "amount_fen", "reason", "gmt_refund"],
+        refunds.c.id,
+    ),
+    (
+        "Transfers",
+        transfers,
+        ["order_id", "out_biz_no", "amount_fen", "identity", "payee_name", "status", "trans_date"],
+        transfers.c.trans_date,
+    ),
+    (
+        "Notifications",
+        notifications,
+        ["id", "notify_id", "trade_no", "url", "attempts", "status", "next_at"],
+        notifications.c.id,
+    ),
+    (
+        "Notification attempts",
+        notify_attempts,
+        ["notification_id", "at", "outcome"],
+        notify_attempts.c.id,
+    ),
+]
+STATEMENTS = (
+    '<div class="card"><h1>Statements</h1><p>Ask for one with '
+    "alipay.data.dataservice.bill.downloadurl.query (bill_type=trade, bill_date=yyyy-MM-dd, "
+    "before today); the link it answers is valid for 30 seconds.</p></div>"
+)
+
+
 async def show(request: Request) -> Response:
     """The console page."""
     rt: Runtime = request.app.state.gateway
     parts = [
-        _table("Apps", ["app_id", "name", "seller_id", "balance_fen"], await _rows(rt, apps, apps.c.app_id)),
-        _table(
-            "Sandbox buyers",
-            ["user_id", "logon_id", "name", "balance_fen"],
-            await _rows(rt, buyers, buyers.c.user_id),
-        ),
-        _table(
-            "Trades",
-            [
-                "trade_no",
-                "out_trade_no",
-                "subject",
-                "total_fen",
-                "refunded_fen",
-                "status",
-                "buyer_id",
-                "gmt_create",
-                "gmt_payment",
-            ],
-            await _rows(rt, trades, trades.c.gmt_create),
-        ),
-        _table(
-            "Refunds",
-            ["trade_no", "out_request_no", "amount_fen", "reason", "gmt_refund"],
-            await _rows(rt, refunds, refunds.c.id),
-        ),
-        _table(
-            "Transfers",
-            ["order_id", "out_biz_no", "amount_fen", "identity", "payee_name", "status", "trans_date"],
-            await _rows(rt, transfers, transfers.c.trans_date),
-        ),
-        _table(
-            "Notifications",
-            ["id", "notify_id", "trade_no", "url", "attempts", "status", "next_at"],
-            await _rows(rt, notifications, notifications.c.id),
-        ),
-        _table(
-            "Notification attempts",
-            ["notification_id", "at", "outcome"],
-            await _rows(rt, notify_attempts, notify_attempts.c.id),
-        ),
-        '<div class="card"><h1>Statements</h1><p>Ask for one with '
-        "alipay.data.dataservice.bill.downloadurl.query (bill_type=trade, bill_date=yyyy-MM-dd); "
-        "the link it answers is valid for 30 seconds.</p></div>",
+        _table(title, columns, await _rows(rt, table, order)) for title, table, columns, order in SECTIONS
     ]
-    return page("Gateway console", "".join(parts), wide=True)
+    return page("Gateway console", "".join(parts) + STATEMENTS, wide=True)
