@@ -16,6 +16,7 @@ import sys
 DELEGATED = {
     "gateway": "gateway.cli",
     "sandbox": "sandbox.cli",
+    "scheduler": "scheduler.cli",
 }
 
 

@@ -1,0 +1,129 @@
+"""Reconciliation: the gateway's daily statement against the bot's books.
+
+For one business day (Asia/Shanghai), every line of the statement — a trade
+paid, a refund made, a transfer sent — must match a record of the bot by its
+reference (``out_trade_no``, ``out_request_no``, ``out_biz_no``) with the
+same amount (compared without sign: statements write money going out as
+negative) and in state succeeded; and every payment, refund and payout the
+bot completed that day must be on the statement. Each difference is stored
+in ``reconciliation_differences`` (unique per day, kind, reference and
+problem, so a re-run adds nothing) and reported to the admins through the
+outbox (kind ``admin_reconciliation``). Nothing is ever corrected here: a
+person decides.
+
+Problems: ``unknown_to_bot`` (the gateway has it, the bot has no record),
+``not_succeeded_in_bot`` (the bot's record is not marked succeeded),
+``amount_mismatch``, ``missing_at_gateway`` (the bot completed it that day,
+the statement does not have it). A record completed within minutes of
+midnight may land on the neighbouring day's statement at the gateway; it
+then shows as a difference that the next day's report explains.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import start_of_business_day
+from bot.commerce import cycles
+from bot.commerce.outbox import notify
+from bot.payments.base import StatementLine
+from bot.store.enums import PaymentState, PayoutState, RefundState
+from bot.store.models import Payment, Payout, Refund
+from bot.store.settlement import ReconciliationDifference
+from bot.store.sql import insert_ignore
+
+JOB = "reconciliation"
+differences_table = ReconciliationDifference.__table__
+
+# Statement kind → (table, reference column, amount column, completion column, succeeded state).
+_KINDS = {
+    "trade": (Payment, "out_trade_no", "paid_at", PaymentState.SUCCEEDED),
+    "refund": (Refund, "out_request_no", "completed_at", RefundState.SUCCEEDED),
+    "transfer": (Payout, "out_biz_no", "completed_at", PayoutState.SUCCEEDED),
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the statement and the books."""
+
+    kind: str
+    reference: str
+    problem: str
+    bot_amount_fen: int | None = None
+    gateway_amount_fen: int | None = None
+
+
+async def _records(session: AsyncSession, kind: str, references: set[str]) -> dict[str, tuple[int, str]]:
+    model, ref, _, _ = _KINDS[kind]
+    column = getattr(model, ref)
+    rows = await session.execute(select(column, model.amount_fen, model.state).where(column.in_(references)))
+    return {r: (amount, state) for r, amount, state in rows}
+
+
+async def _completed_on(session: AsyncSession, kind: str, day: dt.date) -> dict[str, int]:
+    model, ref, done_at, state = _KINDS[kind]
+    start, end = start_of_business_day(day), start_of_business_day(day + dt.timedelta(days=1))
+    column = getattr(model, done_at)
+    rows = await session.execute(
+        select(getattr(model, ref), model.amount_fen)
+        .where(model.state == state, column >= start, column < end)
+    )
+    return {reference: amount for reference, amount in rows}
+
+
+async def compare(session: AsyncSession, *, day: dt.date, lines: Sequence[StatementLine]) -> list[Difference]:
+    """Every difference between the statement of ``day`` and the bot's records."""
+    found: list[Difference] = []
+    for kind in _KINDS:
+        mine = [line for line in lines if line.kind == kind]
+        known = await _records(session, kind, {line.reference for line in mine})
+        for line in mine:
+            amount = abs(line.amount_fen)
+            record = known.get(line.reference)
+            if record is None:
+                found.append(Difference(kind, line.reference, "unknown_to_bot", None, amount))
+            elif record[0] != amount:
+                found.append(Difference(kind, line.reference, "amount_mismatch", record[0], amount))
+            elif record[1] != _KINDS[kind][3]:
+                found.append(Difference(kind, line.reference, "not_succeeded_in_bot", record[0], amount))
+        on_statement = {line.reference for line in mine}
+        for reference, amount in (await _completed_on(session, kind, day)).items():
+            if reference not in on_statement:
+                found.append(Difference(kind, reference, "missing_at_gateway", amount, None))
+    return found
+
+
+async def record_day(
+    session: AsyncSession, *, day: dt.date, lines: Sequence[StatementLine], admin_ids: Sequence[int],
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Compare one day, keep its differences, tell the admins, finish the run; once per day."""
+    found = await compare(session, day=day, lines=lines)
+    for diff in found:
+        await session.execute(
+            insert_ignore(session, differences_table).values(
+                day=day.isoformat(), kind=diff.kind, reference=diff.reference, problem=diff.problem,
+                bot_amount_fen=diff.bot_amount_fen, gateway_amount_fen=diff.gateway_amount_fen,
+                created_at=now)
+        )
+    if found:
+        listed = [f"{d.kind} {d.reference}: {d.problem}" for d in found[:20]]
+        for admin_id in admin_ids:
+            await notify(session, chat_id=admin_id, kind="admin_reconciliation", now=now,
+                         dedupe_key=f"reconciliation:{day.isoformat()}:{admin_id}",
+                         day=day.isoformat(), count=len(found), differences=listed)
+    summary = {"lines": len(lines), "differences": len(found)}
+    await cycles.finish_run(session, job=JOB, period=day.isoformat(), now=now, summary=summary)
+    return summary
+
+
+async def differences_on(session: AsyncSession, day: dt.date) -> list[ReconciliationDifference]:
+    """The differences kept for one day."""
+    query = select(ReconciliationDifference).where(ReconciliationDifference.day == day.isoformat())
+    return list(await session.scalars(query.order_by(ReconciliationDifference.id)))

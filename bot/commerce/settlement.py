@@ -1,0 +1,270 @@
+"""Settlement: a merchant's pending funds become available on its plan, then are paid out.
+
+    order paid on day P ─(cycle of day P+N: T+15 → N=15, T+0 → N=0)→ settled
+        Dr merchant:<id>:pending    net          (net = total − refunded)
+        Cr merchant:<id>:available  net − fee
+        Cr platform:fees            fee          (Rules.fee_fen(net))
+    available > 0 ─(same cycle)→ one payout per (merchant, cycle), state pending
+        Dr merchant:<id>:available  amount
+        Cr clearing                 amount
+    gateway transfer ok → succeeded
+    gateway refused for good → failed: the reverse journal, and the orders are free again
+
+The payout's journal is posted when its row is created, not when the gateway
+answers: the money is reserved at once, so a refund or a withdrawal in the
+meantime cannot spend it a second time, and the ledger says what the
+platform owes the gateway. A definitive refusal posts the exact reverse
+(``payout-reversal:<out_biz_no>``); a timeout or 5xx leaves the payout
+pending, to be sent again with the same ``out_biz_no``.
+
+Every function here is one step of the cycle and idempotent: an order is
+settled once (``settled_at IS NULL`` in the conditional ``UPDATE``, and the
+journal key ``settle:<order id>``); a payout exists once per (merchant,
+cycle) and per ``out_biz_no`` (unique keys). ``settlement_runs`` strings the
+steps together, one transaction each.
+
+A merchant on T+0 whose deposit fell below the required minimum is settled
+as T+15 until it is topped up, and told so. A plan switch (``next_plan``)
+takes effect at the start of the next cycle. A negative available balance
+(a refund after an early payout) is not paid out: later settlements refill
+it first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import start_of_business_day
+from bot.commerce import ledger
+from bot.commerce.outbox import notify
+from bot.commerce.rules import Rules
+from bot.store.enums import OrderState, PayoutState, SettlementPlan
+from bot.store.ledger import Account
+from bot.store.models import Merchant, Order, Payout
+from bot.store.sql import insert_ignore
+
+orders = Order.__table__
+payouts = Payout.__table__
+merchants = Merchant.__table__
+
+# A refunded order may still hold money: a partial refund leaves total − refunded.
+SETTLEABLE_STATES = (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED, OrderState.REFUNDED)
+
+
+def payee_of(merchant: Merchant) -> str:
+    """Where the merchant is paid at the gateway; a documented default until it sets one."""
+    return merchant.payout_account or f"merchant-{merchant.id}@shopbot.example"
+
+
+def out_biz_no_for(merchant_id: int, cycle: str) -> str:
+    """The gateway's idempotency key of a payout: ``PO7-20260105``, or ``PO7-W3`` for withdrawal 3."""
+    return f"PO{merchant_id}-" + cycle.replace("withdraw:", "W").replace("-", "")
+
+
+async def merchant_ids(session: AsyncSession) -> list[int]:
+    """Every merchant, in id order: settlement is owed whatever their status."""
+    return list(await session.scalars(select(merchants.c.id).order_by(merchants.c.id)))
+
+
+async def switch_plan(session: AsyncSession, *, merchant_id: int, cycle: str, now: dt.datetime) -> str:
+    """Apply a plan switch the merchant asked for, at the start of this cycle; the plan in force."""
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant.next_plan:
+        new_plan = merchant.next_plan
+        await session.execute(
+            update(merchants).where(merchants.c.id == merchant_id, merchants.c.next_plan == new_plan)
+            .values(plan=new_plan, next_plan=None)
+        )
+        await notify(session, chat_id=merchant.owner_id, kind="plan_switched", now=now,
+                     dedupe_key=f"plan-switched:{merchant_id}:{cycle}", plan=new_plan)
+        return new_plan
+    return merchant.plan
+
+
+async def settlement_days(
+    session: AsyncSession, *, merchant_id: int, cycle: str, rules: Rules, now: dt.datetime
+) -> int:
+    """How many days after payment this merchant's orders settle in this cycle (0 or 15).
+
+    T+0 needs the deposit at its minimum; below it the merchant is settled as
+    T+15 and told, until a top-up restores it.
+    """
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant.plan != SettlementPlan.T0:
+        return rules.settlement_days_t15
+    held = await ledger.balance(session, ledger.merchant_account(merchant_id, "deposit"))
+    if held >= merchant.deposit_required_fen:
+        return 0
+    await notify(session, chat_id=merchant.owner_id, kind="t0_paused", now=now,
+                 dedupe_key=f"t0-paused:{merchant_id}:{cycle}",
+                 held_fen=held, required_fen=merchant.deposit_required_fen)
+    return rules.settlement_days_t15
+
+
+def settle_cutoff(day: dt.date, days: int, cycle_at: dt.datetime) -> dt.datetime:
+    """Orders paid before this moment settle in the cycle of ``day``.
+
+    T+N counts business days: paid on day P, settled in the cycle of day
+    P + N; never an order paid after the cycle's own moment, so a cycle
+    caught up late settles exactly what it would have settled on time.
+    """
+    return min(cycle_at, start_of_business_day(day - dt.timedelta(days=days - 1)))
+
+
+async def settleable_orders(
+    session: AsyncSession, *, merchant_id: int, days: int, day: dt.date, cycle_at: dt.datetime
+) -> list[int]:
+    """Ids of the merchant's paid orders that the cycle of ``day`` settles."""
+    result = await session.scalars(
+        select(orders.c.id)
+        .where(orders.c.merchant_id == merchant_id, orders.c.settled_at.is_(None),
+               orders.c.state.in_(SETTLEABLE_STATES), orders.c.total_fen > orders.c.refunded_fen,
+               orders.c.paid_at < settle_cutoff(day, days, cycle_at))
+        .order_by(orders.c.id)
+    )
+    return list(result)
+
+
+async def settle_order(
+    session: AsyncSession, *, order_id: int, cycle_at: dt.datetime, rules: Rules, now: dt.datetime
+) -> int:
+    """Move one order's net amount from pending to available, less the fee; once. Returns the net."""
+    row = (
+        await session.execute(
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.settled_at.is_(None),
+                   orders.c.state.in_(SETTLEABLE_STATES))
+            .values(settled_at=cycle_at)
+            .returning(orders.c.merchant_id, orders.c.total_fen, orders.c.refunded_fen)
+        )
+    ).first()
+    if row is None:
+        return 0
+    net = row.total_fen - row.refunded_fen
+    fee = min(rules.fee_fen(net), net)
+    await ledger.post(
+        session, key=f"settle:{order_id}", now=now, memo="settled",
+        legs=[(ledger.merchant_account(row.merchant_id, "pending"), net),
+              (ledger.merchant_account(row.merchant_id, "available"), -(net - fee)),
+              (ledger.PLATFORM_FEES, -fee)],
+        order_id=order_id, merchant_id=row.merchant_id,
+    )
+    return net
+
+
+async def available_locked(session: AsyncSession, merchant_id: int) -> int:
+    """The merchant's available funds, with its account row locked until commit (PostgreSQL)."""
+    code = ledger.merchant_account(merchant_id, "available")
+    table = Account.__table__
+    row = (
+        await session.execute(
+            select(table.c.balance_fen).where(table.c.code == code).with_for_update()
+        )
+    ).first()
+    return 0 if row is None else -row.balance_fen
+
+
+async def create_payout(
+    session: AsyncSession, *, merchant_id: int, cycle: str, now: dt.datetime, amount_fen: int | None = None
+) -> Payout | None:
+    """The payout of (merchant, cycle): created once with the available funds, or the existing one.
+
+    None when there is nothing positive to pay. The orders settled since the
+    last payout are linked to it: they are its statement.
+    """
+    out_biz_no = out_biz_no_for(merchant_id, cycle)
+    existing = await session.scalar(
+        select(Payout).where(Payout.merchant_id == merchant_id, Payout.cycle == cycle)
+    )
+    if existing is not None:
+        return existing
+    available = await available_locked(session, merchant_id)
+    amount = available if amount_fen is None else min(amount_fen, available)
+    if amount <= 0:
+        return None
+    inserted = await session.execute(
+        insert_ignore(session, payouts)
+        .values(merchant_id=merchant_id, cycle=cycle, out_biz_no=out_biz_no, amount_fen=amount,
+                state=PayoutState.PENDING, created_at=now)
+        .returning(payouts.c.id)
+    )
+    payout_id = inserted.scalar_one_or_none()
+    if payout_id is None:  # a concurrent scheduler created it first
+        return await session.scalar(select(Payout).where(Payout.out_biz_no == out_biz_no))
+    await ledger.post(
+        session, key=f"payout:{out_biz_no}", now=now, memo=f"payout {cycle}",
+        legs=[(ledger.merchant_account(merchant_id, "available"), amount), (ledger.CLEARING, -amount)],
+        merchant_id=merchant_id,
+    )
+    await session.execute(
+        update(orders)
+        .where(orders.c.merchant_id == merchant_id, orders.c.settled_at.is_not(None),
+               orders.c.payout_id.is_(None))
+        .values(payout_id=payout_id)
+    )
+    return await session.get(Payout, payout_id)
+
+
+async def pending_payouts(session: AsyncSession, *, limit: int = 200) -> list[int]:
+    """Payouts created but not yet confirmed by the gateway, oldest first."""
+    return list(
+        await session.scalars(
+            select(payouts.c.id).where(payouts.c.state == PayoutState.PENDING)
+            .order_by(payouts.c.id).limit(limit)
+        )
+    )
+
+
+async def payout_transfer(session: AsyncSession, payout_id: int) -> tuple[Payout, str, str] | None:
+    """A pending payout, its payee and the payee's name, for ``gateway.transfer``; None once decided."""
+    payout = await session.get(Payout, payout_id)
+    if payout is None or payout.state != PayoutState.PENDING:
+        return None
+    merchant = await session.get(Merchant, payout.merchant_id)
+    return payout, payee_of(merchant), merchant.name
+
+
+async def payout_succeeded(
+    session: AsyncSession, *, out_biz_no: str, reference: str | None, now: dt.datetime
+) -> bool:
+    """The gateway paid the merchant: mark the payout done and tell the merchant; once."""
+    payout = await session.scalar(select(Payout).where(Payout.out_biz_no == out_biz_no))
+    done = await session.execute(
+        update(payouts).where(payouts.c.id == payout.id, payouts.c.state == PayoutState.PENDING)
+        .values(state=PayoutState.SUCCEEDED, gateway_order_id=(reference or "")[:64] or None,
+                completed_at=now)
+    )
+    if done.rowcount != 1:
+        return False
+    owner = await session.scalar(select(merchants.c.owner_id).where(merchants.c.id == payout.merchant_id))
+    await notify(session, chat_id=owner, kind="payout_sent", now=now, dedupe_key=f"payout-sent:{out_biz_no}",
+                 payout_id=payout.id, amount_fen=payout.amount_fen, cycle=payout.cycle)
+    return True
+
+
+async def payout_failed(session: AsyncSession, *, out_biz_no: str, reason: str, now: dt.datetime) -> bool:
+    """The gateway refused for good: reverse the journal, free the orders, tell the merchant; once."""
+    payout = await session.scalar(select(Payout).where(Payout.out_biz_no == out_biz_no))
+    done = await session.execute(
+        update(payouts).where(payouts.c.id == payout.id, payouts.c.state == PayoutState.PENDING)
+        .values(state=PayoutState.FAILED, completed_at=now)
+    )
+    if done.rowcount != 1:
+        return False
+    mid, amount = payout.merchant_id, payout.amount_fen
+    await ledger.post(
+        session, key=f"payout-reversal:{out_biz_no}", now=now, memo=f"payout failed: {reason}",
+        legs=[(ledger.CLEARING, amount), (ledger.merchant_account(mid, "available"), -amount)],
+        merchant_id=mid,
+    )
+    await session.execute(
+        update(orders).where(and_(orders.c.payout_id == payout.id)).values(payout_id=None)
+    )
+    owner = await session.scalar(select(merchants.c.owner_id).where(merchants.c.id == mid))
+    await notify(session, chat_id=owner, kind="payout_failed", now=now,
+                 dedupe_key=f"payout-failed:{out_biz_no}", payout_id=payout.id, amount_fen=amount,
+                 reason=reason[:200])
+    return True

@@ -1,0 +1,62 @@
+"""``build_scheduler(settings, services)``: APScheduler wired to the jobs.
+
+APScheduler only wakes the jobs up; it decides nothing. Each wake-up asks the
+injected clock what time it is and the business tables what is due, so the
+daily cycles run at ``settlement_time`` business time even when the clock is
+moved (the sandbox) and missed cycles are caught up in order after downtime.
+That is why the job store is APScheduler's ``MemoryJobStore``, with the jobs
+added again at every start (``replace_existing``): no job state lives in it
+that the business tables do not already hold, and no sync database driver is
+needed next to asyncpg. Each run takes the job's advisory lock (``locks``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import BUSINESS_TZ
+from bot.config import Settings
+from bot.services import Services
+from scheduler import jobs
+from scheduler.locks import job_lock
+
+log = logging.getLogger(__name__)
+
+# How often each job wakes up; each one does only the work that is due at that moment.
+INTERVALS = {
+    "settlement": {"minutes": 1},
+    "expire_unpaid": {"minutes": 1},
+    "auto_confirm": {"hours": 1},
+    "retry_pending": {"minutes": 5},
+    "reconcile": {"minutes": 10},
+}
+
+
+async def run_job(services: Services, name: str) -> None:
+    """One wake-up of job ``name``: under its lock, at the injected clock's ``now``."""
+    async with job_lock(services.db, name) as mine:
+        if not mine:
+            log.info("job %s is running in another scheduler process; skipped", name)
+            return
+        try:
+            result = await jobs.JOBS[name](services, services.clock.now())
+        except Exception:  # the next wake-up retries; one failure must not stop the scheduler
+            log.exception("job %s failed", name)
+            return
+    if result:
+        log.info("job %s: %s", name, result)
+
+
+def build_scheduler(settings: Settings, services: Services) -> AsyncIOScheduler:
+    """An AsyncIOScheduler (Asia/Shanghai) with every job added; start it in a running loop."""
+    scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=BUSINESS_TZ)
+    for name, every in INTERVALS.items():
+        scheduler.add_job(
+            run_job, IntervalTrigger(**every, timezone=BUSINESS_TZ), args=[services, name], id=name,
+            name=name, replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None,
+        )
+    return scheduler

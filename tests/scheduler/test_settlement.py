@@ -1,0 +1,46 @@
+"""Settlement cycles, told one merchant at a time: when money becomes available and goes out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.store.enums import PayoutState, SettlementPlan
+from scheduler import jobs
+from tests import factories
+from tests.invariants import assert_books_balanced
+
+DAY = dt.timedelta(days=1)
+
+
+async def next_day(desk, days: int = 1) -> None:
+    for _ in range(days):
+        desk.clock.advance(DAY)
+        await jobs.run_day(desk.services, desk.clock.now())
+        await assert_books_balanced(desk.db)
+
+
+async def test_t15_order_is_paid_out_fifteen_days_after_payment_less_the_fee(desk):
+    shop = await desk.merchant(name="Slow Tea")
+    product = await factories.make_product(desk.db, merchant=shop, price_fen=100_00, clock=desk.clock)
+    await desk.sell(product.id)
+    await jobs.run_day(desk.services, desk.clock.now())  # first run: today's cycle is over already
+    await next_day(desk, 14)
+    assert await desk.payouts(shop.id) == []
+    assert (await desk.balances(shop.id))["pending"] == 100_00
+    await next_day(desk)
+    [payout] = await desk.payouts(shop.id)
+    assert (payout.amount_fen, payout.state) == (100_00 - 60, PayoutState.SUCCEEDED)
+    assert desk.gateway.transfers[payout.out_biz_no][0] == 100_00 - 60
+    assert await desk.balances(shop.id) == {"pending": 0, "available": 0, "deposit": 0}
+
+
+async def test_t0_order_is_paid_out_at_the_next_cycle(desk):
+    shop = await desk.merchant(name="Fast Tea", plan=SettlementPlan.T0, deposit_fen=20_000_00)
+    product = await factories.make_product(desk.db, merchant=shop, price_fen=50_00, clock=desk.clock)
+    await jobs.run_day(desk.services, desk.clock.now())
+    await desk.sell(product.id)
+    await next_day(desk)
+    [payout] = await desk.payouts(shop.id)
+    assert payout.amount_fen == 50_00 - 30
+    assert payout.cycle == "2026-01-06"
+    assert await desk.balances(shop.id) == {"pending": 0, "available": 0, "deposit": 20_000_00}
