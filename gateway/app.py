@@ -69,6 +69,7 @@ def build_gateway_app(
         Route("/checkout/{token}", checkout.act, methods=["POST"]),
         Route("/bill/{token}.csv", bills.download, methods=["GET"]),
         Route("/console", console.show, methods=["GET"]),
+        Route("/console/bill/{day}.csv", console.statement, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=_lifespan)

@@ -20,7 +20,8 @@ class GatewaySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8090
     # The address payers and merchants use; checkout, QR and bill URLs start with it.
-    public_url: str = "http://127.0.0.1:8090"
+    # Empty means http://<host>:<port> (127.0.0.1 for a wildcard host): http://127.0.0.1:8090.
+    public_url: str = ""
     data_dir: Path = Path("var/gateway")
     # Empty means a SQLite file inside data_dir.
     database_url: str = ""
@@ -37,8 +38,11 @@ class GatewaySettings(BaseSettings):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _default_database(self) -> GatewaySettings:
-        """Put the database in data_dir unless a URL was given."""
+    def _defaults(self) -> GatewaySettings:
+        """Derive public_url from host and port, and the database from data_dir, if not given."""
+        if not self.public_url:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.public_url = f"http://{host}:{self.port}"
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
         return self

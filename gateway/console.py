@@ -6,13 +6,17 @@ yesterday's statement. Read-only; every value is escaped.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, select
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
+from gateway import bills
+from gateway.clock import ALIPAY_TZ
+from gateway.keys import DEMO_APP_ID
 from gateway.money import format_fen
 from gateway.pages import esc, page
 from gateway.runtime import Runtime
@@ -84,11 +88,20 @@ SECTIONS = [
         notify_attempts.c.id,
     ),
 ]
-STATEMENTS = (
-    '<div class="card"><h1>Statements</h1><p>Ask for one with '
-    "alipay.data.dataservice.bill.downloadurl.query (bill_type=trade, bill_date=yyyy-MM-dd, "
-    "before today); the link it answers is valid for 30 seconds.</p></div>"
-)
+STATEMENT_DAYS = 7
+
+
+def _statements(rt: Runtime) -> str:
+    """Links to the last week's daily statements of each app (the console's own copy)."""
+    today = rt.now().astimezone(ALIPAY_TZ).date()
+    days = [today - dt.timedelta(days=n) for n in range(1, STATEMENT_DAYS + 1)]
+    links = " ".join(f'<a href="/console/bill/{day.isoformat()}.csv">{day.isoformat()}</a>' for day in days)
+    return (
+        '<div class="card"><h1>Statements</h1>'
+        f'<p>{links}</p><p class="muted">Merchants fetch them with '
+        "alipay.data.dataservice.bill.downloadurl.query (bill_type=trade, "
+        "bill_date=yyyy-MM-dd before today); that link is valid for 30 seconds.</p></div>"
+    )
 
 
 async def show(request: Request) -> Response:
@@ -97,4 +110,16 @@ async def show(request: Request) -> Response:
     parts = [
         _table(title, columns, await _rows(rt, table, order)) for title, table, columns, order in SECTIONS
     ]
-    return page("Gateway console", "".join(parts) + STATEMENTS, wide=True)
+    return page("Gateway console", "".join(parts) + _statements(rt), wide=True)
+
+
+async def statement(request: Request) -> Response:
+    """``GET /console/bill/<yyyy-MM-dd>.csv``: one day's statement of the demo app."""
+    rt: Runtime = request.app.state.gateway
+    day = request.path_params["day"]
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return PlainTextResponse("bad date", status_code=400)
+    body = await bills.statement_csv(rt, DEMO_APP_ID, day)
+    return Response(body, media_type="text/csv; charset=utf-8")

@@ -114,3 +114,13 @@ async def test_the_console_lists_trades_escaped(gateway: Gateway):
 
     assert "k-7" in console.text
     assert "&lt;b&gt;Bold&lt;/b&gt; tea" in console.text
+
+
+async def test_the_console_links_daily_statements(gateway: Gateway):
+    async with httpx.AsyncClient() as http:
+        console = await http.get(gateway.base_url + "/console")
+        link = console.text.split('href="/console/bill/')[1].split('"')[0]
+        statement = await http.get(f"{gateway.base_url}/console/bill/{link}")
+
+    assert statement.status_code == 200
+    assert statement.text.startswith("type,trade_no,out_no")

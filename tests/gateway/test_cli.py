@@ -23,3 +23,17 @@ def test_keys_json_prints_the_demo_app_and_the_same_keys_on_every_run(tmp_path, 
     key = signing.load_private(first["app_private_key"])
     assert signing.public_pem(key) == first["app_public_key"]
     assert signing.load_public(first["gateway_public_key"])
+
+
+def test_public_url_follows_host_and_port_unless_given(tmp_path):
+    from gateway.config import GatewaySettings
+
+    default = GatewaySettings(_env_file=None, data_dir=tmp_path)
+    moved = GatewaySettings(_env_file=None, data_dir=tmp_path, host="0.0.0.0", port=9000)
+    given = GatewaySettings(_env_file=None, data_dir=tmp_path, public_url="https://gw.example")
+
+    assert default.public_url == "http://127.0.0.1:8090"
+    assert default.gateway_url == "http://127.0.0.1:8090/gateway.do"
+    assert moved.public_url == "http://127.0.0.1:9000"
+    assert given.gateway_url == "https://gw.example/gateway.do"
+    assert default.database_url == f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
