@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from typing import Any
+
+from sqlalchemy import select, text
 
 from bot.clock import ManualClock
 from bot.commerce import catalog, merchants, orders, payments, users
 from bot.commerce.rules import Rules
 from bot.store.enums import MerchantKind
-from bot.store.models import Merchant, Product
+from bot.store.models import Merchant, OutboxMessage, Product
 
 RULES = Rules()
 _ids = itertools.count(10_000)
@@ -81,3 +84,24 @@ async def pay(db: Any, order_id: int, *, clock: ManualClock | None = None,
 
 def later(clock: ManualClock, **delta: float) -> dt.datetime:
     return clock.advance(dt.timedelta(**delta))
+
+
+async def notices(db: Any, kind: str | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+    """Queued outbox messages as (chat id, kind, params), oldest first; only ``kind`` if given."""
+    query = select(OutboxMessage.chat_id, OutboxMessage.kind, OutboxMessage.params)
+    if kind is not None:
+        query = query.where(OutboxMessage.kind == kind)
+    async with db.transaction() as s:
+        rows = await s.execute(query.order_by(OutboxMessage.id))
+        return [(chat, k, json.loads(params)) for chat, k, params in rows]
+
+
+SNAPSHOT_TABLES = ("products", "orders", "payments", "refunds", "ledger_journals", "ledger_entries",
+                   "ledger_accounts", "outbox", "follows", "merchants")
+
+
+async def snapshot(db: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the commerce tables, to assert that a refused command changed nothing."""
+    async with db.transaction() as s:
+        return {table: [tuple(row) for row in await s.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+                for table in SNAPSHOT_TABLES}
