@@ -58,6 +58,15 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class RefundStatus:
+    """A refund as the gateway sees it; ``done`` is False when it never happened."""
+
+    out_request_no: str
+    done: bool
+    amount_fen: int | None = None
+
+
+@dataclass(frozen=True)
 class StatementLine:
     """One row of the gateway's daily statement, for reconciliation."""
 
@@ -71,7 +80,14 @@ class PaymentGateway(Protocol):
     """The operations Shopbot uses; every amount is in fen."""
 
     def checkout_url(
-        self, *, out_trade_no: str, amount_fen: int, subject: str, return_url: str, notify_url: str
+        self,
+        *,
+        out_trade_no: str,
+        amount_fen: int,
+        subject: str,
+        return_url: str,
+        notify_url: str,
+        expires_in: dt.timedelta | None = None,
     ) -> str:
         """A signed URL of the gateway's hosted checkout page for this trade."""
         ...
@@ -87,6 +103,8 @@ class PaymentGateway(Protocol):
     async def refund(
         self, *, out_trade_no: str, out_request_no: str, amount_fen: int, reason: str
     ) -> Outcome: ...
+
+    async def refund_query(self, *, out_trade_no: str, out_request_no: str) -> RefundStatus: ...
 
     async def transfer(
         self, *, out_biz_no: str, amount_fen: int, payee: str, title: str

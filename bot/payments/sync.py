@@ -1,0 +1,117 @@
+"""Catching up with the gateway when a notification went missing, and expiring unpaid orders.
+
+``sync_unpaid`` is the scheduler's job for unpaid orders (run it every
+minute or so). For each order awaiting payment that expires within
+``payment_sync_lead_s``:
+
+* no trade was ever opened (nobody opened the Pay link): once expired, the
+  order simply expires — no gateway call, so a flash sale's abandoned orders
+  cost nothing;
+* the gateway says paid: the payment is confirmed as if notified;
+* still unpaid and expired: the trade is closed at the gateway first (so it
+  can no longer be paid), then the order expires and its units go back.
+  If the close finds the trade paid after all, the payment is confirmed.
+* the gateway cannot be reached and the order is past its time: it expires
+  anyway. The trade's own timeout (the same length, sent with the checkout)
+  closes it at the gateway; a payment that still slips through is handled
+  by the late-payment rule (revived if stock allows, else refunded).
+
+Deposit trades opened in the last day and still pending are queried too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce import orders, paysync
+from bot.commerce.errors import CommerceError
+from bot.payments.base import GatewayUnavailable, TradeStatus
+from bot.payments.notices import after_confirmation, confirm_trade
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+DEPOSIT_LOOKBACK = dt.timedelta(days=1)
+
+
+async def sync_unpaid(services: Services, *, limit: int = 500) -> int:
+    """Query, confirm, close and expire unpaid orders near their end; returns how many changed."""
+    now = services.clock.now()
+    lead = dt.timedelta(seconds=services.settings.payment_sync_lead_s)
+    due = await services.run(lambda s: paysync.unpaid_due(s, before=now + lead, limit=limit))
+    changed = 0
+    for item in due:
+        expired = item.expires_at <= now
+        if item.out_trade_no is None:
+            changed += expired and await _expire(services, item.order_id, None)
+        else:
+            changed += await _sync_trade(services, item.order_id, item.out_trade_no, expired)
+    return changed + await _sync_deposits(services, now)
+
+
+async def _sync_trade(services: Services, order_id: int, out_trade_no: str, expired: bool) -> bool:
+    gateway = services.gateway
+    try:
+        if gateway is None:
+            raise GatewayUnavailable("no gateway configured")
+        status = await gateway.query(out_trade_no)
+        if status.paid:
+            return await _confirm(services, status)
+        if not expired:
+            return False
+        closed = await gateway.close(out_trade_no)
+        if not closed.ok and closed.sub_code not in ("ACQ.TRADE_NOT_EXIST", None):
+            status = await gateway.query(out_trade_no)  # TRADE_STATUS_ERROR: paid or closed meanwhile?
+            if status.paid:
+                return await _confirm(services, status)
+    except GatewayUnavailable as exc:
+        if not expired:
+            return False
+        log.warning("gateway unreachable while expiring order %s; expiring anyway: %s", order_id, exc)
+    return await _expire(services, order_id, out_trade_no)
+
+
+async def _confirm(services: Services, status: TradeStatus) -> bool:
+    """A payment the notification never brought: record it the same way."""
+    assert status.trade_no is not None and status.amount_fen is not None
+    log.info("trade %s found paid by query", status.out_trade_no)
+    confirmation = await confirm_trade(services, status.out_trade_no, status.trade_no, status.amount_fen)
+    if confirmation is None:
+        return False
+    await after_confirmation(services, confirmation)
+    return confirmation.outcome != "repeat"
+
+
+async def _expire(services: Services, order_id: int, out_trade_no: str | None) -> bool:
+    now = services.clock.now()
+
+    async def work(session: AsyncSession) -> None:
+        if out_trade_no is not None:
+            await paysync.mark_trade_closed(session, out_trade_no=out_trade_no)
+        await orders.expire_order(session, order_id=order_id, now=now)
+
+    try:
+        await services.run(work)
+    except CommerceError:  # paid or cancelled meanwhile: nothing to expire
+        return False
+    return True
+
+
+async def _sync_deposits(services: Services, now: dt.datetime) -> int:
+    if services.gateway is None:
+        return 0
+    numbers = await services.run(lambda s: paysync.pending_deposits(s, since=now - DEPOSIT_LOOKBACK))
+    changed = 0
+    for out_trade_no in numbers:
+        try:
+            status = await services.gateway.query(out_trade_no)
+        except GatewayUnavailable:
+            return changed
+        if status.paid:
+            changed += await _confirm(services, status)
+    return changed

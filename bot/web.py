@@ -1,0 +1,168 @@
+"""The bot's web endpoints: Pay links, gateway notifications, the Telegram webhook.
+
+``build_web_app(services, application)`` builds the Starlette app; nothing is
+created at import time. Served by uvicorn inside the bot process.
+
+    GET  /pay/<token>          an order's Pay button: sign the checkout, redirect to the gateway
+    GET  /pay/trade/<token>    the same for a trade without an order (a T+0 deposit)
+    POST /payments/notify      the gateway's asynchronous notifications (``payments.notices``)
+    GET  /payments/return      where the gateway sends the browser after paying
+    POST /telegram/webhook     Telegram updates; needs the secret token header
+    GET  /healthz              liveness
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+
+from bot.commerce import paysync
+from bot.commerce.errors import CommerceError
+from bot.i18n import Translator
+from bot.payments import pages
+from bot.payments.links import order_from_token
+from bot.payments.notices import handle_notification
+from bot.payments.refunding import send_refund
+from bot.payments.trade_links import trade_from_token
+from bot.services import Services
+from bot.store.enums import PaymentState
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _t(services: Services, lang: str | None = None) -> Translator:
+    return Translator(lang or services.settings.default_language, services.catalogs)
+
+
+def _back_url(request: Request) -> str:
+    """A link back to the bot's chat, when the bot's username is known."""
+    application: Application | None = request.app.state.application
+    try:
+        username = application.bot.username if application is not None else None
+    except RuntimeError:  # the bot is not initialised (no getMe yet)
+        username = None
+    return f"https://t.me/{username}" if username else ""
+
+
+def _redirect_to_checkout(request: Request, checkout: paysync.Checkout) -> Response:
+    services = _services(request)
+    assert services.gateway is not None
+    base = services.settings.public_base_url.rstrip("/")
+    expires_in = checkout.expires_at - services.clock.now() if checkout.expires_at else None
+    url = services.gateway.checkout_url(
+        out_trade_no=checkout.out_trade_no, amount_fen=checkout.amount_fen, subject=checkout.subject,
+        return_url=f"{base}/payments/return", notify_url=f"{base}/payments/notify",
+        expires_in=expires_in if expires_in is None or expires_in > dt.timedelta(0) else None,
+    )
+    return RedirectResponse(url, status_code=302)
+
+
+async def pay_order(request: Request) -> Response:
+    """``GET /pay/<token>``: open the order's trade and send the buyer to the checkout."""
+    services = _services(request)
+    order_id = order_from_token(services.settings.link_secret, request.path_params["token"])
+    if order_id is None:
+        return pages.invalid_link(_t(services))
+    lang = await services.run(lambda s: paysync.buyer_language(
+        s, order_id=order_id, default=services.settings.default_language))
+    if services.gateway is None:
+        return pages.unavailable(_t(services, lang))
+    now = services.clock.now()
+    try:
+        checkout = await services.run(lambda s: paysync.order_checkout(s, order_id=order_id, now=now))
+    except CommerceError as exc:
+        return pages.refused(_t(services, lang), exc, _back_url(request))
+    return _redirect_to_checkout(request, checkout)
+
+
+async def pay_trade(request: Request) -> Response:
+    """``GET /pay/trade/<token>``: the checkout of a deposit trade."""
+    services = _services(request)
+    out_trade_no = trade_from_token(services.settings.link_secret, request.path_params["token"])
+    if out_trade_no is None:
+        return pages.invalid_link(_t(services))
+    if services.gateway is None:
+        return pages.unavailable(_t(services))
+    try:
+        checkout = await services.run(lambda s: paysync.trade_checkout(s, out_trade_no=out_trade_no))
+    except CommerceError as exc:
+        return pages.refused(_t(services), exc, _back_url(request))
+    return _redirect_to_checkout(request, checkout)
+
+
+async def notify(request: Request) -> Response:
+    """``POST /payments/notify``: answer exactly ``success`` only after the change is committed."""
+    services = _services(request)
+    try:
+        form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        log.warning("rejected notification: body is not UTF-8")
+        return PlainTextResponse("fail", status_code=400)
+    result = await handle_notification(services, form)
+    if result.answer != "success":
+        return PlainTextResponse(result.answer, status_code=400)
+    task = BackgroundTask(send_refund, services, result.refund_to_send) if result.refund_to_send else None
+    return PlainTextResponse("success", background=task)
+
+
+async def payment_return(request: Request) -> Response:
+    """``GET /payments/return``: a friendly page; the notification, not this, confirms payment."""
+    services = _services(request)
+    out_trade_no = request.query_params.get("out_trade_no", "")[:64]
+    found = await services.run(lambda s: paysync.owner_language_of_trade(s, out_trade_no))
+    state, lang = found if found else ("", None)
+    return pages.returned(_t(services, lang), state == PaymentState.SUCCEEDED, _back_url(request))
+
+
+async def telegram_webhook(request: Request) -> Response:
+    """``POST /telegram/webhook``: hand the update to the application and answer at once."""
+    services = _services(request)
+    expected = services.settings.webhook_secret.encode()
+    given = request.headers.get(SECRET_HEADER, "").encode("latin-1", "replace")
+    if not expected or not hmac.compare_digest(given, expected):
+        return Response(status_code=403)
+    application: Application | None = request.app.state.application
+    if application is None:
+        return Response(status_code=503)
+    try:
+        update = Update.de_json(await request.json(), application.bot)
+    except Exception:  # malformed JSON or not an update: Telegram never sends these
+        return Response(status_code=400)
+    await application.update_queue.put(update)
+    return Response(status_code=200)
+
+
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``."""
+    return JSONResponse({"ok": True})
+
+
+def build_web_app(services: Services, application: Application | None = None) -> Starlette:
+    """The bot's Starlette app; ``application`` is needed only for the Telegram webhook."""
+    routes = [
+        Route("/pay/trade/{token}", pay_trade, methods=["GET"]),
+        Route("/pay/{token}", pay_order, methods=["GET"]),
+        Route("/payments/notify", notify, methods=["POST"]),
+        Route("/payments/return", payment_return, methods=["GET"]),
+        Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.services = services
+    app.state.application = application
+    return app
