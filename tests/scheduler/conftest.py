@@ -55,10 +55,17 @@ class Desk:
         await self.db.run(work)
 
     async def top_up(self, merchant_id: int, amount_fen: int) -> None:
-        key = f"{merchant_id}-{self.clock.now().timestamp()}"
-        await self.db.run(lambda s: merchants.record_deposit(
-            s, merchant_id=merchant_id, amount_fen=amount_fen, key=key, now=self.clock.now()))
-        self.gateway.record_trade(f"DP{key}", amount_fen)
+        """The merchant pays (more) deposit through the gateway."""
+        now = self.clock.now()
+
+        async def work(s):  # type: ignore[no-untyped-def]
+            trade = await payments.deposit_payment(s, merchant_id=merchant_id, amount_fen=amount_fen,
+                                                   key=str(int(now.timestamp())), now=now)
+            await payments.confirm_payment(s, out_trade_no=trade.out_trade_no, trade_no=f"T{trade.id}",
+                                           amount_fen=amount_fen, now=now)
+            return trade.out_trade_no
+
+        self.gateway.record_trade(await self.db.run(work), amount_fen)
 
     async def sell(self, product_id: int, *, quantity: int = 1) -> int:
         """A new buyer orders and pays; the gateway records the trade. Returns the order id."""
