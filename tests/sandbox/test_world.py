@@ -63,3 +63,13 @@ async def test_history_and_update_ids_survive_a_restart(tmp_path):
             texts = [m["text"] for m in await sandbox.client.messages(BUYER)]
     assert texts == ["hello 1", "reply 1", "hello 2", "reply 2"]
     assert sent.message_id == 4 and update.update_id == 2
+
+
+async def test_the_web_chat_is_served_from_the_package(sandbox):
+    http = sandbox.client.http
+    page = await http.get(f"{sandbox.base_url}/")
+    assert page.status_code == 200 and "<title>Shopbot sandbox</title>" in page.text
+    for asset in ("chat.css", "render.js", "chat.js", "actions.js"):
+        assert (await http.get(f"{sandbox.base_url}/static/{asset}")).status_code == 200
+    info = await sandbox.client.info()
+    assert [p["label"] for p in info["personas"]][:2] == ["Ling (buyer)", "Alex (buyer)"]

@@ -1,0 +1,165 @@
+/* What the persona does in the web chat: send, press, use inline mode, move the clock. */
+"use strict";
+
+async function sendText(text) {
+  const payload = { user_id: state.persona.id, chat_id: state.chat.id, text };
+  if (state.replyTo) payload.reply_to_message_id = state.replyTo;
+  state.replyTo = null;
+  $("replying").hidden = true;
+  try { await api("/messages", { json: payload }); } catch (err) { toast(err.message); }
+}
+
+async function sendPhoto(file) {
+  const form = new FormData();
+  form.append("user_id", state.persona.id);
+  form.append("chat_id", state.chat.id);
+  form.append("caption", $("text").value);
+  form.append("photo", file, file.name);
+  $("text").value = "";
+  try { await api("/photos", { method: "POST", body: form }); } catch (err) { toast(err.message); }
+}
+
+async function pressButton(msg, button, node) {
+  if (button.callback_data !== undefined) return pressCallback(msg, button, node);
+  const url = Render.safeUrl(button.url || (button.login_url || {}).url || (button.web_app || {}).url);
+  if (url) { window.open(url, "_blank", "noopener"); return; }
+  if (button.switch_inline_query_current_chat !== undefined) {
+    return startInline(button.switch_inline_query_current_chat);
+  }
+  if (button.switch_inline_query !== undefined) return pickChatForInline(button.switch_inline_query);
+  if (button.copy_text) {
+    await navigator.clipboard.writeText(button.copy_text.text).catch(() => {});
+    return toast("Copied");
+  }
+  toast("This kind of button is not emulated");
+}
+
+async function pressCallback(msg, button, node) {
+  node.disabled = true;
+  const payload = { user_id: state.persona.id, data: button.callback_data };
+  if (msg._inline_message_id) payload.inline_message_id = msg._inline_message_id;
+  else Object.assign(payload, { chat_id: msg.chat.id, message_id: msg.message_id });
+  try {
+    const answer = await api("/callbacks", { json: payload });
+    if (!answer.answered) toast("The bot did not answer (the button keeps spinning on Telegram)");
+    else if (answer.url) window.open(answer.url, "_blank", "noopener");
+    else if (answer.text && answer.show_alert) alertBox(answer.text);
+    else if (answer.text) toast(answer.text);
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    node.disabled = false;
+  }
+}
+
+/* ---- inline mode ---------------------------------------------------------------- */
+function inlinePrefix() { return "@" + state.info.bot.username + " "; }
+
+function startInline(query) {
+  $("text").value = inlinePrefix() + (query || "");
+  $("text").focus();
+  onTyping();
+}
+
+function pickChatForInline(query) {
+  const box = $("picker-chats");
+  box.replaceChildren();
+  for (const chat of state.chats) {
+    box.append(Render.el("button", { type: "button", text: chatTitle(chat), onclick: async () => {
+      $("picker").close();
+      await openChat(chat.id);
+      startInline(query);
+    } }));
+  }
+  $("picker").showModal();
+}
+
+function onTyping() {
+  const value = $("text").value;
+  clearTimeout(state.inlineTimer);
+  if (!value.startsWith(inlinePrefix().trim())) { hideInline(); return; }
+  const query = value.slice(inlinePrefix().length);
+  state.inlineTimer = setTimeout(() => runInline(query), 350);
+}
+
+function hideInline() {
+  $("inline-results").hidden = true;
+  $("inline-results").replaceChildren();
+}
+
+async function runInline(query) {
+  const seq = ++state.inlineSeq;
+  const panel = $("inline-results");
+  let answer;
+  try {
+    answer = await api("/inline_queries", { json: { user_id: state.persona.id,
+      chat_id: state.chat.id, query } });
+  } catch (err) { toast(err.message); return; }
+  if (seq !== state.inlineSeq) return;
+  panel.replaceChildren();
+  panel.hidden = false;
+  if (!answer.answered) panel.append(Render.el("div", { class: "empty", text: "The bot did not answer." }));
+  else if (!answer.results.length) panel.append(Render.el("div", { class: "empty", text: "No results." }));
+  for (const result of answer.results) panel.append(inlineRow(answer.inline_query_id, result));
+}
+
+function inlineRow(queryId, result) {
+  const thumb = Render.safeUrl(result.thumbnail_url || result.photo_url);
+  const text = Render.el("div", {},
+    Render.el("div", { class: "title", text: result.title || result.id }),
+    Render.el("div", { class: "desc", text: result.description || result.caption || "" }));
+  const row = Render.el("button", { type: "button", class: "result" },
+    thumb ? Render.el("img", { src: thumb, alt: "" }) : null, text);
+  row.addEventListener("click", async () => {
+    hideInline();
+    $("text").value = "";
+    try {
+      await api("/inline_results", { json: { user_id: state.persona.id, chat_id: state.chat.id,
+        inline_query_id: queryId, result_id: result.id } });
+    } catch (err) { toast(err.message); }
+  });
+  return row;
+}
+
+/* ---- clock ---------------------------------------------------------------------- */
+function showClock(clock) {
+  $("clock-now").textContent = new Date(clock.unix * 1000).toLocaleString([],
+    { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
+    + (clock.offset_seconds ? ` (+${Math.round(clock.offset_seconds / 3600)} h)` : "");
+}
+
+async function advanceClock(seconds) {
+  showClock(await api("/clock/advance", { json: { seconds } }));
+  toast("Clock moved forward");
+}
+
+/* ---- wiring --------------------------------------------------------------------- */
+function wire() {
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("text").value;
+    if (!text.trim() || text.startsWith(inlinePrefix().trim())) return;
+    $("text").value = "";
+    sendText(text);
+  });
+  $("text").addEventListener("input", onTyping);
+  $("photo").addEventListener("change", (event) => {
+    if (event.target.files[0]) sendPhoto(event.target.files[0]);
+    event.target.value = "";
+  });
+  $("persona").addEventListener("change", (event) => {
+    if (event.target.value === "new") newUser(); else choosePersona(event.target.value);
+  });
+  $("block").addEventListener("click", toggleBlock);
+  $("replying-cancel").addEventListener("click", () => { state.replyTo = null; $("replying").hidden = true; });
+  for (const button of document.querySelectorAll("[data-advance]")) {
+    button.addEventListener("click", () => advanceClock(Number(button.dataset.advance)));
+  }
+  setInterval(async () => showClock(await api("/clock")), 30000);
+}
+
+window.addEventListener("DOMContentLoaded", async () => {
+  wire();
+  await loadPersonas();
+  showClock(state.info.clock);
+});
