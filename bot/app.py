@@ -20,6 +20,8 @@ from bot.services import Services, build_services
 # Each module has ``register(application)``; order matters where handlers overlap.
 HANDLER_MODULES = (
     "bot.handlers.common",
+    "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products",
+    "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.account",
 )
 
 

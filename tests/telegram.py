@@ -52,6 +52,10 @@ class FakeTelegram(BaseRequest):
         self.calls: list[Call] = []
         self.message_ids = itertools.count(1000)
         self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        # getChatMember answers "administrator" unless a test sets (chat_id, user_id) -> status here.
+        self.member_status: dict[tuple[Any, int], str] = {}
+        # getChat answers a channel named after the id unless a test describes the chat here.
+        self.chats: dict[Any, dict[str, Any]] = {}
 
     async def initialize(self) -> None:
         return None
@@ -93,9 +97,11 @@ class FakeTelegram(BaseRequest):
                 message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
             return message
         if name == "getChatMember":
-            return {"status": "administrator", "user": BOT, "can_post_messages": True}
+            status = self.member_status.get((params.get("chat_id"), params.get("user_id")), "administrator")
+            return {"status": status, "user": BOT, "can_post_messages": True}
         if name == "getChat":
-            return {"id": params.get("chat_id"), "type": "channel", "title": "Channel"}
+            return self.chats.get(params.get("chat_id")) or {
+                "id": params.get("chat_id"), "type": "channel", "title": "Channel"}
         return True
 
 

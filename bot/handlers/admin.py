@@ -1,0 +1,136 @@
+"""Admins: review applications, suspend or reinstate shops.
+
+Every command and button checks ``settings.admin_ids`` on the server; anyone
+else is refused and nothing changes. Decisions reach the merchant through
+the outbox, written by the commerce core in the same transaction.
+"""
+
+from __future__ import annotations
+
+import html
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import callbacks
+from bot.commerce import directory, merchants
+from bot.context import ShopContext
+from bot.handlers.errors import answers_errors
+from bot.handlers.merchant import button, button_id, conversation, require_admin, say
+from bot.store.enums import MerchantKind, MerchantStatus
+from bot.store.models import Merchant
+
+APPROVE = callbacks.action("app_ok")
+REJECT = callbacks.action("app_no")
+SUSPEND = callbacks.action("m_suspend")
+REINSTATE = callbacks.action("m_reinstate")
+REASON = 0
+MAX_LISTED = 10
+
+
+def _describe(merchant: Merchant, context: ShopContext) -> str:
+    t = context.t
+    kind = t("Enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("Individual")
+    lines = [f"<b>{html.escape(merchant.name)}</b> (#{merchant.id}, {kind})",
+             html.escape(merchant.description or "—"),
+             t("Contact: {contact}", contact=html.escape(merchant.contact))]
+    if merchant.registration_no:
+        lines.append(t("Registration no.: {number}", number=html.escape(merchant.registration_no)))
+    return "\n".join(lines)
+
+
+@answers_errors
+async def applications(update: Update, context: ShopContext) -> None:
+    """/applications: pending applications, each with Approve and Reject."""
+    require_admin(update, context)
+    pending = await context.services.run(merchants.pending_applications)
+    t = context.t
+    if not pending:
+        await say(update, t("No applications are waiting."))
+        return
+    await say(update, t("Applications waiting: {count}", count=len(pending)))
+    for merchant in pending[:MAX_LISTED]:
+        keyboard = InlineKeyboardMarkup([[button(t("Approve"), APPROVE, merchant.id),
+                                          button(t("Reject"), REJECT, merchant.id)]])
+        await say(update, _describe(merchant, context), parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+@answers_errors
+async def approve(update: Update, context: ShopContext) -> None:
+    """Approve a pending application (or reinstate a suspended shop)."""
+    require_admin(update, context)
+    merchant_id = button_id(update)
+    now = context.services.clock.now()
+    merchant = await context.services.run(
+        lambda s: merchants.approve_merchant(s, merchant_id=merchant_id, now=now))
+    await update.callback_query.answer()
+    await say(update, context.t("{name} is approved and may sell now.", name=merchant.name))
+
+
+@answers_errors
+async def ask_reason(update: Update, context: ShopContext) -> int:
+    """Reject or suspend: first ask for the reason the merchant will read."""
+    require_admin(update, context)
+    decoded = callbacks.decode(update.callback_query.data)
+    merchant_id = button_id(update)
+    merchant = await context.services.run(lambda s: merchants.get_merchant(s, merchant_id))
+    context.user_data["ask"] = (decoded.action, merchant.id)
+    await update.callback_query.answer()
+    prompt = ("Why is {name} rejected? The applicant will read your reason. (/cancel to stop)"
+              if decoded.action == REJECT else
+              "Why is {name} suspended? The merchant will read your reason. (/cancel to stop)")
+    await say(update, context.t(prompt, name=merchant.name))
+    return REASON
+
+
+@answers_errors
+async def got_reason(update: Update, context: ShopContext) -> int:
+    """The reason: reject or suspend, and confirm."""
+    require_admin(update, context)
+    action, merchant_id = context.user_data["ask"]
+    reason, now = update.message.text, context.services.clock.now()
+    decide = merchants.reject_merchant if action == REJECT else merchants.suspend_merchant
+    merchant = await context.services.run(
+        lambda s: decide(s, merchant_id=merchant_id, reason=reason, now=now))
+    context.user_data.pop("ask", None)
+    done = "{name} is rejected." if action == REJECT else "{name} is suspended: its cards stop selling now."
+    await say(update, context.t(done, name=merchant.name))
+    return ConversationHandler.END
+
+
+@answers_errors
+async def list_merchants(update: Update, context: ShopContext) -> None:
+    """/merchants: shops with a button to suspend or reinstate each."""
+    require_admin(update, context)
+    shops = await context.services.run(directory.listed_merchants)
+    t = context.t
+    if not shops:
+        await say(update, t("No shops yet."))
+        return
+    rows = []
+    for shop in shops:
+        if shop.status == MerchantStatus.APPROVED:
+            rows.append([button(t("Suspend {name}", name=shop.name), SUSPEND, shop.id)])
+        else:
+            rows.append([button(t("Reinstate {name}", name=shop.name), REINSTATE, shop.id)])
+    await say(update, t("Shops ({count}):", count=len(shops)), reply_markup=InlineKeyboardMarkup(rows))
+
+
+def register(application: Application) -> None:
+    """Add the admin commands and buttons."""
+    application.add_handler(CommandHandler("applications", applications))
+    application.add_handler(CommandHandler("merchants", list_merchants))
+    application.add_handler(CallbackQueryHandler(approve, pattern=callbacks.pattern(APPROVE, REINSTATE)))
+    application.add_handler(conversation(
+        entry_points=[CallbackQueryHandler(ask_reason, pattern=callbacks.pattern(REJECT, SUSPEND))],
+        states={REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_reason)]},
+        name="admin_reason",
+    ))

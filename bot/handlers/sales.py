@@ -1,0 +1,166 @@
+"""/sales: a merchant's orders, filtered by state, with Ship and refund decisions.
+
+(/orders is the buyer's list; a merchant buys too.) Ship asks for a tracking
+note, a refund is approved at once or rejected with a reason. The commerce
+core checks on every press that the order is this merchant's and in a state
+that allows the action; the payment client sends approved refunds on.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import callbacks
+from bot.commerce import catalog, orders, refunds, sales
+from bot.commerce.errors import Forbidden
+from bot.commerce.money import clean_text
+from bot.context import ShopContext
+from bot.handlers.errors import answers_errors
+from bot.handlers.merchant import as_merchant, button, button_id, conversation, decoded_args, say
+from bot.i18n import Translator
+from bot.store.enums import OrderState
+from bot.store.models import Merchant, Order
+
+FILTER = callbacks.action("sales_f")
+SHIP = callbacks.action("ship")
+REFUND_OK = callbacks.action("rf_ok")
+REFUND_NO = callbacks.action("rf_no")
+FILTERS = {0: None, 1: OrderState.PAID, 2: OrderState.REFUND_REQUESTED, 3: OrderState.SHIPPED,
+           4: OrderState.COMPLETED}
+FILTER_LABELS = {0: "All", 1: "To ship", 2: "Refund requests", 3: "Shipped", 4: "Completed"}
+STATE_LABELS = {
+    OrderState.AWAITING_PAYMENT: "awaiting payment", OrderState.PAID: "paid, to ship",
+    OrderState.SHIPPED: "shipped", OrderState.COMPLETED: "completed", OrderState.CANCELLED: "cancelled",
+    OrderState.EXPIRED: "expired", OrderState.REFUND_REQUESTED: "refund requested",
+    OrderState.REFUNDED: "refunded",
+}
+ANSWER = 0
+
+
+def order_line(order: Order, title: str, t: Translator) -> str:
+    """One order in a list, in plain text."""
+    return (f"#{order.id} · {title} × {order.quantity} · {t.money(order.total_fen, order.currency)} · "
+            + t(STATE_LABELS.get(order.state, order.state)))
+
+
+async def _listing(session: AsyncSession, merchant: Merchant, state: str | None) -> tuple:
+    found = await orders.merchant_orders(session, merchant_id=merchant.id, state=state, limit=15)
+    titles = {p.id: p.title for p in await catalog.merchant_products(
+        session, merchant_id=merchant.id, include_archived=True)}
+    open_refunds = await sales.open_refunds(session, order_ids=[o.id for o in found])
+    return found, titles, open_refunds
+
+
+@answers_errors
+async def list_sales(update: Update, context: ShopContext) -> None:
+    """/sales, or a filter button: the orders and the buttons to act on them."""
+    key = next(iter(decoded_args(update)), 0) if update.callback_query else 0
+    if key not in FILTERS:
+        raise Forbidden(role="filter")
+    state = FILTERS[key]
+    found, titles, open_refunds = await as_merchant(update, context, lambda s, m: _listing(s, m, state))
+    t = context.t
+    lines = [t("Your sales ({filter}):", filter=t(FILTER_LABELS[key]))]
+    lines += [order_line(o, titles.get(o.product_id, "?"), t) for o in found] or [t("No orders here.")]
+    rows = [[button(t(label), FILTER, k) for k, label in FILTER_LABELS.items() if k != key]]
+    for order in found:
+        if order.state == OrderState.PAID:
+            rows.append([button(t("Ship #{id}", id=order.id), SHIP, order.id)])
+        if refund := open_refunds.get(order.id):
+            rows.append([button(t("Refund #{id}: approve", id=order.id), REFUND_OK, refund.id),
+                         button(t("Refund #{id}: reject", id=order.id), REFUND_NO, refund.id)])
+    if update.callback_query:
+        await update.callback_query.answer()
+    await say(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def _owned_order(session: AsyncSession, merchant: Merchant, order_id: int) -> Order:
+    order = await orders.get_order(session, order_id)
+    if order.merchant_id != merchant.id:
+        raise Forbidden(role="owner")
+    return order
+
+
+@answers_errors
+async def ask_tracking(update: Update, context: ShopContext) -> int:
+    """Ship: check the order now, then ask for the tracking note."""
+    order_id = button_id(update)
+    order = await as_merchant(update, context, lambda s, m: _owned_order(s, m, order_id))
+    if order.state != OrderState.PAID:
+        await update.callback_query.answer(context.t("That can't be done in this order's current state."))
+        return ConversationHandler.END
+    context.user_data["ask"] = (SHIP, order.id)
+    await update.callback_query.answer()
+    await say(update, context.t("Tracking note for order #{id} (carrier and number)? (/cancel to stop)",
+                                id=order.id))
+    return ANSWER
+
+
+@answers_errors
+async def ask_refund_reason(update: Update, context: ShopContext) -> int:
+    """Reject a refund: check it is ours, then ask why."""
+    refund_id = button_id(update)
+
+    async def check(session: AsyncSession, merchant: Merchant) -> int:
+        refund = await refunds.get_refund(session, refund_id)
+        return (await _owned_order(session, merchant, refund.order_id)).id
+
+    order_id = await as_merchant(update, context, check)
+    context.user_data["ask"] = (REFUND_NO, refund_id)
+    await update.callback_query.answer()
+    await say(update, context.t("Why do you reject the refund for order #{id}? The buyer will read it. "
+                                "(/cancel to stop)", id=order_id))
+    return ANSWER
+
+
+@answers_errors
+async def got_answer(update: Update, context: ShopContext) -> int:
+    """The tracking note or the rejection reason: act on it."""
+    action, target = context.user_data["ask"]
+    field = "tracking" if action == SHIP else "reason"
+    text, now = clean_text(update.message.text, field=field, max_chars=300), context.services.clock.now()
+    if action == SHIP:
+        await as_merchant(update, context, lambda s, m: orders.ship_order(
+            s, order_id=target, merchant_id=m.id, tracking=text, now=now))
+        done = context.t("Order #{id} is shipped; the buyer is told.", id=target)
+    else:
+        refund = await as_merchant(update, context, lambda s, m: refunds.reject_refund(
+            s, refund_id=target, merchant_id=m.id, reason=text, now=now))
+        done = context.t("Refund for order #{id} rejected; the buyer is told why.", id=refund.order_id)
+    context.user_data.pop("ask", None)
+    await say(update, done)
+    return ConversationHandler.END
+
+
+@answers_errors
+async def approve_refund(update: Update, context: ShopContext) -> None:
+    """Approve a refund; the payment client sends it to the gateway."""
+    refund_id, now = button_id(update), context.services.clock.now()
+    refund = await as_merchant(update, context, lambda s, m: refunds.approve_refund(
+        s, refund_id=refund_id, merchant_id=m.id, now=now))
+    await update.callback_query.answer()
+    await say(update, context.t("Refund of {amount} for order #{id} approved. The money goes back to the "
+                                "buyer through the payment provider.",
+                                amount=context.t.money(refund.amount_fen), id=refund.order_id))
+
+
+def register(application: Application) -> None:
+    """Add /sales and its buttons."""
+    application.add_handler(CommandHandler("sales", list_sales))
+    application.add_handler(CallbackQueryHandler(list_sales, pattern=callbacks.pattern(FILTER)))
+    application.add_handler(CallbackQueryHandler(approve_refund, pattern=callbacks.pattern(REFUND_OK)))
+    application.add_handler(conversation(
+        "sales_answer",
+        entry_points=[CallbackQueryHandler(ask_tracking, pattern=callbacks.pattern(SHIP)),
+                      CallbackQueryHandler(ask_refund_reason, pattern=callbacks.pattern(REFUND_NO))],
+        states={ANSWER: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_answer)]},
+    ))

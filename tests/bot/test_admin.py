@@ -1,0 +1,136 @@
+"""Opening a shop with /apply, and the admins who approve, reject and suspend shops."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.commerce import merchants
+from bot.commerce.errors import NotSelling
+from bot.store.enums import MerchantStatus
+from bot.store.models import Merchant
+from tests.bot.merchant_helpers import notices, shop_owner
+from tests.conftest import ADMIN_ID
+from tests.factories import make_product, make_user, place
+from tests.telegram import texts
+
+
+async def _merchant_of(shop, owner_id: int) -> Merchant | None:
+    async with shop.services.db.transaction() as s:
+        return await merchants.merchant_of(s, owner_id)
+
+
+async def apply_as_individual(chat, name="Ling's Crafts"):
+    calls = await chat.send("/apply")
+    calls = await chat.press_button(calls, "个人" if chat.language_code.startswith("zh") else "Individual")
+    for answer in (name, "Handmade cups", "@ling"):
+        calls = await chat.send(answer)
+    return calls
+
+
+async def test_individual_applies_and_the_admin_approves(shop):
+    applicant = shop.chat(2001, lang="en")
+    done = await apply_as_individual(applicant)
+    assert "waiting for an admin's review" in texts(done)[-1]
+    assert [chat for chat, _ in await notices(shop, "admin_new_application")] == [ADMIN_ID]
+
+    admin = shop.chat(ADMIN_ID, lang="en")
+    listing = await admin.send("/applications")
+    assert "Ling&#x27;s Crafts" in texts(listing)[-1] and "Handmade cups" in texts(listing)[-1]
+    approved = await admin.press_button(listing, "Approve")
+    assert "Ling's Crafts is approved and may sell now." in texts(approved)
+    assert (await _merchant_of(shop, 2001)).status == MerchantStatus.APPROVED
+    assert [chat for chat, _ in await notices(shop, "merchant_approved")] == [2001]
+    assert "No applications are waiting." in texts(await admin.send("/applications"))
+
+
+async def test_chinese_applicant_is_rejected_with_a_reason(shop):
+    applicant = shop.chat(2002, lang="zh-hans")
+    done = await apply_as_individual(applicant, name="小玲手作")
+    assert "等待管理员审核" in texts(done)[-1]
+    admin = shop.chat(ADMIN_ID, lang="zh-hans")
+    asked = await admin.press_button(await admin.send("/applications"), "拒绝")
+    assert "为什么拒绝 小玲手作" in texts(asked)[-1]
+    rejected = await admin.send("资料不完整")
+    assert "已拒绝 小玲手作。" in texts(rejected)
+    merchant = await _merchant_of(shop, 2002)
+    assert (merchant.status, merchant.reject_reason) == (MerchantStatus.REJECTED, "资料不完整")
+    assert (await notices(shop, "merchant_rejected"))[0][1]["reason"] == "资料不完整"
+
+
+async def test_enterprise_is_open_at_once_after_a_valid_registration_number(shop):
+    chat = shop.chat(2003, lang="en")
+    calls = await chat.press_button(await chat.send("/apply"), "Enterprise")
+    for answer in ("Acme <b>Trading</b>", "Wholesale", "+86 21 5555 0000"):
+        calls = await chat.send(answer)
+    assert "registration number" in texts(calls)[-1]
+    bad = await chat.send("not a number!")
+    assert texts(bad) == ["That doesn't look right; please check the format."]
+    assert await _merchant_of(shop, 2003) is None
+    opened = await chat.send("91310000ma1fl0000x")
+    assert "Acme &lt;b&gt;Trading&lt;/b&gt;" in texts(opened)[-1] and "is open" in texts(opened)[-1]
+    assert (await _merchant_of(shop, 2003)).status == MerchantStatus.APPROVED
+
+
+async def test_each_apply_step_refuses_bad_input_and_cancel_leaves(shop):
+    chat = shop.chat(2004, lang="en")
+    calls = await chat.send("/apply")
+    assert texts(await chat.send("hello")) == ["Please choose with the buttons above, or /cancel."]
+    await chat.press_button(calls, "Individual")
+    assert texts(await chat.send("x")) == ["That is too short (at least 2 characters)."]
+    assert texts(await chat.send("y" * 65)) == ["That is too long (at most 64 characters)."]
+    await chat.send("Good name")
+    assert texts(await chat.send("z" * 701)) == ["That is too long (at most 700 characters)."]
+    await chat.send("desc")
+    assert texts(await chat.send("/cancel")) == ["Cancelled. Nothing was changed."]
+    assert texts(await chat.send("@me")) == []
+    assert await _merchant_of(shop, 2004) is None
+
+
+async def test_a_shop_owner_cannot_apply_twice(shop):
+    chat, _ = await shop_owner(shop, 2005)
+    assert texts(await chat.send("/apply")) == ["You already have a shop. Add products with /newproduct."]
+
+
+async def test_suspending_a_shop_stops_its_cards_selling_at_once(shop):
+    _, merchant = await shop_owner(shop, 2006, name="Fast Phones")
+    product = await make_product(shop.services.db, merchant=merchant, stock=5, clock=shop.clock)
+    admin = shop.chat(ADMIN_ID, lang="en")
+    listing = await admin.send("/merchants")
+    asked = await admin.press_button(listing, "Suspend Fast Phones")
+    assert "Why is Fast Phones suspended?" in texts(asked)[-1]
+    done = await admin.send("Counterfeit goods")
+    assert "Fast Phones is suspended: its cards stop selling now." in texts(done)
+    buyer = await make_user(shop.services.db)
+    with pytest.raises(NotSelling):
+        await place(shop.services.db, buyer_id=buyer, product_id=product.id, clock=shop.clock)
+    reinstated = await admin.press_button(await admin.send("/merchants"), "Reinstate Fast Phones")
+    assert "Fast Phones is approved and may sell now." in texts(reinstated)
+
+
+@pytest.mark.parametrize("command", ["/applications", "/merchants"])
+async def test_admin_commands_are_refused_to_everyone_else(shop, command):
+    await shop_owner(shop, 2007)
+    for chat in (shop.chat(2007, lang="en"), shop.chat(2008, lang="en")):
+        assert texts(await chat.send(command)) == ["You can't do that."]
+
+
+async def test_admin_buttons_pressed_by_a_non_admin_change_nothing(shop):
+    applicant = shop.chat(2009, lang="en")
+    await apply_as_individual(applicant)
+    merchant = await _merchant_of(shop, 2009)
+    intruder = shop.chat(2010, lang="en")
+    for data in (f"app_ok:{merchant.id}", f"app_no:{merchant.id}", f"m_suspend:{merchant.id}",
+                 f"m_reinstate:{merchant.id}"):
+        assert texts(await intruder.press(data)) == ["You can't do that."]
+    assert texts(await intruder.send("a reason")) == []
+    assert (await _merchant_of(shop, 2009)).status == MerchantStatus.PENDING
+    async with shop.services.db.transaction() as s:
+        assert (await s.scalars(select(Merchant.status))).all() == [MerchantStatus.PENDING]
+
+
+async def test_admin_sees_platform_stats_and_others_are_refused(shop):
+    admin = shop.chat(ADMIN_ID, lang="en")
+    figures = await admin.send("/stats")
+    assert "The whole platform:" in texts(figures)[0] and "Last 30 days" in texts(figures)[0]
+    assert texts(await shop.chat(2011, lang="en").send("/stats")) == ["You can't do that."]

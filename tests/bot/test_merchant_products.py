@@ -1,0 +1,146 @@
+"""A merchant's catalog from the chat: /newproduct step by step, /products and its buttons."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.store.enums import ProductStatus
+from bot.store.models import Product
+from tests.bot.merchant_helpers import shop_owner
+from tests.factories import make_product
+from tests.telegram import texts
+
+
+async def _products(shop) -> list[Product]:
+    async with shop.services.db.transaction() as s:
+        return list(await s.scalars(select(Product).order_by(Product.id)))
+
+
+async def _count(shop) -> int:
+    async with shop.services.db.transaction() as s:
+        return await s.scalar(select(func.count()).select_from(Product))
+
+
+async def _to_price_step(chat):
+    await chat.send("/newproduct")
+    await chat.send("/skip")
+    await chat.send("Green tea")
+    return await chat.send("/skip")
+
+
+async def test_merchant_adds_a_product_step_by_step_in_english(shop):
+    chat, _ = await shop_owner(shop, 3001)
+    assert "Send a photo" in texts(await chat.send("/newproduct"))[0]
+    assert "title" in texts(await chat.send("/skip"))[0]
+    assert "description" in texts(await chat.send("Longjing <tea> & more"))[0]
+    assert "price" in texts(await chat.send("Spring harvest"))[0]
+    assert "stock" in texts(await chat.send("¥1,299.00"))[0]
+    assert "one buyer" in texts(await chat.send("２０"))[0]
+    done = await chat.send("2")
+    assert texts(done)[0] == "Product #1 is on sale. Post it with /post."
+    card = texts(done)[1]
+    assert "<b>Longjing &lt;tea&gt; &amp; more</b>" in card and "CN¥1,299.00" in card and "20 left" in card
+    [product] = await _products(shop)
+    assert (product.title, product.price_fen, product.stock, product.per_buyer_limit) == (
+        "Longjing <tea> & more", 129900, 20, 2)
+    assert {b["text"] for b in done[-1].buttons()} >= {"Edit price", "Edit stock", "Pause", "Archive"}
+
+
+async def test_merchant_adds_a_product_with_a_photo_in_chinese(shop):
+    chat, _ = await shop_owner(shop, 3002, lang="zh-hans")
+    await chat.send("/newproduct")
+    photo = {"message_id": 77, "date": 0, "chat": {"id": 3002, "type": "private"}, "from": chat.user,
+             "photo": [{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+                       {"file_id": "big", "file_unique_id": "b", "width": 800, "height": 800}]}
+    asked = await chat._process({"message": photo})
+    assert "商品标题" in texts(asked)[0]
+    for answer in ("龙井", "/skip", "12.5", "3"):
+        await chat.send(answer)
+    done = await chat.send("/skip")
+    assert texts(done)[0] == "商品 #1 已上架。用 /post 发布它。"
+    assert done[-1].method == "sendPhoto" and done[-1].params["photo"] == "big"
+    assert "¥12.50" in texts(done)[-1] and "剩余 3 件" in texts(done)[-1]
+    [product] = await _products(shop)
+    assert (product.photo, product.per_buyer_limit) == ("big", None)
+
+
+@pytest.mark.parametrize(("typed", "answer"), [
+    ("-5", "That can't be negative."),
+    ("1e9", "Please send a number, like 12.50."),
+    ("12.345", "At most two decimal places, like 12.50."),
+    ("0", "That must be more than zero."),
+    ("1,2,3", "Please send a number, like 12.50."),
+    ("99999999999", "That is too large."),
+    ("<b>5</b>", "Please send a number, like 12.50."),
+])
+async def test_a_bad_price_is_answered_and_nothing_is_created(shop, typed, answer):
+    chat, _ = await shop_owner(shop, 3003)
+    await _to_price_step(chat)
+    assert texts(await chat.send(typed)) == [answer]
+    assert await _count(shop) == 0
+    assert "stock" in texts(await chat.send("１２３"))[0]
+
+
+async def test_bad_title_stock_and_limit_are_answered_at_their_step(shop):
+    chat, _ = await shop_owner(shop, 3004)
+    await chat.send("/newproduct")
+    assert texts(await chat.send("not a photo")) == ["Please send a photo, or /skip."]
+    await chat.send("/skip")
+    assert texts(await chat.send("x")) == ["That is too short (at least 2 characters)."]
+    assert texts(await chat.send("t" * 5000)) == ["That is too long (at most 80 characters)."]
+    await chat.send("Tea")
+    assert texts(await chat.send("d" * 701)) == ["That is too long (at most 700 characters)."]
+    await chat.send("/skip")
+    await chat.send("10")
+    assert texts(await chat.send("-1")) == ["That can't be negative."]
+    assert texts(await chat.send("2.5")) == ["Please send a whole number, like 10."]
+    assert texts(await chat.send("2000000")) == ["That is too large."]
+    await chat.send("5")
+    assert texts(await chat.send("0")) == ["That is too small (at least 1)."]
+    assert await _count(shop) == 0
+    assert texts(await chat.send("/cancel")) == ["Cancelled. Nothing was changed."]
+    assert await _count(shop) == 0
+
+
+async def test_people_without_an_approved_shop_cannot_add_or_list_products(shop):
+    for command in ("/newproduct", "/products", "/post", "/sales", "/plan", "/balance"):
+        assert texts(await shop.chat(3005, lang="en").send(command)) == ["You can't do that."]
+    assert texts(await shop.chat(3005, lang="en").send("Tea")) == []
+    assert await _count(shop) == 0
+
+
+async def test_merchant_edits_price_and_stock_and_pauses_from_the_list(shop):
+    chat, merchant = await shop_owner(shop, 3006)
+    product = await make_product(shop.services.db, merchant=merchant, price_fen=500, stock=4)
+    listing = await chat.send("/products")
+    assert texts(listing)[0] == "Your products (1):"
+    asked = await chat.press_button(listing, "Edit price")
+    assert "New price for Phone X" in texts(asked)[-1]
+    assert texts(await chat.send("12.345")) == ["At most two decimal places, like 12.50."]
+    assert "CN¥8.80, 4 in stock" in texts(await chat.send("8.8"))[0]
+    await chat.press_button(listing, "Edit stock")
+    assert "CN¥8.80, 9 in stock" in texts(await chat.send("9"))[0]
+    shop.services.db.initial_stock[product.id] = 9  # the merchant recounted the shelf
+    assert texts(await chat.press_button(listing, "Pause")) == ["Phone X is paused."]
+    assert texts(await chat.press_button(listing, "Pause")) == [
+        "That can't be done in this order's current state."]
+    again = await chat.send("/products")
+    assert texts(await chat.press_button(again, "Resume")) == ["Phone X is on sale again."]
+    assert texts(await chat.press_button(again, "Archive")) == ["Phone X is archived."]
+    assert texts(await chat.send("/products")) == ["No products yet. Add one with /newproduct."]
+    [saved] = await _products(shop)
+    assert (saved.price_fen, saved.stock, saved.status) == (880, 9, ProductStatus.ARCHIVED)
+
+
+async def test_another_merchants_product_buttons_are_refused(shop):
+    _, owner = await shop_owner(shop, 3007)
+    product = await make_product(shop.services.db, merchant=owner, price_fen=500, stock=4)
+    rival, _ = await shop_owner(shop, 3008, name="Rival")
+    for action in ("prod_price", "prod_stock", "prod_pause", "prod_archive"):
+        assert texts(await rival.press(f"{action}:{product.id}")) == ["You can't do that."]
+    assert texts(await rival.send("1")) == []
+    stranger = shop.chat(3009, lang="en")
+    assert texts(await stranger.press(f"prod_pause:{product.id}")) == ["You can't do that."]
+    [saved] = await _products(shop)
+    assert (saved.price_fen, saved.stock, saved.status) == (500, 4, ProductStatus.ACTIVE)
