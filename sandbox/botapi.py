@@ -44,6 +44,8 @@ async def call_method(request: Request) -> Response:
         _check_token(world, request.path_params["token"])
         method = METHODS.get(name.lower())
         if method is None:
+            # Telegram answers 404 for a method it does not know; say which one we lack.
+            log.warning("Bot API method %r is not emulated by the sandbox", name)
             raise ApiError(404, "Not Found")
         params = await Params.from_request(request)
         result = await method(world, params)
