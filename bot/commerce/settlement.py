@@ -105,13 +105,14 @@ async def settlement_days(
 
 
 def settle_cutoff(day: dt.date, days: int, cycle_at: dt.datetime) -> dt.datetime:
-    """Orders paid before this moment settle in the cycle of ``day``.
+    """Orders paid at or before this moment settle in the cycle of ``day``.
 
     T+N counts business days: paid on day P, settled in the cycle of day
     P + N; never an order paid after the cycle's own moment, so a cycle
     caught up late settles exactly what it would have settled on time.
     """
-    return min(cycle_at, start_of_business_day(day - dt.timedelta(days=days - 1)))
+    end_of_due_day = start_of_business_day(day - dt.timedelta(days=days - 1)) - dt.timedelta(microseconds=1)
+    return min(cycle_at, end_of_due_day)
 
 
 async def settleable_orders(
@@ -122,7 +123,7 @@ async def settleable_orders(
         select(orders.c.id)
         .where(orders.c.merchant_id == merchant_id, orders.c.settled_at.is_(None),
                orders.c.state.in_(SETTLEABLE_STATES), orders.c.total_fen > orders.c.refunded_fen,
-               orders.c.paid_at < settle_cutoff(day, days, cycle_at))
+               orders.c.paid_at <= settle_cutoff(day, days, cycle_at))
         .order_by(orders.c.id)
     )
     return list(result)

@@ -27,10 +27,12 @@ import logging
 from collections.abc import Callable, Sequence
 
 from bot.clock import business_date
-from bot.commerce import cycles, reconciliation, settlement
+from bot.commerce import cycles, reconciliation, settlement, withdrawals
 from bot.commerce.rules import Rules
 from bot.payments.base import GatewayUnavailable, Outcome, PaymentGateway
 from bot.store.db import Database
+from bot.store.enums import PayoutState
+from bot.store.models import Payout
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,19 @@ async def send_payout(
         return "pending"
     step(f"recorded {payout.out_biz_no}")
     return result
+
+
+async def withdraw(
+    db: Database, gateway: PaymentGateway | None, *, merchant_id: int, number: int, rules: Rules,
+    now: dt.datetime,
+) -> tuple[Payout, str]:
+    """A merchant's withdrawal ``number``: created once, then sent; the payout and how it ended."""
+    payout = await db.run(lambda s: withdrawals.request_withdrawal(
+        s, merchant_id=merchant_id, number=number, rules=rules, now=now))
+    if gateway is None or payout.state != PayoutState.PENDING:
+        return payout, payout.state
+    result = await send_payout(db, gateway, payout_id=payout.id, now=now)
+    return payout, PayoutState.PENDING if result == "pending" else result
 
 
 async def send_pending_payouts(

@@ -3,8 +3,12 @@
 A withdrawal is a payout like a cycle's, on the same transfer path, with the
 cycle ``withdraw:<n>``: ``n`` is the merchant's next withdrawal number, which
 the offer shows and the request repeats, so a double tap (or a stale button)
-finds the payout already there instead of making a second one. It takes the
-whole available balance and the orders settled since the last payout.
+finds the payout already there instead of making a second one.
+
+It first settles what the plan already allows at this moment — for T+0,
+every order paid so far today, without waiting for tomorrow's cycle; for
+T+15, orders paid fifteen days ago or more — and then takes the whole
+available balance, with the orders settled since the last payout.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import business_date
 from bot.commerce import ledger, settlement
 from bot.commerce.errors import Forbidden, IllegalTransition, InsufficientFunds, NotFound
+from bot.commerce.rules import Rules
 from bot.store.models import Order, Payout
 
 PREFIX = "withdraw:"
@@ -32,28 +38,46 @@ class WithdrawalOffer:
     number: int
 
 
-async def withdrawal_offer(session: AsyncSession, *, merchant_id: int) -> WithdrawalOffer:
-    """The available funds and the number the next withdrawal will carry."""
+async def _due_now(
+    session: AsyncSession, merchant_id: int, number: int, rules: Rules, now: dt.datetime
+) -> list[int]:
+    days = await settlement.settlement_days(session, merchant_id=merchant_id, cycle=f"{PREFIX}{number}",
+                                            rules=rules, now=now)
+    return await settlement.settleable_orders(session, merchant_id=merchant_id, days=days,
+                                              day=business_date(now), cycle_at=now)
+
+
+async def withdrawal_offer(
+    session: AsyncSession, *, merchant_id: int, rules: Rules, now: dt.datetime
+) -> WithdrawalOffer:
+    """What a withdrawal would pay now, and the number it will carry."""
     count = await session.scalar(
         select(func.count()).where(Payout.merchant_id == merchant_id, Payout.cycle.like(PREFIX + "%"))
     )
+    number = int(count or 0) + 1
     available = await ledger.balance(session, ledger.merchant_account(merchant_id, "available"))
-    return WithdrawalOffer(available_fen=available, number=int(count or 0) + 1)
+    for order_id in await _due_now(session, merchant_id, number, rules, now):
+        order = await session.get(Order, order_id)
+        net = order.total_fen - order.refunded_fen
+        available += net - min(rules.fee_fen(net), net)
+    return WithdrawalOffer(available_fen=available, number=number)
 
 
 async def request_withdrawal(
-    session: AsyncSession, *, merchant_id: int, number: int, now: dt.datetime
+    session: AsyncSession, *, merchant_id: int, number: int, rules: Rules, now: dt.datetime
 ) -> Payout:
-    """Create withdrawal ``number`` (pending) for all available funds; the same one again on a repeat."""
+    """Create withdrawal ``number`` (pending) for all it can pay now; the same one again on a repeat."""
     cycle = f"{PREFIX}{number}"
     existing = await session.scalar(
         select(Payout).where(Payout.merchant_id == merchant_id, Payout.cycle == cycle)
     )
     if existing is not None:
         return existing
-    offer = await withdrawal_offer(session, merchant_id=merchant_id)
+    offer = await withdrawal_offer(session, merchant_id=merchant_id, rules=rules, now=now)
     if number != offer.number:
         raise IllegalTransition(state="stale")
+    for order_id in await _due_now(session, merchant_id, number, rules, now):
+        await settlement.settle_order(session, order_id=order_id, cycle_at=now, rules=rules, now=now)
     payout = await settlement.create_payout(session, merchant_id=merchant_id, cycle=cycle, now=now)
     if payout is None:
         raise InsufficientFunds(account="available", amount_fen=0)

@@ -45,6 +45,8 @@ class FakeGateway:
                        payee_name: str = "") -> Outcome:
         self._check()
         self.transfer_calls += 1
+        if payee.startswith("unknown"):  # the simulated gateway's documented rule
+            return Outcome(ok=False, code="40004", sub_code="PAYEE_NOT_EXIST")
         before = self.transfers.setdefault(out_biz_no, (amount_fen, payee, self.clock.now()))
         if before[:2] != (amount_fen, payee):
             return Outcome(ok=False, code="40004", sub_code="INVALID_PARAMETER")
