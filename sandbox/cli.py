@@ -36,5 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     app = build_sandbox_app(settings)
     print(f"sandbox: web chat at http://{settings.host}:{settings.port}/  "
           f"bot token {settings.bot_token}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # Web chats hold long polls open; do not wait for them on Ctrl+C.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                timeout_graceful_shutdown=2)
     return 0

@@ -13,10 +13,16 @@ from typing import Any
 from starlette.requests import Request
 
 from . import actions
-from .control import body, need
+from .control import body, need, view
 from .forms import parse_form
 from .params import ApiError
 from .world import World
+
+
+def _shown(world: World, message: dict[str, Any]) -> dict[str, Any]:
+    """A message just created, as the messages endpoint shows it (with its ``_rev``)."""
+    rec = world.store.record(message["chat"]["id"], message["message_id"])
+    return view(rec) if rec is not None else message
 
 
 def _opt_int(data: dict[str, Any], name: str) -> int | None:
@@ -32,10 +38,10 @@ def _opt_int(data: dict[str, Any], name: str) -> int | None:
 async def send_message(world: World, request: Request) -> Any:
     """``{"user_id", "text", "chat_id"?, "reply_to_message_id"?}`` → the user's message."""
     data = await body(request)
-    return {"message": actions.send_text(
+    return {"message": _shown(world, actions.send_text(
         world, int(need(data, "user_id")), str(need(data, "text")),
         chat_id=_opt_int(data, "chat_id"),
-        reply_to_message_id=_opt_int(data, "reply_to_message_id"))}
+        reply_to_message_id=_opt_int(data, "reply_to_message_id")))}
 
 
 async def send_photo(world: World, request: Request) -> Any:
@@ -53,9 +59,9 @@ async def send_photo(world: World, request: Request) -> Any:
             raise ApiError(400, "photo_base64 is not base64") from err
     if not raw:
         raise ApiError(400, "photo is required")
-    return {"message": actions.send_photo(
+    return {"message": _shown(world, actions.send_photo(
         world, int(need(data, "user_id")), raw, caption=str(data.get("caption") or ""),
-        chat_id=_opt_int(data, "chat_id"))}
+        chat_id=_opt_int(data, "chat_id")))}
 
 
 async def press_button(world: World, request: Request) -> Any:
@@ -78,9 +84,9 @@ async def inline_query(world: World, request: Request) -> Any:
 async def inline_result(world: World, request: Request) -> Any:
     """``{"user_id", "inline_query_id", "result_id", "chat_id"?}`` → the message sent."""
     data = await body(request)
-    return {"message": await actions.choose_inline_result(
+    return {"message": _shown(world, await actions.choose_inline_result(
         world, int(need(data, "user_id")), str(need(data, "inline_query_id")),
-        str(need(data, "result_id")), chat_id=_opt_int(data, "chat_id"))}
+        str(need(data, "result_id")), chat_id=_opt_int(data, "chat_id")))}
 
 
 def routes() -> list[tuple[str, Any, tuple[str, ...]]]:

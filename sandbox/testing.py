@@ -119,10 +119,14 @@ class SandboxClient:
 
     async def wait_for_message(self, chat_id: int,
                                predicate: Callable[[JSON], bool] | None = None, *,
-                               from_bot: bool = True, within: float = 5.0) -> JSON:
-        """The newest live message matching ``predicate`` (default: sent by the bot)."""
+                               from_bot: bool = True, after: int = 0,
+                               within: float = 5.0) -> JSON:
+        """The newest live message changed after revision ``after`` matching ``predicate``.
+
+        Pass ``after=sent["_rev"]`` (the user's message) to skip what was there before it;
+        by default only the bot's messages count.
+        """
         deadline = time.monotonic() + within
-        after = 0
         while True:
             batch = await self.changes(chat_id, after=after, wait=0.5)
             after = batch["rev"]

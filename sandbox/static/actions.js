@@ -22,7 +22,7 @@ async function sendPhoto(file) {
 async function pressButton(msg, button, node) {
   if (button.callback_data !== undefined) return pressCallback(msg, button, node);
   const url = Render.safeUrl(button.url || (button.login_url || {}).url || (button.web_app || {}).url);
-  if (url) { window.open(url, "_blank", "noopener"); return; }
+  if (url) { if (!followDeepLink(url)) window.open(url, "_blank", "noopener"); return; }
   if (button.switch_inline_query_current_chat !== undefined) {
     return startInline(button.switch_inline_query_current_chat);
   }
@@ -42,7 +42,7 @@ async function pressCallback(msg, button, node) {
   try {
     const answer = await api("/callbacks", { json: payload });
     if (!answer.answered) toast("The bot did not answer (the button keeps spinning on Telegram)");
-    else if (answer.url) window.open(answer.url, "_blank", "noopener");
+    else if (answer.url && !followDeepLink(answer.url)) window.open(answer.url, "_blank", "noopener");
     else if (answer.text && answer.show_alert) alertBox(answer.text);
     else if (answer.text) toast(answer.text);
   } catch (err) {

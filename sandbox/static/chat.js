@@ -160,9 +160,30 @@ function insertInOrder(box, node, id) {
 function renderContext() {
   return {
     personaId: state.persona.id, showSender: state.chat.type !== "private",
-    onButton: pressButton, onCommand: (text) => sendText(text),
+    onButton: pressButton, onCommand: (text) => sendText(text), onLink: followDeepLink,
     onReply: state.chat.type === "channel" ? null : startReply,
   };
+}
+
+/* The start payload of a link to our bot (t.me/<bot>?start=x, tg://resolve?domain=<bot>). */
+function deepLinkStart(url) {
+  const bot = state.info.bot.username.toLowerCase();
+  try {
+    const link = new URL(url);
+    const web = ["t.me", "telegram.me"].includes(link.hostname)
+      && link.pathname.slice(1).toLowerCase() === bot;
+    const app = link.protocol === "tg:" && (link.searchParams.get("domain") || "").toLowerCase() === bot;
+    if (web || app) return link.searchParams.get("start") || "";
+  } catch (err) { /* not a URL */ }
+  return null;
+}
+
+/* Deep links to our bot open its chat and send /start <payload>, as the apps do. */
+function followDeepLink(url) {
+  const payload = deepLinkStart(url);
+  if (payload === null) return false;
+  openChat(state.persona.id).then(() => sendText(payload ? `/start ${payload}` : "/start"));
+  return true;
 }
 
 function startReply(msg) {

@@ -41,7 +41,12 @@ const Render = (() => {
         outer.addEventListener("click", () => outer.classList.add("shown"));
       } else if (entity.type === "text_link" || entity.type === "url") {
         const href = safeUrl(entity.type === "url" ? segment : entity.url);
-        if (href) { outer.href = href; outer.target = "_blank"; outer.rel = "noopener noreferrer"; }
+        if (href) {
+          outer.href = href; outer.target = "_blank"; outer.rel = "noopener noreferrer";
+          outer.addEventListener("click", (event) => {
+            if (ctx.onLink && ctx.onLink(href)) event.preventDefault();
+          });
+        }
       } else if (entity.type === "bot_command") {
         outer.className = "command";
         outer.addEventListener("click", () => ctx.onCommand && ctx.onCommand(segment));
