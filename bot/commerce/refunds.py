@@ -4,8 +4,11 @@
         └─reject→ rejected          └─gateway refused→ failed
 
 The order waits in ``refund_requested`` meanwhile and goes back to the state
-it came from when the refund is rejected or fails. The ledger moves only when
-the gateway confirms (``complete_refund``), once per ``out_request_no``.
+it came from when the refund is rejected or fails, or when only part of the
+money went back (it may still ship and settle the rest; the buyer may ask
+again for what is left). It is ``refunded`` once all of it went back. The
+ledger moves only when the gateway confirms (``complete_refund``), once per
+``out_request_no``.
 
 Who bears a refund: before settlement, the merchant's pending funds; after an
 early payout (T+0), available funds first, then the deposit, and whatever is
@@ -53,6 +56,8 @@ async def request_refund(
     order = await get_order(session, order_id)
     if order.buyer_id != buyer_id:
         raise Forbidden(role="buyer")
+    if order.state not in REFUNDABLE_STATES:  # before the amount: "nothing left" is not the reason
+        raise IllegalTransition(state=order.state)
     refundable = order.total_fen - order.refunded_fen
     amount = refundable if amount_fen is None else amount_fen
     if not 0 < amount <= refundable:
@@ -148,7 +153,10 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
                       order_id=order.id, merchant_id=order.merchant_id)
     values: dict[str, object] = {"refunded_fen": orders.c.refunded_fen + refund.amount_fen}
     if order.state == OrderState.REFUND_REQUESTED:
-        values |= {"state": OrderState.REFUNDED, "closed_at": now}
+        if order.refunded_fen + refund.amount_fen >= order.total_fen:
+            values |= {"state": OrderState.REFUNDED, "closed_at": now}
+        else:  # partly refunded: it goes on where it was, to ship and to settle the rest
+            values |= {"state": order.state_before_refund or OrderState.PAID, "state_before_refund": None}
     await session.execute(update(orders).where(orders.c.id == order.id).values(**values))
     await session.refresh(order)
     for chat_id, kind in ((order.buyer_id, "refund_succeeded"),
