@@ -77,7 +77,6 @@ class AlipayGateway:
     def __init__(self, credentials: GatewayCredentials, *, timeout_s: float = 10.0) -> None:
         self.app_id = credentials.app_id
         self.gateway_url = credentials.gateway_url
-        self.timeout_s = timeout_s
         self._ali = AliPay(
             appid=credentials.app_id,
             app_private_key_string=credentials.app_private_key,
@@ -85,7 +84,16 @@ class AlipayGateway:
             sign_type=credentials.sign_type,
         )
         self._ali._gateway = credentials.gateway_url
-        self._ali._config.timeout = timeout_s
+        self.timeout_s = timeout_s
+
+    @property
+    def timeout_s(self) -> float:
+        """Seconds a server call may take before it counts as unavailable."""
+        return float(self._ali._config.timeout)
+
+    @timeout_s.setter
+    def timeout_s(self, seconds: float) -> None:
+        self._ali._config.timeout = seconds  # urllib's socket timeout inside the SDK
 
     # --- client side: signing only, no HTTP
 

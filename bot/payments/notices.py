@@ -17,10 +17,13 @@ Then, in one transaction, committed before ``success`` is answered:
   revived if its units can still be taken, else its money is refunded at
   once (``Confirmation.outcome == "refund"``; the caller sends that refund).
 * with ``out_biz_no`` (a refund's out_request_no): a partial refund
-  (TRADE_SUCCESS + refund_fee) or the full one (TRADE_CLOSED). The refund we
-  sent is completed if the synchronous answer has not done it already. A
-  refund notice for a payment not yet confirmed is answered ``fail``, so it
-  comes back after the payment notice (order restored).
+  (TRADE_SUCCESS + refund_fee) or the full one (TRADE_CLOSED). If the bot
+  still has that refund ``approved`` (the answer to our request was lost),
+  the refund is sent again with the same number: the gateway's answer to our
+  own request, with our amount, is what moves the ledger — a notice only
+  carries the trade's cumulative refund_fee, which cannot tell our 10.00
+  from someone else's 5.00. A refund notice for a payment not yet confirmed
+  is answered ``fail``, so it comes back after the payment notice.
 * WAIT_BUYER_PAY or TRADE_CLOSED without a refund: nothing to do.
 """
 
@@ -53,7 +56,7 @@ class NoticeResult:
     """What to answer the gateway, and a late payment's refund to send after answering."""
 
     answer: str
-    refund_to_send: str | None = None
+    refund_to_send: str | None = None  # send (again) after answering: late payment or lost answer
 
 
 async def handle_notification(services: Services, form: dict[str, str]) -> NoticeResult:
@@ -68,8 +71,8 @@ async def handle_notification(services: Services, form: dict[str, str]) -> Notic
         return NoticeResult(FAIL)
     try:
         if note.out_biz_no:
-            await services.run(lambda s: _apply_refund_notice(s, note, services))
-            return NoticeResult(SUCCESS)
+            resend = await services.run(lambda s: _check_refund_notice(s, note))
+            return NoticeResult(SUCCESS, note.out_biz_no if resend else None)
         if note.trade_status not in PAID_STATUSES:
             await services.run(lambda s: _check_trade(s, note))
             return NoticeResult(SUCCESS)
@@ -93,8 +96,8 @@ async def _check_trade(session: AsyncSession, note: Notification) -> Payment:
     return payment
 
 
-async def _apply_refund_notice(session: AsyncSession, note: Notification, services: Services) -> None:
-    """Complete the refund the notice reports, once; oddities are logged for reconciliation."""
+async def _check_refund_notice(session: AsyncSession, note: Notification) -> bool:
+    """True if the reported refund is one we sent whose answer we never got; oddities are logged."""
     payment = await _check_trade(session, note)
     if payment.state != PaymentState.SUCCEEDED:
         raise IllegalTransition(state=f"payment {payment.state}")
@@ -104,14 +107,10 @@ async def _apply_refund_notice(session: AsyncSession, note: Notification, servic
     except NotFound:
         log.error("gateway reports refund %s on %s that the bot never sent", note.out_biz_no,
                   note.out_trade_no)
-        return
-    if refund.state == RefundState.APPROVED:
-        await refunds.complete_refund(session, out_request_no=refund.out_request_no,
-                                      now=services.clock.now())
-        log.info("refund %s completed by notification", refund.out_request_no)
-    elif refund.state != RefundState.SUCCEEDED:
-        log.error("gateway reports refund %s done but the bot has it %s", refund.out_request_no,
-                  refund.state)
+        return False
+    if refund.state not in (RefundState.APPROVED, RefundState.SUCCEEDED):
+        log.error("gateway reports refund %s but the bot has it %s", refund.out_request_no, refund.state)
+    return refund.state == RefundState.APPROVED
 
 
 async def confirm_trade(

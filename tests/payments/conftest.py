@@ -67,6 +67,7 @@ class Bench:
     gw: Runtime
     bot_url: str
     http: httpx.AsyncClient
+    check_books: bool = True  # off only where a test makes the books differ on purpose
 
     @property
     def gateway(self) -> AlipayGateway:
@@ -176,7 +177,8 @@ async def bench(db: Any, tmp_path: Path, gateway_template: Path) -> AsyncIterato
             services.settings = settings.model_copy(update={"public_base_url": bot_url})
             bench = Bench(services, clock, gw_clock, served.app.state.gateway, bot_url, http)
             yield bench
-            await bench.assert_books_agree()
+            if bench.check_books:
+                await bench.assert_books_agree()
 
 
 def minutes(n: float) -> dt.timedelta:
