@@ -5,9 +5,11 @@
     shopbot scheduler --once all --now 2026-01-20T02:00:00+08:00
 
 ``--now`` fixes the time a ``--once`` run acts as (replays, demos, tests).
-``SHOPBOT_SCHEDULER_CRASH_AFTER=N`` makes the process kill itself with
-SIGKILL after N committed steps of settlement: the crash tests use it to stop
-the scheduler at an exact point between two transactions.
+``SHOPBOT_SCHEDULER_CRASH_AFTER`` makes a ``--once settlement`` run kill
+itself with SIGKILL after N committed steps (a number), or at the first step
+whose name starts with a word (``settle``, ``payout``, ``transfer``): the
+crash tests use it to stop the scheduler at an exact point between two
+transactions.
 """
 
 from __future__ import annotations
@@ -39,15 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def crash_step(after: int) -> Callable[[str], None]:
-    """A settlement step hook that SIGKILLs this process after ``after`` steps (crash tests)."""
+def crash_step(after: str) -> Callable[[str], None]:
+    """A settlement step hook that SIGKILLs this process after N steps or at a named step."""
     done = 0
 
     def step(what: str) -> None:
         nonlocal done
         done += 1
-        if done >= after:
-            log.warning("crash requested after step %d (%s)", done, what)
+        if (after.isdigit() and done >= int(after)) or (not after.isdigit() and what.startswith(after)):
+            log.warning("crash requested at step %d (%s)", done, what)
             os.kill(os.getpid(), signal.SIGKILL)
 
     return step
@@ -62,7 +64,7 @@ def _gateway(settings: Settings) -> object | None:
 
 
 async def _once(services: Services, name: str, now: dt.datetime) -> None:
-    crash_after = int(os.environ.get(CRASH_AFTER_ENV, "0") or 0)
+    crash_after = os.environ.get(CRASH_AFTER_ENV, "")
     if name == "settlement" and crash_after:
         print(await jobs.settlement(services, now, step=crash_step(crash_after)))
     elif name == "all":
