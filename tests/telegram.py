@@ -21,6 +21,9 @@ from telegram.request import BaseRequest, RequestData
 BOT = {"id": 123456, "is_bot": True, "first_name": "Shopbot", "username": "shopbot_demo_bot",
        "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": True}
 DATE = 1_767_600_000
+ADMIN_RIGHTS = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                "can_manage_video_chats", "can_restrict_members", "can_promote_members", "can_change_info",
+                "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories")
 
 
 @dataclass
@@ -98,10 +101,15 @@ class FakeTelegram(BaseRequest):
             return message
         if name == "getChatMember":
             status = self.member_status.get((params.get("chat_id"), params.get("user_id")), "administrator")
-            return {"status": status, "user": BOT, "can_post_messages": True}
+            member: dict[str, Any] = {"status": status, "user": BOT}
+            if status == "administrator":  # every right PTB requires of an administrator
+                member.update(dict.fromkeys(ADMIN_RIGHTS, False), can_manage_chat=True,
+                              can_post_messages=True)
+            return member
         if name == "getChat":
-            return self.chats.get(params.get("chat_id")) or {
-                "id": params.get("chat_id"), "type": "channel", "title": "Channel"}
+            return {"id": params.get("chat_id"), "type": "channel", "title": "Channel",
+                    "accent_color_id": 0, "max_reaction_count": 11,
+                    **self.chats.get(params.get("chat_id"), {})}
         return True
 
 

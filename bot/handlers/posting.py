@@ -194,7 +194,7 @@ async def refresh_cards(
             await _edit(bot, card, text, markup)
             edited += 1
         except RetryAfter as error:
-            log.warning("card refresh throttled by Telegram for %s s", error.retry_after)
+            log.warning("card refresh throttled by Telegram: %s", error.message)
             break
         except BadRequest as error:
             if "not modified" not in error.message.lower():

@@ -1,0 +1,159 @@
+"""Posting cards: linking a channel (admin rights checked with Telegram), /post, in-place refresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.handlers.posting import refresh_cards
+from bot.store.models import MerchantChannel, PostedCard
+from tests.bot.merchant_helpers import shop_owner
+from tests.factories import make_product, make_user, place
+from tests.telegram import BOT, texts
+
+CHANNEL = -1001234567890
+
+
+async def _rows(shop, model):
+    async with shop.services.db.transaction() as s:
+        return list(await s.scalars(select(model)))
+
+
+async def linked_shop(shop, user_id=5001, lang="en"):
+    chat, merchant = await shop_owner(shop, user_id, lang=lang)
+    shop.telegram.chats["@meitea"] = {"id": CHANNEL, "type": "channel", "title": "Mei Tea Channel"}
+    linked = await chat.send("/linkchannel @meitea")
+    return chat, merchant, linked
+
+
+async def test_merchant_links_a_channel_and_posts_a_card_there(shop):
+    chat, merchant, linked = await linked_shop(shop)
+    assert texts(linked) == ["Linked Mei Tea Channel. Use /post to send a card there."]
+    checked = [(c.params["chat_id"], c.params["user_id"]) for c in linked if c.method == "getChatMember"]
+    assert checked == [(CHANNEL, BOT["id"]), (CHANNEL, 5001)]
+    product = await make_product(shop.services.db, merchant=merchant, price_fen=2500, stock=3, title="Oolong")
+    menu = await chat.send("/post")
+    offer = await chat.press_button(menu, "Oolong")
+    assert f"https://t.me/shopbot_demo_bot?start=p_{product.id}" in texts(offer)[-1]
+    posted = await chat.press_button(offer, "Mei Tea Channel")
+    card = next(c for c in posted if c.method == "sendMessage")
+    assert card.chat_id == CHANNEL and "Oolong" in card.text and "3 left" in card.text
+    assert texts(posted)[-1] == "Posted to Mei Tea Channel."
+    [row] = await _rows(shop, PostedCard)
+    assert (row.chat_id, row.product_id, row.rendered_stock, row.rendered_price_fen) == (
+        CHANNEL, product.id, 3, 2500)
+
+
+async def test_linking_needs_the_bot_and_the_merchant_to_be_admins_there(shop):
+    chat, _ = await shop_owner(shop, 5002)
+    shop.telegram.member_status[(-100777, BOT["id"])] = "member"
+    assert texts(await chat.send("/linkchannel -100777")) == [
+        "Make me an admin of that chat (allowed to post messages) first."]
+    shop.telegram.member_status[(-100888, 5002)] = "member"
+    assert texts(await chat.send("/linkchannel -100888")) == ["Only an admin of that chat can link it."]
+    shop.telegram.fail_next("getChat", 400, "Bad Request: chat not found")
+    assert texts(await chat.send("/linkchannel @nowhere")) == [
+        "I can't see that chat. Add me there as an admin first."]
+    for bad in ("/linkchannel", "/linkchannel <b>x</b>", "/linkchannel @a b"):
+        assert texts(await chat.send(bad)) == [
+            "Usage: /linkchannel @channel_name (or the chat's numeric id)."]
+    assert await _rows(shop, MerchantChannel) == []
+
+
+async def test_posting_commands_are_refused_without_a_shop(shop):
+    chat = shop.chat(5003, lang="en")
+    assert texts(await chat.send("/linkchannel @meitea")) == ["You can't do that."]
+    assert texts(await chat.send("/post")) == ["You can't do that."]
+    assert await _rows(shop, MerchantChannel) == []
+
+
+async def test_a_merchant_cannot_post_another_shops_product_or_to_another_shops_channel(shop):
+    _, owner, _ = await linked_shop(shop)
+    product = await make_product(shop.services.db, merchant=owner, stock=3)
+    [channel] = await _rows(shop, MerchantChannel)
+    rival, _ = await shop_owner(shop, 5004, name="Rival")
+    rival_product = await make_product(shop.services.db, merchant=(await shop_owner(shop, 5005))[1], stock=1)
+    for data in (f"post_pick:{product.id}", f"post_to:{product.id}:{channel.id}",
+                 f"post_to:{rival_product.id}:{channel.id}"):
+        assert texts(await rival.press(data)) == ["You can't do that."]
+    assert await _rows(shop, PostedCard) == []
+
+
+async def test_chinese_merchant_posts_and_the_card_speaks_chinese(shop):
+    chat, merchant, linked = await linked_shop(shop, 5006, lang="zh-hans")
+    assert texts(linked) == ["已关联 Mei Tea Channel。用 /post 把商品卡片发到那里。"]
+    await make_product(shop.services.db, merchant=merchant, price_fen=2500, stock=3, title="乌龙")
+    posted = await chat.press_button(await chat.press_button(await chat.send("/post"), "乌龙"),
+                                     "Mei Tea Channel")
+    card = next(c for c in posted if c.method == "sendMessage")
+    assert "¥25.00" in card.text and "剩余 3 件" in card.text
+
+
+async def post_card(shop, stock=2):
+    chat, merchant, _ = await linked_shop(shop)
+    product = await make_product(shop.services.db, merchant=merchant, price_fen=2500, stock=stock,
+                                 title="Oolong", clock=shop.clock)
+    await chat.press_button(await chat.press_button(await chat.send("/post"), "Oolong"), "Mei Tea Channel")
+    return chat, product
+
+
+def edits(shop, start):
+    return [c for c in shop.telegram.calls[start:] if c.method.startswith("editMessage")]
+
+
+async def test_refresh_edits_only_stale_cards_and_shows_sold_out(shop):
+    _chat, product = await post_card(shop)
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 0  # nothing changed
+    buyers = [await make_user(shop.services.db) for _ in range(2)]
+    for buyer in buyers:
+        await place(shop.services.db, buyer_id=buyer, product_id=product.id, clock=shop.clock)
+    assert await refresh_cards(shop.app.bot, shop.services) == 0  # posted a moment ago: throttled
+    shop.clock.advance(dt.timedelta(seconds=11))
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.chat_id == CHANNEL and "Sold out" in edit.text
+    assert [b["text"] for b in edit.buttons()] == ["View"]
+    shop.clock.advance(dt.timedelta(seconds=11))
+    assert await refresh_cards(shop.app.bot, shop.services) == 0
+    assert len(edits(shop, start)) == 1
+
+
+async def test_price_change_and_pause_reach_the_posted_card(shop):
+    chat, _product = await post_card(shop, stock=5)
+    listing = await chat.send("/products")
+    await chat.press_button(listing, "Edit price")
+    await chat.send("30")
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    assert "CN¥30.00" in edits(shop, start)[0].text
+    await chat.press_button(listing, "Pause")
+    shop.clock.advance(dt.timedelta(seconds=11))
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    assert "Not on sale right now." in edits(shop, start)[-1].text
+
+
+async def test_message_not_modified_is_harmless_and_not_retried(shop):
+    _, product = await post_card(shop)
+    await place(shop.services.db, buyer_id=await make_user(shop.services.db), product_id=product.id,
+                clock=shop.clock)
+    shop.clock.advance(dt.timedelta(seconds=11))
+    shop.telegram.fail_next("editMessageText", 400, "Bad Request: message is not modified")
+    assert await refresh_cards(shop.app.bot, shop.services) == 0
+    [card] = await _rows(shop, PostedCard)
+    assert card.rendered_stock == 1
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 0 and edits(shop, start) == []
+
+
+async def test_a_429_ends_the_run_and_the_card_is_edited_later(shop):
+    _, product = await post_card(shop)
+    await place(shop.services.db, buyer_id=await make_user(shop.services.db), product_id=product.id,
+                clock=shop.clock)
+    shop.clock.advance(dt.timedelta(seconds=11))
+    shop.telegram.fail_next("editMessageText", 429, "Too Many Requests: retry after 5", retry_after=5)
+    assert await refresh_cards(shop.app.bot, shop.services) == 0
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
