@@ -83,7 +83,7 @@ class RateLimiter:
     def configure(self, **changes: float | int | bool) -> None:
         """Change rates at run time (control API); buckets restart full."""
         for name, value in changes.items():
-            if not hasattr(self, name) or name.startswith("_"):
+            if name not in self.snapshot():
                 raise ValueError(f"unknown limit {name!r}")
             setattr(self, name, value)
         self._chats.clear()

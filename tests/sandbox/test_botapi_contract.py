@@ -175,3 +175,14 @@ async def test_commands_are_kept_per_scope(bot):
     await bot.set_my_commands([("start", "Start shopping"), ("orders", "My orders")])
     assert [c.command for c in await bot.get_my_commands()] == ["start", "orders"]
     assert await bot.get_my_commands(language_code="zh") == ()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_channels_are_also_limited_per_minute(bot, sandbox):
+    await sandbox.client.set_limits(enabled=True, per_chat_per_second=100, per_chat_burst=100,
+                                    group_per_minute=2)
+    await bot.send_message(CHANNEL, "card 1")
+    await bot.send_message(CHANNEL, "card 2")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(CHANNEL, "card 3")
+    assert (await bot.send_message(BUYER, "private chats are not affected")).message_id

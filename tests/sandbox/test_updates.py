@@ -21,7 +21,7 @@ from telegram import (
 from telegram.constants import MessageEntityType
 from telegram.error import BadRequest, Conflict
 
-from sandbox.testing import serve_app
+from sandbox.testing import SandboxError, serve_app
 
 from .conftest import BUYER, CHANNEL, MERCHANT
 
@@ -167,3 +167,24 @@ async def test_webhook_gets_updates_with_the_secret_header_and_retries(bot, sand
         assert "500" in info.last_error_message
     assert await bot.delete_webhook()
     assert await bot.get_updates(timeout=0) == ()
+
+
+async def test_users_can_only_press_buttons_that_exist_unless_forging(bot, sandbox):
+    card = await bot.send_message(BUYER, "Oolong", reply_markup=BUY)
+    with pytest.raises(SandboxError, match="no button"):
+        await sandbox.client.press_button(BUYER, "refund:all", chat_id=BUYER,
+                                          message_id=card.message_id)
+    forging = asyncio.create_task(sandbox.client.press_button(
+        BUYER, "refund:all", chat_id=BUYER, message_id=card.message_id, force=True))
+    query = (await next_update(bot)).callback_query
+    assert query.data == "refund:all"
+    await query.answer("Not allowed")
+    assert (await forging)["text"] == "Not allowed"
+
+
+async def test_blocking_the_bot_is_reported_as_my_chat_member(bot, sandbox):
+    await sandbox.client.block(BUYER)
+    update = await next_update(bot)
+    member = update.my_chat_member
+    assert (member.old_chat_member.status, member.new_chat_member.status) == ("member", "kicked")
+    assert member.from_user.id == BUYER
