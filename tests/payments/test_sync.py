@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.commerce import ledger, payments
 from bot.commerce.payments import out_trade_no_for
-from bot.payments.sync import sync_unpaid
+from bot.payments.syncing import sync_unpaid
 from bot.payments.trade_links import trade_pay_url
 from bot.store.enums import OrderState, PaymentState, RefundState
 from bot.store.models import OutboxMessage, Payment, Refund

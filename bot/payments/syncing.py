@@ -39,22 +39,24 @@ log = logging.getLogger(__name__)
 DEPOSIT_LOOKBACK = dt.timedelta(days=1)
 
 
-async def sync_unpaid(services: Services, *, limit: int = 500) -> int:
+async def sync_unpaid(services: Services, *, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Query, confirm, close and expire unpaid orders near their end; returns how many changed."""
-    now = services.clock.now()
+    now = now or services.clock.now()
     lead = dt.timedelta(seconds=services.settings.payment_sync_lead_s)
     due = await services.run(lambda s: paysync.unpaid_due(s, before=now + lead, limit=limit))
     changed = 0
     for item in due:
         expired = item.expires_at <= now
         if item.out_trade_no is None:
-            changed += expired and await _expire(services, item.order_id, None)
+            changed += expired and await _expire(services, item.order_id, None, now)
         else:
-            changed += await _sync_trade(services, item.order_id, item.out_trade_no, expired)
+            changed += await _sync_trade(services, item.order_id, item.out_trade_no, expired, now)
     return changed + await _sync_deposits(services, now)
 
 
-async def _sync_trade(services: Services, order_id: int, out_trade_no: str, expired: bool) -> bool:
+async def _sync_trade(
+    services: Services, order_id: int, out_trade_no: str, expired: bool, now: dt.datetime
+) -> bool:
     gateway = services.gateway
     try:
         if gateway is None:
@@ -73,7 +75,7 @@ async def _sync_trade(services: Services, order_id: int, out_trade_no: str, expi
         if not expired:
             return False
         log.warning("gateway unreachable while expiring order %s; expiring anyway: %s", order_id, exc)
-    return await _expire(services, order_id, out_trade_no)
+    return await _expire(services, order_id, out_trade_no, now)
 
 
 async def _confirm(services: Services, status: TradeStatus) -> bool:
@@ -87,8 +89,7 @@ async def _confirm(services: Services, status: TradeStatus) -> bool:
     return confirmation.outcome != "repeat"
 
 
-async def _expire(services: Services, order_id: int, out_trade_no: str | None) -> bool:
-    now = services.clock.now()
+async def _expire(services: Services, order_id: int, out_trade_no: str | None, now: dt.datetime) -> bool:
 
     async def work(session: AsyncSession) -> None:
         if out_trade_no is not None:
