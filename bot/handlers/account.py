@@ -19,7 +19,7 @@ from bot.commerce import ledger, merchants, payments, stats
 from bot.commerce.errors import DepositRequired, Forbidden
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors, describe
-from bot.handlers.merchant import as_merchant, button, button_id, say
+from bot.handlers.merchant import as_merchant, button, button_id, my_merchant, say
 from bot.i18n import Translator
 from bot.payments.trade_links import trade_pay_url
 from bot.store.enums import MerchantStatus, SettlementPlan
@@ -99,6 +99,7 @@ def deposit_markup(context: ShopContext, refusal: DepositRequired) -> InlineKeyb
 async def pay_deposit(update: Update, context: ShopContext) -> None:
     """Open a deposit trade for what is missing and give its checkout link."""
     services, t = context.services, context.t
+    await my_merchant(update, context)
     if services.gateway is None:
         await update.callback_query.answer(t("Payments are not available right now."))
         return

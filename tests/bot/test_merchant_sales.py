@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commerce import refunds
+from bot.commerce import merchants, refunds
 from bot.store.enums import OrderState, RefundState, SettlementPlan
 from bot.store.models import Merchant, Order, Refund
 from tests.bot.merchant_helpers import notices, shop_owner
@@ -121,3 +121,24 @@ async def test_with_a_gateway_the_merchant_gets_a_link_to_pay_the_deposit(shop):
     assert "/pay/trade/DP" in pay_button["url"]
     again = await chat.press_button(refused, "Pay the deposit")
     assert again[-1].buttons() == link[-1].buttons()  # a second tap reuses the same trade
+
+
+async def test_merchant_buttons_pressed_by_someone_without_a_shop_are_refused(shop):
+    _, merchant = await shop_owner(shop, 4009)
+    order_id, _ = await paid_order(shop, merchant)
+    stranger = shop.chat(4010, lang="en")
+    for data in ("plan_set:2", "plan_set:1", "sales_f:1", "deposit_pay", f"ship:{order_id}"):
+        assert texts(await stranger.press(data)) == ["You can't do that."]
+    assert texts(await stranger.send("/stats")) == ["You can't do that."]
+    assert (await _get(shop, Order, order_id)).state == OrderState.PAID
+
+
+async def test_a_suspended_merchant_can_no_longer_act(shop):
+    chat, merchant = await shop_owner(shop, 4011)
+    order_id, _ = await paid_order(shop, merchant)
+    now = shop.clock.now()
+    await shop.services.run(lambda s: merchants.suspend_merchant(
+        s, merchant_id=merchant.id, reason="Checks", now=now))
+    for command in ("/newproduct", "/products", "/sales", "/post", "/plan"):
+        assert texts(await chat.send(command)) == ["You can't do that."]
+    assert texts(await chat.press(f"ship:{order_id}")) == ["You can't do that."]

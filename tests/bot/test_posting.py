@@ -157,3 +157,22 @@ async def test_a_429_ends_the_run_and_the_card_is_edited_later(shop):
     shop.telegram.fail_next("editMessageText", 429, "Too Many Requests: retry after 5", retry_after=5)
     assert await refresh_cards(shop.app.bot, shop.services) == 0
     assert await refresh_cards(shop.app.bot, shop.services) == 1
+
+
+async def test_a_photo_card_is_posted_as_a_photo_and_refreshed_by_its_caption(shop):
+    chat, merchant, _ = await linked_shop(shop)
+    product = await make_product(shop.services.db, merchant=merchant, stock=2, title="Oolong",
+                                 clock=shop.clock)
+    async with shop.services.db.transaction() as s:
+        (await s.get(type(product), product.id)).photo = "file-123"
+    posted = await chat.press_button(await chat.press_button(await chat.send("/post"), "Oolong"),
+                                     "Mei Tea Channel")
+    [photo] = [c for c in posted if c.method == "sendPhoto"]
+    assert photo.params["photo"] == "file-123" and "2 left" in photo.text
+    await place(shop.services.db, buyer_id=await make_user(shop.services.db), product_id=product.id,
+                clock=shop.clock)
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.method == "editMessageCaption" and "1 left" in edit.text
