@@ -11,7 +11,6 @@ after a crash does exactly the work that is still due.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,10 +22,6 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 Job = Callable[[Services, dt.datetime], Awaitable[Any]]
-
-# The payment client's catch-up of missed notifications, where it lives (if it is installed).
-SYNC_UNPAID = ("bot.payments.syncing", "sync_unpaid")
-
 
 async def settlement(
     services: Services, now: dt.datetime, *, step: settlement_runs.Step = settlement_runs.no_step
@@ -50,29 +45,29 @@ async def retry_pending(services: Services, now: dt.datetime) -> dict[str, int]:
     return sent
 
 
-async def _sync_unpaid(services: Services, now: dt.datetime) -> None:
-    """Ask the gateway about unpaid orders before they expire (missed notifications)."""
-    module_name, name = SYNC_UNPAID
+def _sync_unpaid() -> Callable[[Services], Awaitable[int]]:
+    """The payment client's ``sync_unpaid`` (its module was renamed once: accept both names)."""
     try:
-        sync = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
-        log.debug("no %s.%s installed; expiring without querying the gateway", module_name, name)
-        return
-    await sync(services, now=now)
+        from bot.payments.syncing import sync_unpaid
+    except ImportError:
+        from bot.payments.sync import sync_unpaid  # type: ignore[no-redef]
+    return sync_unpaid
 
 
 async def expire_unpaid(services: Services, now: dt.datetime) -> int:
-    """Expire the unpaid orders whose time is over (after asking the gateway); how many."""
-    if services.gateway is not None:
-        await _sync_unpaid(services, now)
-    expired = 0
+    """Ask the gateway about unpaid orders near their end, close and expire them; how many changed.
+
+    ``sync_unpaid`` (the payment client's) queries before expiring and closes
+    the trade; the loop after it expires whatever it left (more than its limit).
+    """
+    changed = await _sync_unpaid()(services)
     for order_id in await services.run(lambda s: orders.due_unpaid(s, now=now)):
         try:
             await services.run(lambda s, o=order_id: orders.expire_order(s, order_id=o, now=now))
-            expired += 1
+            changed += 1
         except CommerceError:  # paid or cancelled in the meantime: nothing to do
             continue
-    return expired
+    return changed
 
 
 async def auto_confirm(services: Services, now: dt.datetime) -> int:

@@ -44,3 +44,26 @@ async def test_t0_order_is_paid_out_at_the_next_cycle(desk):
     assert payout.amount_fen == 50_00 - 30
     assert payout.cycle == "2026-01-06"
     assert await desk.balances(shop.id) == {"pending": 0, "available": 0, "deposit": 20_000_00}
+
+
+async def test_unpaid_orders_expire_and_shipped_orders_complete_by_themselves(desk):
+    from bot.commerce import orders
+    from bot.store.enums import OrderState
+    from bot.store.models import Order
+
+    shop = await desk.merchant(name="Tea")
+    product = await factories.make_product(desk.db, merchant=shop, price_fen=10_00, clock=desk.clock)
+    buyer = await factories.make_user(desk.db)
+    unpaid = await factories.place(desk.db, buyer_id=buyer, product_id=product.id, clock=desk.clock)
+    shipped = await desk.sell(product.id)
+    await desk.db.run(lambda s: orders.ship_order(s, order_id=shipped, merchant_id=shop.id, tracking="SF1",
+                                                  now=desk.clock.now()))
+    desk.clock.advance(dt.timedelta(minutes=14))
+    assert await jobs.expire_unpaid(desk.services, desk.clock.now()) == 0
+    desk.clock.advance(dt.timedelta(minutes=1))
+    assert await jobs.expire_unpaid(desk.services, desk.clock.now()) == 1
+    desk.clock.advance(dt.timedelta(days=10))
+    assert await jobs.auto_confirm(desk.services, desk.clock.now()) == 1
+    async with desk.db.transaction() as s:
+        assert (await s.get(Order, unpaid.id)).state == OrderState.EXPIRED
+        assert (await s.get(Order, shipped)).state == OrderState.COMPLETED
