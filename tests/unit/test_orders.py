@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.clock import ManualClock
-from bot.commerce import catalog, merchants, orders
+from bot.commerce import catalog, merchants, orders, refunds
 from bot.commerce.errors import (
     Forbidden,
     IllegalTransition,
@@ -18,7 +18,7 @@ from bot.commerce.errors import (
     SoldOut,
 )
 from bot.store.enums import MerchantKind, OrderState
-from tests.factories import RULES, make_merchant, make_product, make_user, pay, place
+from tests.factories import RULES, make_merchant, make_product, make_user, pay, place, snapshot
 from tests.invariants import units
 
 
@@ -181,3 +181,86 @@ async def test_shipped_orders_auto_confirm_after_the_configured_days(db):
     done = await db.run(lambda s: orders.confirm_receipt(s, order_id=order.id, buyer_id=None,
                                                          now=clock.now()))
     assert done.state == OrderState.COMPLETED
+
+
+class _Undo(Exception):
+    """Raised to roll back a legal transition once its outcome was checked."""
+
+
+async def _orders_in_every_state(db, clock: ManualClock) -> tuple[object, dict[str, object]]:
+    merchant = await make_merchant(db)
+    product = await make_product(db, merchant=merchant, stock=20)
+    now = clock.now()
+    made: dict[str, object] = {}
+    for state in OrderState:
+        buyer = await make_user(db)
+        order = await place(db, buyer_id=buyer, product_id=product.id, clock=clock)
+        if state == OrderState.CANCELLED:
+            await db.run(lambda s, o=order, b=buyer: orders.cancel_order(s, order_id=o.id, buyer_id=b,
+                                                                         now=now))
+        elif state == OrderState.EXPIRED:
+            await db.run(lambda s, o=order: orders.expire_order(s, order_id=o.id,
+                                                                now=now + RULES.order_ttl))
+        elif state != OrderState.AWAITING_PAYMENT:
+            await pay(db, order.id, clock=clock)
+        if state in (OrderState.SHIPPED, OrderState.COMPLETED):
+            await db.run(lambda s, o=order: orders.ship_order(s, order_id=o.id, merchant_id=merchant.id,
+                                                              tracking="SF", now=now))
+        if state == OrderState.COMPLETED:
+            await db.run(lambda s, o=order, b=buyer: orders.confirm_receipt(s, order_id=o.id, buyer_id=b,
+                                                                            now=now))
+        if state in (OrderState.REFUND_REQUESTED, OrderState.REFUNDED):
+            refund = await db.run(lambda s, o=order, b=buyer: refunds.request_refund(
+                s, order_id=o.id, buyer_id=b, reason="changed my mind", now=now))
+        if state == OrderState.REFUNDED:
+            await db.run(lambda s, r=refund: refunds.approve_refund(s, refund_id=r.id,
+                                                                    merchant_id=merchant.id, now=now))
+            await db.run(lambda s, r=refund: refunds.complete_refund(s, out_request_no=r.out_request_no,
+                                                                     now=now))
+        made[state] = (await db.run(lambda s, o=order: orders.get_order(s, o.id)))
+        assert made[state].state == state
+    return merchant, made
+
+
+# command → (states it may start from, the state it leads to)
+TRANSITIONS = {
+    "cancel": ({OrderState.AWAITING_PAYMENT}, OrderState.CANCELLED),
+    "expire": ({OrderState.AWAITING_PAYMENT}, OrderState.EXPIRED),
+    "ship": ({OrderState.PAID}, OrderState.SHIPPED),
+    "confirm": ({OrderState.SHIPPED}, OrderState.COMPLETED),
+    "refund": ({OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED}, OrderState.REFUND_REQUESTED),
+}
+
+
+async def test_every_transition_from_every_state_is_legal_or_changes_nothing(db):
+    clock = ManualClock()
+    merchant, made = await _orders_in_every_state(db, clock)
+    now = clock.now() + dt.timedelta(hours=1)
+
+    async def command(s, name: str, order) -> object:
+        if name == "cancel":
+            return await orders.cancel_order(s, order_id=order.id, buyer_id=order.buyer_id, now=now)
+        if name == "expire":
+            return await orders.expire_order(s, order_id=order.id, now=now)
+        if name == "ship":
+            return await orders.ship_order(s, order_id=order.id, merchant_id=merchant.id,
+                                           tracking="SF9", now=now)
+        if name == "confirm":
+            return await orders.confirm_receipt(s, order_id=order.id, buyer_id=order.buyer_id, now=now)
+        return await refunds.request_refund(s, order_id=order.id, buyer_id=order.buyer_id,
+                                            reason="late", now=now)
+
+    for name, (allowed, target) in TRANSITIONS.items():
+        for state, order in made.items():
+            before = await snapshot(db)
+            if state in allowed:
+                with pytest.raises(_Undo):
+                    async with db.transaction() as s:
+                        await command(s, name, order)
+                        assert (await orders.get_order(s, order.id)).state == target
+                        raise _Undo
+            else:
+                with pytest.raises(IllegalTransition) as caught:
+                    await db.run(lambda s, n=name, o=order: command(s, n, o))
+                assert caught.value.params == {"state": state}, (name, state)
+            assert await snapshot(db) == before, (name, state)
