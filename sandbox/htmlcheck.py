@@ -22,7 +22,6 @@ SIMPLE_TAGS = {
 }
 NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
-_ATTR = re.compile(r"""\s*([a-zA-Z_-]+)\s*(?:=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
 
 
 class HtmlError(ValueError):
@@ -83,40 +82,91 @@ def _entity_at(source: str, i: int) -> tuple[str, int]:
     return "&", i + 1
 
 
+SPACES = " \t\r\n\v\f"
+
+
+class _Scanner:
+    """A cursor over the markup that reports positions as UTF-8 byte offsets, as TDLib does."""
+
+    def __init__(self, source: str, pos: int) -> None:
+        self.source, self.pos = source, pos
+
+    def at(self) -> str:
+        return self.source[self.pos] if self.pos < len(self.source) else ""
+
+    def skip_spaces(self) -> None:
+        while self.at() and self.at() in SPACES:
+            self.pos += 1
+
+    def take_until(self, stops: str) -> str:
+        start = self.pos
+        while self.at() and self.at() not in stops:
+            self.pos += 1
+        return self.source[start : self.pos]
+
+    def offset(self, pos: int | None = None) -> int:
+        return _byte_offset(self.source, self.pos if pos is None else pos)
+
+
 def _tag_at(source: str, i: int, stack: list[_Open], entities: list[dict], pos16: int) -> int:
     """Handle the tag starting at ``i``; return the index after it."""
-    end = source.find(">", i)
-    if end < 0:
-        raise HtmlError(f"Unclosed start tag at byte offset {_byte_offset(source, i)}")
     if source.startswith("</", i):
-        _close_tag(source, i, end, stack, entities, pos16)
-        return end + 1
-    body = source[i + 1 : end].rstrip("/")
-    name = re.split(r"\s", body, maxsplit=1)[0].lower()
+        return _close_tag(source, i, stack, entities, pos16)
+    scan = _Scanner(source, i + 1)
+    name = scan.take_until(SPACES + ">").lower()
+    if not scan.at():
+        raise HtmlError(f"Unclosed start tag at byte offset {scan.offset(i)}")
     if name not in SIMPLE_TAGS:
-        raise HtmlError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, i)}')
-    attrs = _attributes(body[len(name) :], source, i)
+        raise HtmlError(f'Unsupported start tag "{name}" at byte offset {scan.offset(i)}')
+    attrs = _attributes(scan, name, i)
     if name == "span" and attrs.get("class") != "tg-spoiler":
         raise HtmlError(f'Tag "span" must have class "tg-spoiler" at byte offset '
-                        f"{_byte_offset(source, i)}")
+                        f"{scan.offset(i)}")
     stack.append(_Open(name, pos16, attrs))
-    return end + 1
+    return scan.pos + 1
 
 
-def _attributes(text: str, source: str, i: int) -> dict[str, str]:
+def _attributes(scan: _Scanner, tag: str, begin: int) -> dict[str, str]:
+    """Attributes up to the closing ``>``: name=value, value quoted or a bare token."""
     attrs: dict[str, str] = {}
-    pos = 0
-    while text[pos:].strip():
-        match = _ATTR.match(text, pos)
-        if not match or match.end() == pos:
-            raise HtmlError("Expected equal sign in declaration of an attribute of the start tag "
-                            f"at byte offset {_byte_offset(source, i)}")
-        value = match.group(2) or ""
-        if value[:1] in "\"'" and value:
-            value = value[1:-1]
-        attrs[match.group(1).lower()] = _unescape(value)
-        pos = match.end()
+    while scan.at() != ">":
+        scan.skip_spaces()
+        if scan.at() == ">":
+            break
+        name = scan.take_until(SPACES + "=>").lower()
+        if not name:
+            raise HtmlError(f'Empty attribute name in the tag "{tag}" at byte offset '
+                            f"{scan.offset(begin)}")
+        scan.skip_spaces()
+        if scan.at() != "=":
+            if tag == "blockquote" and name == "expandable":
+                attrs["expandable"] = ""
+                continue
+            raise HtmlError("Expected equal sign in declaration of an attribute of the tag "
+                            f'"{tag}" at byte offset {scan.offset(begin)}')
+        scan.pos += 1
+        scan.skip_spaces()
+        if not scan.at():
+            raise HtmlError(f'Unclosed start tag "{tag}" at byte offset {scan.offset(begin)}')
+        attrs[name] = _attribute_value(scan, begin)
     return attrs
+
+
+def _attribute_value(scan: _Scanner, begin: int) -> str:
+    quote = scan.at()
+    if quote not in "\"'":
+        start = scan.pos
+        while scan.at() and (scan.at().isalnum() or scan.at() in ".-"):
+            scan.pos += 1
+        if scan.at() not in SPACES + ">" or not scan.at():
+            raise HtmlError(f"Unexpected end of name token at byte offset {scan.offset(start)}")
+        return scan.source[start : scan.pos].lower()
+    scan.pos += 1
+    raw = scan.take_until(quote)
+    if not scan.at():
+        raise HtmlError(f"Unclosed start tag at byte offset {scan.offset(begin)}")
+    scan.pos += 1
+    return _unescape(raw)
 
 
 def _unescape(value: str) -> str:
@@ -130,14 +180,18 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
-def _close_tag(source: str, i: int, end: int, stack: list[_Open], entities: list[dict],
-               pos16: int) -> None:
-    name = source[i + 2 : end].strip().lower()
+def _close_tag(source: str, i: int, stack: list[_Open], entities: list[dict], pos16: int) -> int:
+    """Handle ``</name>`` at ``i``: it must close the innermost open tag."""
+    scan = _Scanner(source, i + 2)
     if not stack:
-        raise HtmlError(f"Unexpected end tag at byte offset {_byte_offset(source, i)}")
+        raise HtmlError(f"Unexpected end tag at byte offset {scan.offset(i)}")
+    name = scan.take_until(SPACES + ">").lower()
+    scan.skip_spaces()
+    if scan.at() != ">":
+        raise HtmlError(f"Unclosed end tag at byte offset {scan.offset(i)}")
     opened = stack.pop()
     if name != opened.tag:
-        raise HtmlError(f"Unmatched end tag at byte offset {_byte_offset(source, i)}, "
+        raise HtmlError(f"Unmatched end tag at byte offset {scan.offset(i)}, "
                         f'expected "</{opened.tag}>", found "</{name}>"')
     language = opened.attrs.get("class", "")
     if opened.tag == "code" and language.startswith("language-") and stack and (
@@ -145,10 +199,11 @@ def _close_tag(source: str, i: int, end: int, stack: list[_Open], entities: list
     ):
         # <pre><code class="language-x"> makes one pre entity with a language.
         stack[-1].attrs["language"] = language[len("language-") :]
-        return
+        return scan.pos + 1
     entity = _entity_for(opened, pos16)
     if entity is not None:
         entities.append(entity)
+    return scan.pos + 1
 
 
 def _entity_for(opened: _Open, pos16: int) -> dict[str, Any] | None:

@@ -43,7 +43,16 @@ def test_spoilers_and_blockquotes():
         ("x</b>", "Unexpected end tag at byte offset 1"),
         ("<b>x</i>", 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"'),
         ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
-        ("1 < 2", "Unclosed start tag at byte offset 2"),
+        ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
+        ("x <b", "Unclosed start tag at byte offset 2"),
+        ("🍵 <i =x>", 'Empty attribute name in the tag "i" at byte offset 5'),
+        ("🍵 <i lang>", 'Expected equal sign in declaration of an attribute of the tag "i" '
+                       "at byte offset 5"),
+        ("<a href = ", 'Unclosed start tag "a" at byte offset 0'),
+        ("<a href=x/y>", "Unexpected end of name token at byte offset 8"),
+        ('<a href="x>y</a>', "Unclosed start tag at byte offset 0"),
+        ("<b>x</b", "Unclosed end tag at byte offset 4"),
+        ("<b></b></", "Unexpected end tag at byte offset 7"),
     ],
 )
 def test_markup_telegram_refuses(markup, message):
