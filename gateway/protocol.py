@@ -114,6 +114,23 @@ async def _injected_failure(rt: Runtime) -> Response | None:
     return None
 
 
+async def _accept(rt: Runtime, params: dict[str, str]) -> Call | Result:
+    """Turn received params into a verified Call, or the Result that refuses them."""
+    method = params.get("method", "")
+    if not method:
+        return fail("isv.missing-method", code="40001")
+    app, rejected = await _authenticate(rt, params)
+    if rejected is not None:
+        return rejected
+    if method not in METHODS:
+        return fail("isv.invalid-method", code="40002")
+    biz = _biz_content(params)
+    if biz is None:
+        return fail("isv.invalid-parameter", "biz_content is not a JSON object", code="40002")
+    sign_type = params["sign_type"]
+    return Call(rt=rt, app=app, method=method, sign_type=sign_type, params=params, biz=biz)
+
+
 async def gateway_do(request: Request) -> Response:
     """``GET|POST /gateway.do``: one open-API call."""
     rt: Runtime = request.app.state.gateway
@@ -122,32 +139,17 @@ async def gateway_do(request: Request) -> Response:
         return injected
     params = await received_params(request)
     method = params.get("method", "")
+    key = method.replace(".", "_") + "_response" if method in METHODS else "error_response"
     sign_type = params.get("sign_type", "RSA2")
-    handler = METHODS.get(method)
-    key = method.replace(".", "_") + "_response" if handler else "error_response"
-    if not method:
-        return signed_response(rt, key, fail("isv.missing-method", code="40001"), sign_type)
-    app, rejected = await _authenticate(rt, params)
-    if rejected is None and handler is None:
-        rejected = fail("isv.invalid-method", code="40002")
-    biz = _biz_content(params)
-    if rejected is None and biz is None:
-        rejected = fail("isv.invalid-parameter", "biz_content is not a JSON object", code="40002")
-    if rejected is not None or handler is None or biz is None:
-        return _reject(rt, method, key, rejected or {}, sign_type)
-    call = Call(rt=rt, app=app, method=method, sign_type=sign_type, params=params, biz=biz)
-    answer = await handler(call)
+    call = await _accept(rt, params)
+    answer = await METHODS[method](call) if isinstance(call, Call) else call
     if isinstance(answer, Response):
         return answer
-    return (
-        _reject(rt, method, key, answer, sign_type)
-        if method in PAGE_METHODS
-        else (signed_response(rt, key, answer, sign_type))
-    )
+    return _reject(rt, method, key, answer, sign_type)
 
 
 def _reject(rt: Runtime, method: str, key: str, result: Result, sign_type: str) -> Response:
-    """An error as a page for browser flows, a signed JSON answer otherwise."""
+    """A JSON answer, signed; for browser flows (which only answer JSON on error) a page."""
     if method in PAGE_METHODS:
         detail = f"{result.get('sub_code', '')}: {result.get('sub_msg', '')}"
         return error_page("支付请求无效 / Invalid payment request", detail)

@@ -62,7 +62,7 @@ async def _open_trade(call: Call, conn: AsyncConnection, total: int) -> Row[Any]
             return fail(reason, out_trade_no=out_trade_no)
         if existing.total_fen != total:
             return fail("ACQ.CONTEXT_INCONSISTENT", out_trade_no=out_trade_no)
-        return existing
+        return await _refresh_urls(call, conn, existing)
     expiry = tradebook.expires_at(call.biz, now)
     if expiry is None:
         return invalid("timeout_express / time_expire is not valid")
@@ -88,6 +88,17 @@ async def _open_trade(call: Call, conn: AsyncConnection, total: int) -> Row[Any]
     }
     await conn.execute(tradebook.trades.insert().values(**values))
     return await tradebook.by_token(conn, values["token"])  # type: ignore[return-value]
+
+
+async def _refresh_urls(call: Call, conn: AsyncConnection, trade: Row[Any]) -> Row[Any]:
+    """A repeated pay request for an unpaid trade: the latest notify/return URLs win."""
+    urls = {k: call.params[k] for k in ("notify_url", "return_url") if call.params.get(k)}
+    if not urls:
+        return trade
+    await conn.execute(
+        tradebook.trades.update().where(tradebook.trades.c.trade_no == trade.trade_no).values(**urls)
+    )
+    return await tradebook.by_token(conn, trade.token)  # type: ignore[return-value]
 
 
 async def _create(call: Call) -> Row[Any] | Result:

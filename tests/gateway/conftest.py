@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gateway.config import GatewaySettings
+from gateway.keys import bootstrap
+from gateway.store import create_tables, make_engine
 from gateway.testing import gateway_keys, serve_asgi, serve_gateway
+
+DB_FILE = "gateway.db"
 
 
 @dataclass
@@ -50,15 +55,34 @@ class Gateway:
         return client
 
 
-def make_settings(data_dir: Path, **overrides: Any) -> GatewaySettings:
-    """Settings for one test: its own data dir and a fast retry schedule."""
+async def _bootstrap(data_dir: Path) -> None:
+    settings = GatewaySettings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    engine = make_engine(settings.database_url)
+    await create_tables(engine)
+    await bootstrap(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A first-run database made once per session: RSA key generation is the slow part."""
+    data_dir = tmp_path_factory.mktemp("gateway-template")
+    asyncio.run(_bootstrap(data_dir))
+    return data_dir / DB_FILE
+
+
+def make_settings(data_dir: Path, template: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """Settings for one test: its own data dir (a copy of the template) and fast retries."""
+    if template is not None and not (data_dir / DB_FILE).exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, data_dir / DB_FILE)
     values: dict[str, Any] = {"data_dir": data_dir, "notify_time_scale": 0.001} | overrides
     return GatewaySettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> GatewaySettings:
-    return make_settings(tmp_path / "gateway")
+def settings(tmp_path: Path, template_db: Path) -> GatewaySettings:
+    return make_settings(tmp_path / "gateway", template_db)
 
 
 @pytest.fixture
@@ -68,11 +92,14 @@ async def gateway(settings: GatewaySettings) -> AsyncIterator[Gateway]:
 
 
 @pytest.fixture
-def start_gateway(tmp_path: Path) -> Callable[..., Any]:
-    """For tests that need their own settings: ``async with start_gateway(decline_rate=1)``."""
+def start_gateway(tmp_path: Path, template_db: Path) -> Callable[..., Any]:
+    """For tests that need their own settings: ``async with start_gateway(decline_rate=1)``.
+
+    Starting twice in one test reuses the same data dir (a restart).
+    """
 
     def start(*, clock: Any = None, **overrides: Any) -> Any:
-        return _started(make_settings(tmp_path / "gateway", **overrides), clock)
+        return _started(make_settings(tmp_path / "gateway", template_db, **overrides), clock)
 
     return start
 

@@ -58,7 +58,7 @@ async def test_notification_is_repeated_until_success_with_the_same_notify_id(st
 
 async def test_notification_gives_up_after_eight_attempts(start_gateway, receiver):
     receiver.answers = ["fail"] * 20
-    async with start_gateway(notify_time_scale=0.00001) as gateway:
+    async with start_gateway(notify_time_scale=0.000001) as gateway:
         await pay_with_notify(gateway, receiver, "n-3")
         await receiver.wait_for(8)
         await asyncio.sleep(0.3)
