@@ -44,7 +44,7 @@ from bot.payments.credentials import GatewayCredentials, credentials_from_settin
 log = logging.getLogger(__name__)
 
 ALIPAY_TZ = ZoneInfo("Asia/Shanghai")  # Alipay writes its times in China time.
-_YUAN = re.compile(r"(-?)(0|[1-9]\d{0,11})(?:\.(\d{1,2}))?")
+_YUAN = re.compile(r"(-?)(0|[1-9]\d{0,11})(?:\.(\d{1,2}))?", re.ASCII)
 # Answers that mean "try again later", not "no": same as a timeout.
 RETRY_SUB_CODES = frozenset({"ACQ.SYSTEM_ERROR", "SYSTEM_ERROR", "isp.unknow-error"})
 STATEMENT_KINDS = {"payment": "trade", "refund": "refund", "transfer": "transfer"}
