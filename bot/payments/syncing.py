@@ -67,7 +67,7 @@ async def _sync_trade(
         if not expired:
             return False
         closed = await gateway.close(out_trade_no)
-        if not closed.ok and closed.sub_code not in ("ACQ.TRADE_NOT_EXIST", None):
+        if not closed.ok and closed.sub_code != "ACQ.TRADE_NOT_EXIST":
             status = await gateway.query(out_trade_no)  # TRADE_STATUS_ERROR: paid or closed meanwhile?
             if status.paid:
                 return await _confirm(services, status)
@@ -75,6 +75,7 @@ async def _sync_trade(
         if not expired:
             return False
         log.warning("gateway unreachable while expiring order %s; expiring anyway: %s", order_id, exc)
+        return await _expire(services, order_id, None, now)  # the trade stays pending in our books
     return await _expire(services, order_id, out_trade_no, now)
 
 
@@ -89,11 +90,12 @@ async def _confirm(services: Services, status: TradeStatus) -> bool:
     return confirmation.outcome != "repeat"
 
 
-async def _expire(services: Services, order_id: int, out_trade_no: str | None, now: dt.datetime) -> bool:
+async def _expire(services: Services, order_id: int, closed: str | None, now: dt.datetime) -> bool:
+    """Expire the order, and mark its trade ``closed`` if the gateway closed it."""
 
     async def work(session: AsyncSession) -> None:
-        if out_trade_no is not None:
-            await paysync.mark_trade_closed(session, out_trade_no=out_trade_no)
+        if closed is not None:
+            await paysync.mark_trade_closed(session, out_trade_no=closed)
         await orders.expire_order(session, order_id=order_id, now=now)
 
     try:
