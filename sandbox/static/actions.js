@@ -123,9 +123,18 @@ function inlineRow(queryId, result) {
 
 /* ---- clock ---------------------------------------------------------------------- */
 function showClock(clock) {
+  const hours = Math.round(clock.offset_seconds / 3600);
+  const [days, rest] = [Math.floor(hours / 24), hours % 24];
+  const shift = [days ? `${days} d` : "", rest ? `${rest} h` : ""].filter(Boolean).join(" ");
   $("clock-now").textContent = new Date(clock.unix * 1000).toLocaleString([],
     { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
-    + (clock.offset_seconds ? ` (+${Math.round(clock.offset_seconds / 3600)} h)` : "");
+    + (shift ? ` (+${shift})` : "");
+}
+
+/* New channels and groups appear without a reload. */
+async function refreshChats() {
+  state.chats = (await api(`/users/${state.persona.id}/chats`)).chats;
+  renderChats();
 }
 
 async function advanceClock(seconds) {
@@ -155,7 +164,10 @@ function wire() {
   for (const button of document.querySelectorAll("[data-advance]")) {
     button.addEventListener("click", () => advanceClock(Number(button.dataset.advance)));
   }
-  setInterval(async () => showClock(await api("/clock")), 30000);
+  setInterval(async () => {
+    showClock(await api("/clock"));
+    await refreshChats();
+  }, 20000);
 }
 
 window.addEventListener("DOMContentLoaded", async () => {

@@ -8,9 +8,15 @@ import zlib
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ChatMemberStatus, MessageEntityType
 from telegram.error import BadRequest, EndPointNotFound, Forbidden, InvalidToken, RetryAfter
+
+from sandbox.testing import serve_app
 
 from .conftest import BUYER, CHANNEL
 
@@ -186,3 +192,18 @@ async def test_channels_are_also_limited_per_minute(bot, sandbox):
     with pytest.raises(RetryAfter):
         await bot.send_message(CHANNEL, "card 3")
     assert (await bot.send_message(BUYER, "private chats are not affected")).message_id
+
+
+async def test_photo_by_url_is_fetched_and_stored(bot, sandbox):
+    png = tiny_png(5, 7)
+
+    async def image(request: Request) -> Response:
+        return Response(png, media_type="image/png")
+
+    async with serve_app(Starlette(routes=[Route("/oolong.png", image)])) as base_url:
+        sent = await bot.send_photo(BUYER, f"{base_url}/oolong.png")
+        with pytest.raises(BadRequest, match="Failed to get http url content"):
+            await bot.send_photo(BUYER, f"{base_url}/missing.png")
+    assert (sent.photo[-1].width, sent.photo[-1].height) == (5, 7)
+    file = await bot.get_file(sent.photo[-1].file_id)
+    assert bytes(await file.download_as_bytearray()) == png
