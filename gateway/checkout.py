@@ -85,7 +85,7 @@ async def act(request: Request) -> Response:
     """``POST /checkout/<token>``: pay or cancel."""
     rt: Runtime = request.app.state.gateway
     token = request.path_params["token"]
-    form = dict(parse_qsl((await request.body()).decode("utf-8")))
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     loaded = await _load(rt, token)
     if loaded is None:
         return error_page("交易不存在 / No such trade", "This checkout link is not valid.", status=404)

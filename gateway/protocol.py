@@ -52,7 +52,7 @@ async def received_params(request: Request) -> dict[str, str]:
     params = dict(request.query_params)
     body = await request.body()
     if body and "multipart" not in request.headers.get("content-type", ""):
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     return params
 
 

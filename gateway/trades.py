@@ -9,6 +9,7 @@ code is scanned (the page opened).
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row
@@ -37,6 +38,8 @@ def checkout_url(call: Call, token: str) -> str:
 def _validate_new_trade(call: Call) -> tuple[int, Result | None]:
     """Check the fields every trade needs; returns (total in fen, rejection or None)."""
     out_trade_no = call.biz.get("out_trade_no")
+    if isinstance(out_trade_no, int | Decimal) and not isinstance(out_trade_no, bool):
+        out_trade_no = str(out_trade_no)  # a JSON number; Alipay reads it as text
     if not isinstance(out_trade_no, str) or not 0 < len(out_trade_no) <= 64:
         return 0, invalid("out_trade_no is required (at most 64 characters)")
     if not call.text("subject"):
