@@ -91,7 +91,7 @@ class FakeTelegram(BaseRequest):
         if name == "getMe":
             return BOT
         if name in {"sendMessage", "sendPhoto", "editMessageText", "editMessageCaption",
-                    "editMessageReplyMarkup"}:
+                    "editMessageReplyMarkup", "sendDocument"}:
             message = {"message_id": params.get("message_id") or next(self.message_ids), "date": DATE,
                        "chat": {"id": params.get("chat_id", 0), "type": "private"},
                        "from": BOT, "text": params.get("text", "")}
