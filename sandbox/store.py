@@ -10,6 +10,7 @@ from the sandbox clock, so they move when the clock is advanced.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from typing import Any
 
 from .clockfile import ClockControl
@@ -52,6 +53,8 @@ class Store:
         self.chat_meta: dict[int, JSON] = {}
         self.messages: dict[int, dict[int, JSON]] = {}
         self.inline_messages: dict[str, tuple[int, int]] = {}
+        # Per chat, (revision, message_id) in revision order: what changed when.
+        self._log: dict[int, list[tuple[int, int]]] = {}
         self.counters: JSON = {"rev": 0, "update_id": 0, "user_id": 700000, "file": 0,
                                "group_id": 5000, "channel_id": 5000}
         self.commands: dict[str, list[JSON]] = {}
@@ -71,12 +74,19 @@ class Store:
         for key, row in self.db.load("chats"):
             self.chats[int(key)] = row["chat"]
             self.chat_meta[int(key)] = row["meta"]
-        for _, rec in self.db.load("messages"):
-            chat_id = rec["message"]["chat"]["id"]
-            self.messages.setdefault(chat_id, {})[rec["message"]["message_id"]] = rec
+        self._load_messages([rec for _, rec in self.db.load("messages")])
+
+    def _load_messages(self, recs: list[JSON]) -> None:
+        """Messages by increasing id per chat (new ids count on), the change log by revision."""
+        for rec in sorted(recs, key=lambda r: r["message"]["message_id"]):
+            chat_id, message_id = rec["message"]["chat"]["id"], rec["message"]["message_id"]
+            self.messages.setdefault(chat_id, {})[message_id] = rec
             if rec.get("inline_message_id"):
-                self.inline_messages[rec["inline_message_id"]] = (
-                    chat_id, rec["message"]["message_id"])
+                self.inline_messages[rec["inline_message_id"]] = (chat_id, message_id)
+        for rec in sorted(recs, key=lambda r: r["rev"]):
+            message = rec["message"]
+            self._log.setdefault(message["chat"]["id"], []).append(
+                (rec["rev"], message["message_id"]))
 
     def _seed(self) -> None:
         """Personas and seeded channels exist from the start (kept if already stored)."""
@@ -183,7 +193,7 @@ class Store:
                     inline_message_id: str | None = None) -> JSON:
         """Store a message with the next id of its chat and the sandbox clock's date."""
         by_id = self.messages.setdefault(chat["id"], {})
-        message_id = max(by_id, default=0) + 1
+        message_id = next(reversed(by_id), 0) + 1  # ids are inserted in increasing order
         message: JSON = {"message_id": message_id}
         if sender is not None:
             message["from"] = sender
@@ -201,6 +211,7 @@ class Store:
         message = rec["message"]
         rec["rev"] = self.touch()
         self.messages.setdefault(message["chat"]["id"], {})[message["message_id"]] = rec
+        self._log.setdefault(message["chat"]["id"], []).append((rec["rev"], message["message_id"]))
         self.db.put("messages", f'{message["chat"]["id"]}:{message["message_id"]}', rec)
 
     def record(self, chat_id: int, message_id: int) -> JSON | None:
@@ -213,6 +224,9 @@ class Store:
         return self.record(*where) if where else None
 
     def changes(self, chat_id: int, after_rev: int) -> list[JSON]:
-        """Records of one chat changed after a revision, oldest first."""
-        recs = [r for r in self.messages.get(chat_id, {}).values() if r["rev"] > after_rev]
-        return sorted(recs, key=lambda r: r["rev"])
+        """Records of one chat changed after a revision, oldest first (a bisect, not a scan)."""
+        log = self._log.get(chat_id, [])
+        start = bisect.bisect_right(log, (after_rev, float("inf")))
+        by_id = self.messages.get(chat_id, {})
+        latest = {message_id: by_id[message_id] for _, message_id in log[start:]}
+        return sorted(latest.values(), key=lambda r: r["rev"])

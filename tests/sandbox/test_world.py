@@ -73,3 +73,19 @@ async def test_the_web_chat_is_served_from_the_package(sandbox):
         assert (await http.get(f"{sandbox.base_url}/static/{asset}")).status_code == 200
     info = await sandbox.client.info()
     assert [p["label"] for p in info["personas"]][:2] == ["Ling (buyer)", "Alex (buyer)"]
+
+
+async def test_edited_history_reloads_in_order_and_ids_count_on(tmp_path):
+    settings = sandbox_settings(tmp_path, persist=True, rate_limits_enabled=False)
+    async with serve_sandbox(settings) as sandbox, Bot(
+        sandbox.token, base_url=sandbox.bot_base_url
+    ) as bot:
+        first = await bot.send_message(BUYER, "first")
+        await bot.send_message(BUYER, "second")
+        await bot.edit_message_text("first, edited", BUYER, first.message_id)
+    async with serve_sandbox(settings) as sandbox:
+        async with Bot(sandbox.token, base_url=sandbox.bot_base_url) as bot:
+            third = await bot.send_message(BUYER, "third")
+        changes = (await sandbox.client.changes(BUYER))["messages"]
+    assert third.message_id == 3
+    assert [m["text"] for m in changes] == ["second", "first, edited", "third"]
