@@ -38,6 +38,9 @@ class WebhookDelivery:
             self._task = None
 
     async def _run(self) -> None:
+        while not self.updates.webhook.get("url"):
+            # Build the HTTP client only when needed: loading the CA bundle takes a while.
+            await self.updates.signal.wait(1.0)
         async with httpx.AsyncClient(timeout=10) as client:
             while True:
                 url = self.updates.webhook.get("url")
