@@ -108,7 +108,11 @@ async def confirm_payment(
         await notify(session, chat_id=owner, kind="deposit_paid", now=now,
                      dedupe_key=f"deposit-paid:{out_trade_no}", amount_fen=amount_fen)
         return Confirmation("paid", payment.id)
-    order = await get_order(session, payment.order_id)
+    # Lock the order before reading its state: the expiry job may be moving it right now, and
+    # a state read before its commit would refuse the notification (SQLite already serialises).
+    order = await session.get(Order, payment.order_id, with_for_update=True, populate_existing=True)
+    if order is None:
+        raise NotFound(what="order")
     await ledger.post(
         session, key=f"payment:{out_trade_no}", now=now, memo="buyer paid",
         legs=[(ledger.CLEARING, amount_fen),
