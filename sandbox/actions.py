@@ -16,6 +16,7 @@ from .world import World
 
 
 def user_of(world: World, user_id: int) -> JSON:
+    """A known user, or 404 for the control API caller."""
     user = world.store.users.get(user_id)
     if user is None:
         raise ApiError(404, f"no user {user_id}")

@@ -28,6 +28,7 @@ METHODS: dict[str, Method] = {
 
 
 def error_response(err: ApiError) -> JSONResponse:
+    """Telegram's error envelope with the matching HTTP status."""
     return JSONResponse(err.body(), status_code=err.code)
 
 

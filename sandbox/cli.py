@@ -11,6 +11,7 @@ from .config import SandboxSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The options of ``shopbot sandbox``; settings give the defaults."""
     parser = argparse.ArgumentParser(
         prog="shopbot sandbox",
         description="An offline Telegram Bot API server with a web chat (see docs/sandbox.md).",

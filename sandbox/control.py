@@ -57,6 +57,7 @@ async def body(request: Request) -> dict[str, Any]:
 
 
 def path_int(request: Request, name: str) -> int:
+    """An integer path parameter, or 400."""
     try:
         return int(request.path_params[name])
     except ValueError as err:
@@ -64,6 +65,7 @@ def path_int(request: Request, name: str) -> int:
 
 
 def need(data: dict[str, Any], name: str) -> Any:
+    """A required field of a control call's body, or 400."""
     if data.get(name) in (None, ""):
         raise ApiError(400, f"{name} is required")
     return data[name]
@@ -78,6 +80,7 @@ async def info(world: World, request: Request) -> Any:
 
 
 async def list_users(world: World, request: Request) -> Any:
+    """Every user, with whether they blocked the bot."""
     return {"users": [{**u, "blocked": u["id"] in world.store.blocked}
                       for u in world.store.users.values()]}
 
@@ -93,6 +96,7 @@ async def create_user(world: World, request: Request) -> Any:
 
 
 async def block_user(world: World, request: Request) -> Any:
+    """``{"blocked": bool}``: block or unblock the bot as this user."""
     data = await body(request)
     user_id = path_int(request, "user_id")
     actions.set_blocked(world, user_id, bool(data.get("blocked", True)))
@@ -100,12 +104,14 @@ async def block_user(world: World, request: Request) -> Any:
 
 
 async def user_chats(world: World, request: Request) -> Any:
+    """The chats a user sees in the web chat's tab bar."""
     user_id = path_int(request, "user_id")
     actions.user_of(world, user_id)
     return {"chats": world.store.chats_of(user_id)}
 
 
 async def list_channels(world: World, request: Request) -> Any:
+    """Every channel with its owner and whether the bot is admin there."""
     store = world.store
     return {"channels": [{**c, "bot_admin": store.chat_meta[c["id"]].get("bot_admin", False),
                           "owner_id": store.chat_meta[c["id"]].get("owner_id")}
@@ -113,6 +119,7 @@ async def list_channels(world: World, request: Request) -> Any:
 
 
 async def create_channel(world: World, request: Request) -> Any:
+    """``{"title", "owner_id", "username"?, "bot_admin"?}`` → the new channel."""
     data = await body(request)
     owner = actions.user_of(world, int(need(data, "owner_id")))
     chat = world.store.add_channel(str(need(data, "title")), data.get("username"), owner["id"],
@@ -121,6 +128,7 @@ async def create_channel(world: World, request: Request) -> Any:
 
 
 async def set_channel_admin(world: World, request: Request) -> Any:
+    """``{"bot_admin": bool}``: make the bot an admin of a channel, or not."""
     chat_id = path_int(request, "chat_id")
     if world.store.chats.get(chat_id, {}).get("type") != "channel":
         raise ApiError(404, f"no channel {chat_id}")
@@ -129,6 +137,7 @@ async def set_channel_admin(world: World, request: Request) -> Any:
 
 
 async def create_group(world: World, request: Request) -> Any:
+    """``{"title", "member_ids", "owner_id"?}`` → a basic group with the bot."""
     data = await body(request)
     members = [actions.user_of(world, int(m))["id"] for m in data.get("member_ids", [])]
     owner = int(data.get("owner_id") or (members[0] if members else 0))
@@ -163,15 +172,18 @@ async def chat_messages(world: World, request: Request) -> Any:
 
 
 def clock_state(world: World) -> dict[str, Any]:
+    """The offset and the sandbox's current time."""
     return {"offset_seconds": world.clock.offset_seconds(),
             "now": world.clock.clock.now().isoformat(), "unix": world.clock.unix_now()}
 
 
 async def get_clock(world: World, request: Request) -> Any:
+    """The sandbox clock."""
     return clock_state(world)
 
 
 async def advance_clock(world: World, request: Request) -> Any:
+    """``{"seconds": N}``: move the shared clock forward."""
     seconds = float(need(await body(request), "seconds"))
     if seconds < 0:
         raise ApiError(400, "the clock only moves forward")
@@ -190,6 +202,7 @@ async def limits(world: World, request: Request) -> Any:
 
 
 async def file_bytes(world: World, request: Request) -> Any:
+    """An image by file_id, for the web chat's ``<img>`` tags."""
     found = world.files.read(request.path_params["file_id"])
     if found is None:
         raise ApiError(404, "no such file")
@@ -202,6 +215,7 @@ async def pending_updates(world: World, request: Request) -> Any:
 
 
 def routes() -> list[Route]:
+    """Every control endpoint under ``/sandbox/api``."""
     from .control_actions import routes as action_routes
 
     def r(path: str, handler: Handler, *methods: str) -> Route:

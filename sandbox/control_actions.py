@@ -90,6 +90,7 @@ async def inline_result(world: World, request: Request) -> Any:
 
 
 def routes() -> list[tuple[str, Any, tuple[str, ...]]]:
+    """(path, handler, methods) of the user-action endpoints."""
     return [
         ("/messages", send_message, ("POST",)),
         ("/photos", send_photo, ("POST",)),

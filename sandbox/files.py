@@ -121,4 +121,5 @@ class FileStore:
 
 
 def photo_size(meta: JSON) -> JSON:
+    """The ``PhotoSize`` fields of a stored file."""
     return {k: meta[k] for k in ("file_id", "file_unique_id", "file_size", "width", "height")}

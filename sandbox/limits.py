@@ -31,6 +31,7 @@ class TokenBucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
     def take(self, now: float) -> None:
+        """Spend one token."""
         self._refill(now)
         self.tokens -= 1
 
@@ -57,6 +58,7 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: SandboxSettings) -> RateLimiter:
+        """Buckets with the configured rates."""
         return cls(
             per_chat_per_second=settings.rate_per_chat_per_second,
             per_chat_burst=settings.rate_per_chat_burst,
@@ -91,6 +93,7 @@ class RateLimiter:
         self._overall = None
 
     def snapshot(self) -> dict[str, float | int | bool]:
+        """The current limits, as the control API shows them."""
         return {
             "enabled": self.enabled,
             "per_chat_per_second": self.per_chat_per_second,

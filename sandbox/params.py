@@ -23,6 +23,7 @@ class ApiError(Exception):
         self.code, self.description, self.parameters = code, description, parameters
 
     def body(self) -> dict[str, Any]:
+        """The JSON body of an error answer."""
         body: dict[str, Any] = {"ok": False, "error_code": self.code,
                                 "description": self.description}
         if self.parameters:
@@ -53,6 +54,7 @@ class Params:
 
     @classmethod
     async def from_request(cls, request: Request) -> Params:
+        """Read query string and body, whatever the encoding."""
         values: dict[str, Any] = dict(request.query_params)
         uploads: dict[str, Upload] = {}
         ctype = request.headers.get("content-type", "")
@@ -71,13 +73,16 @@ class Params:
         return cls(values, uploads)
 
     def has(self, name: str) -> bool:
+        """Whether a parameter was given (non-empty) or uploaded."""
         return self.values.get(name) not in (None, "") or name in self.uploads
 
     def str(self, name: str, default: str | None = None) -> str | None:
+        """A text parameter."""
         value = self.values.get(name)
         return default if value is None else str(value)
 
     def int(self, name: str, default: int | None = None) -> int | None:
+        """An integer parameter; 400 if it is not one."""
         value = self.values.get(name)
         if value in (None, ""):
             return default
@@ -87,12 +92,14 @@ class Params:
             raise bad_request(f"invalid {name} specified") from err
 
     def require_int(self, name: str) -> int:
+        """An integer parameter that must be present."""
         value = self.int(name)
         if value is None:
             raise bad_request(f"{name} is empty")
         return value
 
     def bool(self, name: str, default: bool = False) -> bool:
+        """A boolean parameter (JSON true or the text true)."""
         value = self.values.get(name)
         if value in (None, ""):
             return default

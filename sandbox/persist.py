@@ -36,6 +36,7 @@ class Persistence:
             self._db.execute(SCHEMA)
 
     def put(self, kind: str, key: object, value: Any) -> None:
+        """Insert or replace one document (keeps its original row order)."""
         if self._db is not None:
             self._db.execute(
                 "INSERT INTO docs (kind, key, value) VALUES (?, ?, ?) "
@@ -52,6 +53,7 @@ class Persistence:
         return ((key, json.loads(value)) for key, value in rows)
 
     def close(self) -> None:
+        """Close the database file."""
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -42,12 +42,14 @@ class QueryBook:
 
     def open(self, kind: str, user_id: int, chat_id: int | None,
              payload: dict[str, Any]) -> PendingQuery:
+        """Register a new query with a Telegram-like numeric string id."""
         self._forget_old()
         query = PendingQuery(str(secrets.randbits(62)), kind, user_id, chat_id, payload)
         self._open[query.id] = query
         return query
 
     def get(self, query_id: str) -> PendingQuery | None:
+        """An open or answered query by id."""
         return self._open.get(query_id)
 
     def answer(self, kind: str, query_id: str | None, answer: dict[str, Any]) -> PendingQuery:

@@ -27,10 +27,12 @@ class Signal:
         self._event = asyncio.Event()
 
     def fire(self) -> None:
+        """Wake everyone waiting now."""
         self._event.set()
         self._event = asyncio.Event()
 
     async def wait(self, seconds: float) -> bool:
+        """Wait for the next ``fire()``; False after ``seconds`` without one."""
         event = self._event
         try:
             await asyncio.wait_for(event.wait(), seconds)
@@ -101,6 +103,7 @@ class Store:
 
     # --- counters ----------------------------------------------------------------------
     def next_counter(self, name: str, step: int = 1) -> int:
+        """Increment a persisted counter and return its new value."""
         self.counters[name] += step
         self.db.put("counters", "all", self.counters)
         return int(self.counters[name])
@@ -130,6 +133,7 @@ class Store:
         return user
 
     def set_blocked(self, user_id: int, blocked: bool) -> None:
+        """Record whether a user has blocked the bot."""
         (self.blocked.add if blocked else self.blocked.discard)(user_id)
         self._save_user(user_id)
 
@@ -157,6 +161,7 @@ class Store:
         return chat
 
     def set_bot_admin(self, chat_id: int, admin: bool) -> None:
+        """Make the bot an administrator of a chat, or not."""
         self.chat_meta[chat_id]["bot_admin"] = admin
         self._put_chat(self.chats[chat_id], self.chat_meta[chat_id])
 
@@ -220,6 +225,7 @@ class Store:
         return None if rec is None or rec["deleted"] else rec
 
     def inline_record(self, inline_message_id: str) -> JSON | None:
+        """A live message sent via inline mode, by its inline_message_id."""
         where = self.inline_messages.get(inline_message_id)
         return self.record(*where) if where else None
 

@@ -61,28 +61,34 @@ class SandboxClient:
         return response.json()
 
     async def info(self) -> JSON:
+        """``GET /info``: bot, personas, limits, clock."""
         return await self._call("GET", "/info")
 
     async def users(self) -> list[JSON]:
+        """Every user, with ``blocked``."""
         return (await self._call("GET", "/users"))["users"]
 
     async def create_user(self, first_name: str, *, user_id: int | None = None,
                           username: str | None = None, language_code: str = "en") -> JSON:
+        """Create a user (a fresh id unless given)."""
         payload = {"id": user_id, "first_name": first_name, "username": username,
                    "language_code": language_code}
         return (await self._call("POST", "/users", json=payload))["user"]
 
     async def block(self, user_id: int, blocked: bool = True) -> None:
+        """Block (or with ``blocked=False`` unblock) the bot as this user."""
         await self._call("POST", f"/users/{user_id}/block", json={"blocked": blocked})
 
     async def send_text(self, user_id: int, text: str, *, chat_id: int | None = None,
                         reply_to_message_id: int | None = None) -> JSON:
+        """The user sends a text; returns the message with its ``_rev``."""
         payload = {"user_id": user_id, "text": text, "chat_id": chat_id,
                    "reply_to_message_id": reply_to_message_id}
         return (await self._call("POST", "/messages", json=payload))["message"]
 
     async def send_photo(self, user_id: int, data: bytes, *, caption: str = "",
                          chat_id: int | None = None) -> JSON:
+        """The user sends a photo; returns the message with its ``_rev``."""
         form = {"user_id": str(user_id), "caption": caption}
         if chat_id is not None:
             form["chat_id"] = str(chat_id)
@@ -100,11 +106,13 @@ class SandboxClient:
 
     async def inline_query(self, user_id: int, query: str, *, chat_id: int | None = None,
                            offset: str = "") -> JSON:
+        """Type ``@bot query``; returns ``inline_query_id``, ``answered``, ``results``."""
         payload = {"user_id": user_id, "query": query, "chat_id": chat_id, "offset": offset}
         return await self._call("POST", "/inline_queries", json=payload)
 
     async def choose_inline_result(self, user_id: int, inline_query_id: str, result_id: str, *,
                                    chat_id: int | None = None) -> JSON:
+        """Pick an inline result; returns the message sent via the bot."""
         payload = {"user_id": user_id, "inline_query_id": inline_query_id,
                    "result_id": result_id, "chat_id": chat_id}
         return (await self._call("POST", "/inline_results", json=payload))["message"]
@@ -142,34 +150,43 @@ class SandboxClient:
                 raise TimeoutError(f"no matching message in chat {chat_id}")
 
     async def channels(self) -> list[JSON]:
+        """Every channel with ``bot_admin`` and ``owner_id``."""
         return (await self._call("GET", "/channels"))["channels"]
 
     async def create_channel(self, title: str, owner_id: int, *, username: str | None = None,
                              bot_admin: bool = True) -> JSON:
+        """Create a channel owned by a user."""
         payload = {"title": title, "owner_id": owner_id, "username": username,
                    "bot_admin": bot_admin}
         return (await self._call("POST", "/channels", json=payload))["chat"]
 
     async def set_bot_admin(self, chat_id: int, admin: bool = True) -> None:
+        """Make the bot an administrator of a channel (or not)."""
         await self._call("POST", f"/channels/{chat_id}/admin", json={"bot_admin": admin})
 
     async def create_group(self, title: str, member_ids: list[int]) -> JSON:
+        """Create a basic group with the bot and these users."""
         payload = {"title": title, "member_ids": member_ids}
         return (await self._call("POST", "/groups", json=payload))["chat"]
 
     async def clock(self) -> JSON:
+        """The sandbox clock: ``offset_seconds``, ``now``, ``unix``."""
         return await self._call("GET", "/clock")
 
     async def advance_clock(self, seconds: float) -> JSON:
+        """Move the shared clock forward by ``seconds``."""
         return await self._call("POST", "/clock/advance", json={"seconds": seconds})
 
     async def set_limits(self, **limits: float | int | bool) -> JSON:
+        """Change the flood limits, e.g. ``enabled=False``."""
         return await self._call("POST", "/limits", json=limits)
 
     async def pending_updates(self) -> list[JSON]:
+        """Updates the bot has not confirmed yet."""
         return (await self._call("GET", "/updates"))["pending"]
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.http.aclose()
 
 
@@ -183,6 +200,7 @@ class RunningSandbox:
 
     @property
     def token(self) -> str:
+        """The bot token the sandbox accepts."""
         return self.settings.bot_token
 
     @property
@@ -192,6 +210,7 @@ class RunningSandbox:
 
     @property
     def file_base_url(self) -> str:
+        """What PTB's ``base_file_url`` should be."""
         return f"{self.base_url}/file/bot"
 
 

@@ -52,6 +52,7 @@ class UpdateQueue:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
 
     def drop_pending(self) -> None:
+        """Forget every pending update (drop_pending_updates)."""
         self.pending.clear()
 
     async def poll(self, offset: int | None, limit: int, wait_seconds: float,
@@ -78,6 +79,7 @@ class UpdateQueue:
         return self.pending[: max(1, min(limit, 100))]
 
     def set_webhook(self, config: JSON, *, drop_pending: bool) -> None:
+        """Store the webhook settings; an empty url means polling."""
         self.webhook = config
         self.last_error = None
         self.store.db.put("webhook", "current", config)
@@ -86,6 +88,7 @@ class UpdateQueue:
         self.signal.fire()
 
     def webhook_info(self) -> dict[str, Any]:
+        """``getWebhookInfo``'s answer."""
         info: dict[str, Any] = {"url": self.webhook.get("url", ""),
                                 "has_custom_certificate": False,
                                 "pending_update_count": len(self.pending)}

@@ -28,9 +28,11 @@ class WebhookDelivery:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start delivering in the background."""
         self._task = asyncio.create_task(self._run(), name="sandbox-webhook")
 
     async def stop(self) -> None:
+        """Stop delivering; an update being sent is sent again next time."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

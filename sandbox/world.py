@@ -35,6 +35,7 @@ class World:
 
     @classmethod
     def build(cls, settings: SandboxSettings, clock: ClockControl) -> World:
+        """Everything for one sandbox, from its settings and clock."""
         db = Persistence(settings.data_dir / "sandbox.db" if settings.persist else None)
         store = Store(settings, clock, db)
         updates = UpdateQueue(store)
