@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -21,7 +22,7 @@ from telegram import (
 from telegram.constants import MessageEntityType
 from telegram.error import BadRequest, Conflict
 
-from sandbox.testing import SandboxError, serve_app
+from sandbox.testing import SandboxError, sandbox_settings, serve_app, serve_sandbox
 
 from .conftest import BUYER, CHANNEL, MERCHANT
 
@@ -188,3 +189,19 @@ async def test_blocking_the_bot_is_reported_as_my_chat_member(bot, sandbox):
     member = update.my_chat_member
     assert (member.old_chat_member.status, member.new_chat_member.status) == ("member", "kicked")
     assert member.from_user.id == BUYER
+
+
+async def test_a_late_answer_is_too_old(tmp_path):
+    settings = sandbox_settings(tmp_path, callback_answer_ttl_seconds=0.2,
+                                answer_wait_seconds=0.1)
+    async with serve_sandbox(settings) as sandbox, Bot(
+        sandbox.token, base_url=sandbox.bot_base_url
+    ) as bot:
+        card = await bot.send_message(BUYER, "Oolong", reply_markup=BUY)
+        answer = await sandbox.client.press_button(BUYER, "buy:5", chat_id=BUYER,
+                                                   message_id=card.message_id)
+        assert not answer["answered"]
+        query = (await next_update(bot)).callback_query
+        await asyncio.sleep(0.2)
+        with pytest.raises(BadRequest, match="Query is too old"):
+            await query.answer("Reserved")
