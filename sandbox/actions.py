@@ -57,8 +57,11 @@ def _heard_in_group(world: World, message: JSON) -> bool:
 
 
 def _unblock_on_write(world: World, user: JSON, chat: JSON) -> None:
-    """Writing to a bot one blocked unblocks it, as the Telegram apps do."""
-    if chat["type"] == "private" and user["id"] in world.store.blocked:
+    """Writing to the bot starts the chat, and unblocks a blocked bot, as the apps do."""
+    if chat["type"] != "private":
+        return
+    world.store.mark_started(user["id"])
+    if user["id"] in world.store.blocked:
         set_blocked(world, user["id"], False)
 
 

@@ -86,12 +86,17 @@ async def list_users(world: World, request: Request) -> Any:
 
 
 async def create_user(world: World, request: Request) -> Any:
-    """Create a user; without an id a fresh one is picked (the web chat's "New user")."""
+    """Create a user; without an id a fresh one is picked (the web chat's "New user").
+
+    Like a real newcomer, the user has not started the bot (``"started": false``) until
+    they write to it, unless the body says ``"started": true``.
+    """
     data = await body(request)
     user_id = data.get("id")
     user = world.store.add_user(int(user_id) if user_id is not None else None,
                                 str(data.get("first_name") or "New user"), data.get("username"),
-                                data.get("language_code") or "en")
+                                data.get("language_code") or "en",
+                                started=bool(data.get("started", False)))
     return {"user": user}
 
 

@@ -116,8 +116,11 @@ class Store:
 
     # --- users and chats ---------------------------------------------------------------
     def add_user(self, user_id: int | None, first_name: str, username: str | None = None,
-                 language_code: str | None = None) -> JSON:
-        """Create (or replace) a user and their private chat with the bot."""
+                 language_code: str | None = None, *, started: bool = True) -> JSON:
+        """Create (or replace) a user and their private chat with the bot.
+
+        ``started=False`` is a user who never opened the bot: it may not write to them yet.
+        """
         uid = user_id if user_id is not None else self.next_counter("user_id")
         user: JSON = {"id": uid, "is_bot": False, "first_name": first_name}
         if username:
@@ -129,8 +132,16 @@ class Store:
         chat = {"id": uid, "type": "private", "first_name": first_name}
         if username:
             chat["username"] = username
-        self._put_chat(chat, {"members": [uid], "owner_id": uid, "bot_admin": False})
+        self._put_chat(chat, {"members": [uid], "owner_id": uid, "bot_admin": False,
+                              "started": started})
         return user
+
+    def mark_started(self, user_id: int) -> None:
+        """The user wrote to the bot: from now on the bot may write to them."""
+        meta = self.chat_meta[user_id]
+        if not meta.get("started", True):
+            meta["started"] = True
+            self._put_chat(self.chats[user_id], meta)
 
     def set_blocked(self, user_id: int, blocked: bool) -> None:
         """Record whether a user has blocked the bot."""

@@ -69,10 +69,11 @@ class SandboxClient:
         return (await self._call("GET", "/users"))["users"]
 
     async def create_user(self, first_name: str, *, user_id: int | None = None,
-                          username: str | None = None, language_code: str = "en") -> JSON:
-        """Create a user (a fresh id unless given)."""
+                          username: str | None = None, language_code: str = "en",
+                          started: bool = False) -> JSON:
+        """Create a user (a fresh id unless given) who has not opened the bot unless started."""
         payload = {"id": user_id, "first_name": first_name, "username": username,
-                   "language_code": language_code}
+                   "language_code": language_code, "started": started}
         return (await self._call("POST", "/users", json=payload))["user"]
 
     async def block(self, user_id: int, blocked: bool = True) -> None:

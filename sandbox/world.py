@@ -58,6 +58,8 @@ class World:
         meta = self.store.chat_meta[chat["id"]]
         if chat["type"] == "private" and chat["id"] in self.store.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat["type"] == "private" and not meta.get("started", True):
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         if chat["type"] == "channel" and not meta.get("bot_admin"):
             raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
         if chat["type"] == "private" and self.store.users.get(chat["id"], {}).get("is_bot"):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from telegram import Bot
+from telegram.error import Forbidden
 
 from sandbox.testing import SandboxError, sandbox_settings, serve_sandbox
 
@@ -25,13 +26,16 @@ async def test_advancing_the_clock_writes_the_offset_file_and_dates_move(sandbox
         await sandbox.client.advance_clock(-5)
 
 
-async def test_new_users_get_fresh_ids_and_a_private_chat(sandbox, bot):
+async def test_new_users_get_fresh_ids_and_the_bot_waits_for_their_start(sandbox, bot):
     user = await sandbox.client.create_user("Nina", language_code="ru")
     assert user["id"] not in (1001, 1002, 2001, 9001)
     assert (await bot.get_chat(user["id"])).first_name == "Nina"
+    with pytest.raises(Forbidden, match="can't initiate conversation"):
+        await bot.send_message(user["id"], "Flash sale!")
     await sandbox.client.send_text(user["id"], "/start")
     update = (await bot.get_updates(timeout=1))[0]
     assert update.message.from_user.language_code == "ru"
+    assert (await bot.send_message(user["id"], "Welcome")).text == "Welcome"
 
 
 async def test_user_photo_reaches_the_bot_with_a_downloadable_file(sandbox, bot):
