@@ -23,6 +23,7 @@ from .world import World
 
 Handler = Callable[[World, Request], Awaitable[Any]]
 MAX_POLL_SECONDS = 30.0
+SAFE_INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -211,7 +212,13 @@ async def file_bytes(world: World, request: Request) -> Any:
     found = world.files.read(request.path_params["file_id"])
     if found is None:
         raise ApiError(404, "no such file")
-    return Response(found[0], media_type=found[1], headers={"Cache-Control": "max-age=86400"})
+    data, mime = found
+    headers = {"Cache-Control": "max-age=86400", "X-Content-Type-Options": "nosniff"}
+    if mime not in SAFE_INLINE:
+        # A bot's document could be HTML or SVG: never render it on the sandbox's origin.
+        mime = "application/octet-stream"
+        headers["Content-Disposition"] = "attachment"
+    return Response(data, media_type=mime, headers=headers)
 
 
 async def pending_updates(world: World, request: Request) -> Any:

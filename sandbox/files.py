@@ -61,12 +61,28 @@ class FileStore:
     def add_photo(self, data: bytes) -> JSON:
         """Store uploaded image bytes; return the ``PhotoSize`` the Bot API reports."""
         width, height, mime = image_info(data)
+        meta = self._store(data, "photos", EXTENSIONS.get(mime, "jpg"),
+                           {"width": width, "height": height, "mime_type": mime})
+        return photo_size(meta)
+
+    def add_document(self, upload: Upload) -> JSON:
+        """Store any uploaded file; return the ``Document`` the Bot API reports."""
+        name = Path(upload.filename or "file").name
+        mime = upload.content_type or "application/octet-stream"
+        ext = Path(name).suffix.lstrip(".")
+        ext = ext if ext.isalnum() and len(ext) <= 8 else "bin"
+        meta = self._store(upload.data, "documents", ext,
+                           {"mime_type": mime, "file_name": name})
+        return document(meta)
+
+    def _store(self, data: bytes, folder: str, ext: str, extra: JSON) -> JSON:
+        """Keep the bytes and their metadata; the same bytes keep their file_unique_id."""
         self._seq += 1
         unique = "AQAD" + hashlib.sha1(data).hexdigest()[:16]
-        file_path = f"photos/file_{self._seq}.{EXTENSIONS.get(mime, 'jpg')}"
-        file_id = "AgACAgQAAxk" + secrets.token_urlsafe(30)
+        file_path = f"{folder}/file_{self._seq}.{ext}"
+        file_id = ("AgACAgQAAxk" if folder == "photos" else "BQACAgQAAxk") + secrets.token_urlsafe(30)
         meta = {"file_id": file_id, "file_unique_id": unique, "file_size": len(data),
-                "file_path": file_path, "width": width, "height": height, "mime_type": mime}
+                "file_path": file_path, **extra}
         if self.root is None:
             self._memory[file_path] = data
         else:
@@ -75,7 +91,7 @@ class FileStore:
             target.write_bytes(data)
         self.meta[file_id] = meta
         self.db.put("files", file_id, meta)
-        return photo_size(meta)
+        return meta
 
     async def resolve_photo(self, given: Upload | str | None) -> JSON:
         """The stored photo for an upload, a known file_id or an http(s) URL, as Telegram does."""
@@ -84,10 +100,23 @@ class FileStore:
         if not given:
             raise bad_request("there is no photo in the request")
         if given in self.meta:
+            if "width" not in self.meta[given]:
+                raise bad_request("type of file mismatch")
             return photo_size(self.meta[given])
         if given.startswith(("http://", "https://")):
             return self.add_photo(await self._fetch(given))
         raise bad_request("wrong file identifier/HTTP URL specified")
+
+    async def resolve_document(self, given: Upload | str | None) -> JSON:
+        """The stored document for an upload, a known file_id or an http(s) URL."""
+        if isinstance(given, Upload):
+            return self.add_document(given)
+        if given and given in self.meta:
+            return document(self.meta[given])
+        if given and given.startswith(("http://", "https://")):
+            name = given.rsplit("/", 1)[-1] or "file"
+            return self.add_document(Upload(await self._fetch(given), name, None))
+        raise bad_request("there is no document in the request")
 
     async def _fetch(self, url: str) -> bytes:
         try:
@@ -123,3 +152,9 @@ class FileStore:
 def photo_size(meta: JSON) -> JSON:
     """The ``PhotoSize`` fields of a stored file."""
     return {k: meta[k] for k in ("file_id", "file_unique_id", "file_size", "width", "height")}
+
+
+def document(meta: JSON) -> JSON:
+    """The ``Document`` fields of a stored file."""
+    keys = ("file_id", "file_unique_id", "file_size", "file_name", "mime_type")
+    return {k: meta[k] for k in keys if k in meta}

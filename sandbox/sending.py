@@ -1,4 +1,5 @@
-"""Bot API methods that post messages (sendMessage, sendPhoto, sendChatAction) and getFile.
+"""Bot API methods that post messages (sendMessage, sendPhoto, sendDocument, sendChatAction)
+and getFile.
 
 Each send checks, in Telegram's order, that the chat exists, that the bot
 may write there (blocked users, channels where it is no admin), the content,
@@ -71,6 +72,15 @@ async def send_photo(world: World, p: Params) -> Any:
     return post(world, chat, p, {"photo": [photo], **caption})
 
 
+async def send_document(world: World, p: Params) -> Any:
+    """sendDocument: any file (CSV exports, receipts), with an optional caption."""
+    chat = target_chat(world, p)
+    world.check_can_write(chat)
+    caption = caption_content(p)
+    doc = await world.files.resolve_document(p.file("document"))
+    return post(world, chat, p, {"document": doc, **caption})
+
+
 async def send_chat_action(world: World, p: Params) -> Any:
     """sendChatAction: nothing to show, but the chat must exist and accept the bot."""
     chat = target_chat(world, p)
@@ -87,5 +97,6 @@ METHODS = {
     "getfile": get_file,
     "sendmessage": send_message,
     "sendphoto": send_photo,
+    "senddocument": send_document,
     "sendchataction": send_chat_action,
 }

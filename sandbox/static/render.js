@@ -98,7 +98,8 @@ const Render = (() => {
   function quote(msg) {
     const replied = msg.reply_to_message;
     if (!replied) return null;
-    const text = replied.text || replied.caption || (replied.photo ? "Photo" : "…");
+    const text = replied.text || replied.caption || (replied.photo ? "Photo"
+      : replied.document ? replied.document.file_name || "File" : "…");
     return el("div", { class: "quote" }, el("b", { text: senderName(replied) }),
       document.createTextNode(" " + text.slice(0, 80)));
   }
@@ -119,6 +120,13 @@ const Render = (() => {
       const photo = msg.photo[msg.photo.length - 1];
       bubble.append(el("img", { class: "photo", alt: "photo", loading: "lazy",
         src: "/sandbox/api/files/" + encodeURIComponent(photo.file_id) }));
+    }
+    if (msg.document) {
+      const doc = msg.document;
+      const size = doc.file_size ? ` (${Math.max(1, Math.round(doc.file_size / 1024))} KB)` : "";
+      bubble.append(el("a", { class: "document", download: doc.file_name || "file",
+        href: "/sandbox/api/files/" + encodeURIComponent(doc.file_id),
+        text: "📄 " + (doc.file_name || "file") + size }));
     }
     const text = msg.text !== undefined ? msg.text : msg.caption;
     const entities = msg.text !== undefined ? msg.entities : msg.caption_entities;

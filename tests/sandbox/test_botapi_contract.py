@@ -207,3 +207,15 @@ async def test_photo_by_url_is_fetched_and_stored(bot, sandbox):
     assert (sent.photo[-1].width, sent.photo[-1].height) == (5, 7)
     file = await bot.get_file(sent.photo[-1].file_id)
     assert bytes(await file.download_as_bytearray()) == png
+
+
+async def test_documents_are_stored_and_served_as_downloads(bot, sandbox):
+    csv = b"order,amount_fen\n1,1200\n"
+    sent = await bot.send_document(2001, csv, filename="orders.csv", caption="Today's orders")
+    assert (sent.document.file_name, sent.document.file_size) == ("orders.csv", len(csv))
+    file = await bot.get_file(sent.document.file_id)
+    assert bytes(await file.download_as_bytearray()) == csv
+    with pytest.raises(BadRequest, match="Type of file mismatch"):
+        await bot.send_photo(BUYER, sent.document.file_id)
+    served = await sandbox.client.http.get(f"/files/{sent.document.file_id}")
+    assert served.content == csv and served.headers["content-disposition"] == "attachment"
