@@ -219,3 +219,27 @@ async def test_documents_are_stored_and_served_as_downloads(bot, sandbox):
         await bot.send_photo(BUYER, sent.document.file_id)
     served = await sandbox.client.http.get(f"/files/{sent.document.file_id}")
     assert served.content == csv and served.headers["content-disposition"] == "attachment"
+
+
+async def test_caption_and_keyboard_edits(bot, sandbox):
+    card = await bot.send_photo(CHANNEL, tiny_png(), caption="Oolong ¥12", reply_markup=BUY)
+    recaptioned = await bot.edit_message_caption(CHANNEL, card.message_id,
+                                                 caption="<b>Sold out</b>", parse_mode="HTML",
+                                                 reply_markup=BUY)
+    assert recaptioned.caption == "Sold out" and recaptioned.photo
+    stripped = await bot.edit_message_reply_markup(CHANNEL, card.message_id)
+    assert stripped.reply_markup is None
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_reply_markup(CHANNEL, card.message_id)
+    with pytest.raises(BadRequest, match="There is no text in the message to edit"):
+        await bot.edit_message_text("text", CHANNEL, card.message_id)
+    assert await bot.send_chat_action(BUYER, "typing")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_overall_limit_spans_chats(bot, sandbox):
+    await sandbox.client.set_limits(enabled=True, overall_per_second=2)
+    await bot.send_message(1001, "a")
+    await bot.send_message(1002, "b")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(2001, "c")

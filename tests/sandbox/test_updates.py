@@ -205,3 +205,15 @@ async def test_a_late_answer_is_too_old(tmp_path):
         await asyncio.sleep(0.2)
         with pytest.raises(BadRequest, match="Query is too old"):
             await query.answer("Reserved")
+
+
+async def test_allowed_updates_filter_what_is_queued(bot, sandbox):
+    assert await bot.get_updates(allowed_updates=["callback_query"]) == ()
+    card = await bot.send_message(BUYER, "Oolong", reply_markup=BUY)
+    await sandbox.client.send_text(BUYER, "this text is not wanted")
+    pressing = asyncio.create_task(sandbox.client.press_button(
+        BUYER, "buy:5", chat_id=BUYER, message_id=card.message_id))
+    (update,) = await bot.get_updates(timeout=2)
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await pressing
