@@ -27,6 +27,9 @@ async function pressButton(msg, button, node) {
     return startInline(button.switch_inline_query_current_chat);
   }
   if (button.switch_inline_query !== undefined) return pickChatForInline(button.switch_inline_query);
+  if (button.switch_inline_query_chosen_chat) {
+    return pickChatForInline(button.switch_inline_query_chosen_chat.query || "");
+  }
   if (button.copy_text) {
     await navigator.clipboard.writeText(button.copy_text.text).catch(() => {});
     return toast("Copied");
@@ -87,20 +90,28 @@ function hideInline() {
   $("inline-results").replaceChildren();
 }
 
-async function runInline(query) {
-  const seq = ++state.inlineSeq;
+/* Ask the bot; with an offset (the bot's next_offset) the results are appended. */
+async function runInline(query, offset = "") {
+  const seq = offset ? state.inlineSeq : ++state.inlineSeq;
   const panel = $("inline-results");
   let answer;
   try {
     answer = await api("/inline_queries", { json: { user_id: state.persona.id,
-      chat_id: state.chat.id, query } });
+      chat_id: state.chat.id, query, offset } });
   } catch (err) { toast(err.message); return; }
   if (seq !== state.inlineSeq) return;
-  panel.replaceChildren();
+  if (!offset) panel.replaceChildren();
+  panel.querySelectorAll(".more").forEach((node) => node.remove());
   panel.hidden = false;
   if (!answer.answered) panel.append(Render.el("div", { class: "empty", text: "The bot did not answer." }));
-  else if (!answer.results.length) panel.append(Render.el("div", { class: "empty", text: "No results." }));
+  else if (!answer.results.length && !offset) {
+    panel.append(Render.el("div", { class: "empty", text: "No results." }));
+  }
   for (const result of answer.results) panel.append(inlineRow(answer.inline_query_id, result));
+  if (answer.next_offset) {
+    panel.append(Render.el("button", { type: "button", class: "result more", text: "More…",
+      onclick: () => runInline(query, answer.next_offset) }));
+  }
 }
 
 function inlineRow(queryId, result) {
