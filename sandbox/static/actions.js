@@ -107,6 +107,12 @@ async function runInline(query, offset = "") {
   else if (!answer.results.length && !offset) {
     panel.append(Render.el("div", { class: "empty", text: "No results." }));
   }
+  const button = answer.button;
+  if (button && !offset && button.start_parameter !== undefined) {
+    // InlineQueryResultsButton: opens the bot's chat with /start <parameter>.
+    panel.prepend(Render.el("button", { type: "button", class: "result more", text: button.text,
+      onclick: () => followDeepLink(`https://t.me/${state.info.bot.username}?start=${button.start_parameter}`) }));
+  }
   for (const result of answer.results) panel.append(inlineRow(answer.inline_query_id, result));
   if (answer.next_offset) {
     panel.append(Render.el("button", { type: "button", class: "result more", text: "More…",
