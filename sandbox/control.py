@@ -36,6 +36,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except ApiError as err:
             return JSONResponse({"ok": False, "description": err.description},
                                 status_code=err.code)
+        except (ValueError, TypeError) as err:  # int("abc") and the like in a request body
+            return JSONResponse({"ok": False, "description": f"bad value: {err}"},
+                                status_code=400)
         if isinstance(result, Response):
             return result
         return JSONResponse(result)
@@ -166,8 +169,11 @@ async def chat_messages(world: World, request: Request) -> Any:
     chat_id = path_int(request, "chat_id")
     if chat_id not in world.store.chats:
         raise ApiError(404, f"no chat {chat_id}")
-    after = int(request.query_params.get("after", 0))
-    timeout = min(float(request.query_params.get("timeout", 0)), MAX_POLL_SECONDS)
+    try:
+        after = int(request.query_params.get("after", 0))
+        timeout = min(float(request.query_params.get("timeout", 0)), MAX_POLL_SECONDS)
+    except ValueError as err:
+        raise ApiError(400, "after and timeout must be numbers") from err
     changes = world.store.changes(chat_id, after)
     while not changes and timeout > 0:
         await world.store.changed.wait(min(timeout, 1.0))

@@ -93,3 +93,12 @@ async def test_edited_history_reloads_in_order_and_ids_count_on(tmp_path):
         changes = (await sandbox.client.changes(BUYER))["messages"]
     assert third.message_id == 3
     assert [m["text"] for m in changes] == ["second", "first, edited", "third"]
+
+
+async def test_control_api_refuses_bad_input_clearly(sandbox):
+    http = sandbox.client.http
+    bad_id = await http.post("/messages", json={"user_id": "ling", "text": "hi"})
+    assert bad_id.status_code == 400 and bad_id.json()["ok"] is False
+    assert (await http.post("/messages", json={"user_id": 4242, "text": "hi"})).status_code == 404
+    assert (await http.get("/chats/1001/messages?after=x")).status_code == 400
+    assert (await http.post("/clock/advance", content=b"{nope")).status_code == 400
