@@ -53,6 +53,11 @@ async def call_method(request: Request) -> Response:
     except ApiError as err:
         log.debug("%s -> %s %s", name, err.code, err.description)
         return error_response(err)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        # Malformed parameters the checks did not foresee: a 400, like Telegram, but logged
+        # with its traceback in case it is the sandbox's own bug.
+        log.warning("%s failed on its parameters", name, exc_info=True)
+        return error_response(ApiError(400, f"Bad Request: can't parse parameters: {err}"))
     return JSONResponse({"ok": True, "result": result})
 
 

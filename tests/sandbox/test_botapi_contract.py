@@ -243,3 +243,11 @@ async def test_overall_limit_spans_chats(bot, sandbox):
     await bot.send_message(1002, "b")
     with pytest.raises(RetryAfter):
         await bot.send_message(2001, "c")
+
+
+async def test_malformed_parameters_are_400_not_500(sandbox):
+    url = f"{sandbox.bot_base_url}{sandbox.token}/sendMessage"
+    async with httpx.AsyncClient() as http:
+        response = await http.post(url, json={"chat_id": BUYER, "text": "hi",
+                                              "reply_markup": {"inline_keyboard": [["oops"]]}})
+    assert response.status_code == 400 and response.json()["ok"] is False
