@@ -116,17 +116,40 @@ def settle_cutoff(day: dt.date, days: int, cycle_at: dt.datetime) -> dt.datetime
 
 
 async def settleable_orders(
-    session: AsyncSession, *, merchant_id: int, days: int, day: dt.date, cycle_at: dt.datetime
+    session: AsyncSession, *, merchant_id: int, days: int, day: dt.date, cycle_at: dt.datetime,
+    limit: int | None = None,
 ) -> list[int]:
-    """Ids of the merchant's paid orders that the cycle of ``day`` settles."""
+    """Ids of the merchant's paid orders that the cycle of ``day`` settles (the first ``limit``)."""
     result = await session.scalars(
         select(orders.c.id)
         .where(orders.c.merchant_id == merchant_id, orders.c.settled_at.is_(None),
                orders.c.state.in_(SETTLEABLE_STATES), orders.c.total_fen > orders.c.refunded_fen,
                orders.c.paid_at <= settle_cutoff(day, days, cycle_at))
-        .order_by(orders.c.id)
+        .order_by(orders.c.id).limit(limit)
     )
     return list(result)
+
+
+async def settle_batch(
+    session: AsyncSession, *, merchant_id: int, day: dt.date, cycle_at: dt.datetime, rules: Rules,
+    now: dt.datetime, batch: int = 200,
+) -> bool:
+    """One transaction of a merchant's cycle: the plan, up to ``batch`` due orders, then the payout.
+
+    True when the merchant's cycle is complete (its payout created, or
+    nothing to pay); False when more orders remain for another batch.
+    """
+    cycle = day.isoformat()
+    await switch_plan(session, merchant_id=merchant_id, cycle=cycle, now=now)
+    days = await settlement_days(session, merchant_id=merchant_id, cycle=cycle, rules=rules, now=now)
+    due = await settleable_orders(session, merchant_id=merchant_id, days=days, day=day, cycle_at=cycle_at,
+                                  limit=batch + 1)
+    for order_id in due[:batch]:
+        await settle_order(session, order_id=order_id, cycle_at=cycle_at, rules=rules, now=now)
+    if len(due) > batch:
+        return False
+    await create_payout(session, merchant_id=merchant_id, cycle=cycle, now=now)
+    return True
 
 
 async def settle_order(

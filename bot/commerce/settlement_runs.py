@@ -1,10 +1,11 @@
 """The settlement cycle as a series of small transactions, and the payouts' trip to the gateway.
 
-One cycle (a business day) runs, for each merchant in id order:
+One cycle (a business day) runs, for each merchant in id order, in one
+transaction per batch of up to 200 orders (``settlement.settle_batch``):
 
-1. apply a plan switch and decide the plan in force (one transaction);
-2. settle each due order (one transaction per order, ``settle:<order id>``);
-3. create the payout of (merchant, cycle) with its journal (one transaction);
+1. apply a plan switch and decide the plan in force;
+2. settle each due order (journal ``settle:<order id>``);
+3. after the last batch, create the payout of (merchant, cycle) with its journal;
 
 then sends every pending payout through ``gateway.transfer`` with its own
 ``out_biz_no`` (the gateway is idempotent on it) and records the answer (one
@@ -59,23 +60,12 @@ async def settle_merchant(
     db: Database, *, merchant_id: int, day: dt.date, cycle_at: dt.datetime, rules: Rules,
     now: dt.datetime, step: Step = no_step,
 ) -> None:
-    """Steps 1–3 of a cycle for one merchant."""
-    cycle = day.isoformat()
-
-    async def plan(s):  # type: ignore[no-untyped-def]
-        await settlement.switch_plan(s, merchant_id=merchant_id, cycle=cycle, now=now)
-        days = await settlement.settlement_days(s, merchant_id=merchant_id, cycle=cycle, rules=rules, now=now)
-        return await settlement.settleable_orders(s, merchant_id=merchant_id, days=days, day=day,
-                                                 cycle_at=cycle_at)
-
-    due = await db.run(plan)
-    step(f"plan {merchant_id}")
-    for order_id in due:
-        await db.run(lambda s, o=order_id: settlement.settle_order(
-            s, order_id=o, cycle_at=cycle_at, rules=rules, now=now))
-        step(f"settle {order_id}")
-    await db.run(lambda s: settlement.create_payout(s, merchant_id=merchant_id, cycle=cycle, now=now))
-    step(f"payout {merchant_id}")
+    """Steps 1–3 of a cycle for one merchant, a batch of orders per transaction."""
+    done = False
+    while not done:
+        done = await db.run(lambda s: settlement.settle_batch(
+            s, merchant_id=merchant_id, day=day, cycle_at=cycle_at, rules=rules, now=now))
+        step(f"settle {merchant_id}")
 
 
 async def send_payout(

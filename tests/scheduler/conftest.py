@@ -67,9 +67,9 @@ class Desk:
 
         self.gateway.record_trade(await self.db.run(work), amount_fen)
 
-    async def sell(self, product_id: int, *, quantity: int = 1) -> int:
-        """A new buyer orders and pays; the gateway records the trade. Returns the order id."""
-        buyer = await factories.make_user(self.db, clock=self.clock)
+    async def sell(self, product_id: int, *, quantity: int = 1, buyer: int | None = None) -> int:
+        """A buyer (a new one unless given) orders and pays; the gateway records the trade."""
+        buyer = buyer or await factories.make_user(self.db, clock=self.clock)
         order = await factories.place(self.db, buyer_id=buyer, product_id=product_id, quantity=quantity,
                                       clock=self.clock)
         await factories.pay(self.db, order.id, clock=self.clock)

@@ -2,7 +2,7 @@
 
 The same shop is settled twice from the same starting point: once
 undisturbed, in this process; once by a scheduler process that is killed
-mid-settlement (after the first order settles), restarted and killed again
+mid-settlement (after the first merchant's orders settle), restarted and killed again
 after the gateway accepted a transfer but before the answer was recorded
 (the other payouts created but not sent), then restarted and left to finish. Both
 must end in the same state: the same payouts, ledger, orders and notices,
@@ -39,7 +39,7 @@ from tests.scheduler.crash_runner import FileGateway
 
 REPO = Path(__file__).parents[2]
 NOW = START + dt.timedelta(days=1)
-# After the first order settles; after the gateway accepted the first transfer but before the answer
+# After the first merchant's batch; after the gateway accepted the first transfer but before the answer
 # was recorded (by then every payout row exists: the others are created but not yet sent).
 CRASH_POINTS = ("settle", "transfer")
 

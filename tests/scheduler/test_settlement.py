@@ -15,7 +15,7 @@ DAY = dt.timedelta(days=1)
 async def next_day(desk, days: int = 1) -> None:
     for _ in range(days):
         desk.clock.advance(DAY)
-        await jobs.run_day(desk.services, desk.clock.now())
+        await jobs.settlement(desk.services, desk.clock.now())
         await assert_books_balanced(desk.db)
 
 
@@ -67,3 +67,22 @@ async def test_unpaid_orders_expire_and_shipped_orders_complete_by_themselves(de
     async with desk.db.transaction() as s:
         assert (await s.get(Order, unpaid.id)).state == OrderState.EXPIRED
         assert (await s.get(Order, shipped)).state == OrderState.COMPLETED
+
+
+async def test_a_busy_merchant_is_settled_in_batches_and_paid_once(desk):
+    from bot.clock import business_date
+    from bot.commerce import cycles, settlement
+
+    shop = await desk.merchant(name="Busy Tea", plan=SettlementPlan.T0, deposit_fen=20_000_00)
+    product = await factories.make_product(desk.db, merchant=shop, price_fen=10_00, clock=desk.clock)
+    for _ in range(3):
+        await desk.sell(product.id)
+    now = desk.clock.advance(DAY)
+    day = business_date(now)
+    cycle_at = cycles.cycle_moment(day, cycles.parse_time_of_day("02:00"))
+    done = [await desk.db.run(lambda s: settlement.settle_batch(
+        s, merchant_id=shop.id, day=day, cycle_at=cycle_at, rules=desk.services.rules, now=now, batch=1))
+        for _ in range(4)]
+    assert done == [False, False, True, True]
+    [payout] = await desk.payouts(shop.id)
+    assert payout.amount_fen == 3 * (10_00 - 6)

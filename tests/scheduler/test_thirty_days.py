@@ -55,13 +55,15 @@ async def test_a_month_of_settlement_refunds_plan_switches_and_an_outage(desk):
                                                clock=desk.clock)).id
            for m, price in ((slow, 100_00), (fast, 300_00), (switch, 200_00))}
     sold: dict[int, list[int]] = {m: [] for m in tea}
+    buyer = await factories.make_user(desk.db)
     for day in range(32):
         if day:
             desk.clock.advance(DAY)
         desk.gateway.down = day in OUTAGE
-        await jobs.run_day(desk.services, desk.clock.now())
+        await jobs.settlement(desk.services, desk.clock.now())
+        await jobs.reconcile(desk.services, desk.clock.now())
         for merchant_id, product_id in tea.items():
-            sold[merchant_id].append(await desk.sell(product_id))
+            sold[merchant_id].append(await desk.sell(product_id, buyer=buyer))
         if day == 3:
             await desk.top_up(switch.id, 20_000_00)
             await desk.choose(switch.id, SettlementPlan.T0)
