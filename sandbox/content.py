@@ -2,7 +2,7 @@
 
 The checks and wordings are the ones bots actually hit: empty text, too
 long text, broken HTML, callback data over 64 bytes, buttons without an
-action. Markdown parse modes are accepted but not parsed (see docs).
+action. All three parse modes are parsed: HTML, MarkdownV2 and legacy Markdown.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from .htmlcheck import HtmlError, parse_html, utf16_len
+from .markdown import parse_markdown, parse_markdown_v2
 from .params import Params, bad_request
 
 JSON = dict[str, Any]
@@ -20,6 +21,7 @@ BUTTON_ACTIONS = (
     "switch_inline_query_chosen_chat", "web_app", "login_url", "pay", "callback_game",
     "copy_text",
 )
+PARSERS = {"HTML": parse_html, "MARKDOWNV2": parse_markdown_v2, "MARKDOWN": parse_markdown}
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 
 
@@ -28,12 +30,15 @@ def formatted(text: str | None, parse_mode: str | None, entities: Any) -> tuple[
     text = text or ""
     if entities:
         return text, list(entities)
-    if (parse_mode or "").upper() == "HTML":
-        try:
-            return parse_html(text)
-        except HtmlError as err:
-            raise bad_request(f"can't parse entities: {err}") from err
-    return text, []
+    if not parse_mode:
+        return text, []
+    parser = PARSERS.get(parse_mode.upper())
+    if parser is None:
+        raise bad_request(f"unsupported parse_mode {parse_mode!r}")
+    try:
+        return parser(text)
+    except HtmlError as err:
+        raise bad_request(f"can't parse entities: {err}") from err
 
 
 def text_content(p: Params, field: str = "text") -> JSON:

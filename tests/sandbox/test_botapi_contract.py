@@ -251,3 +251,10 @@ async def test_malformed_parameters_are_400_not_500(sandbox):
         response = await http.post(url, json={"chat_id": BUYER, "text": "hi",
                                               "reply_markup": {"inline_keyboard": [["oops"]]}})
     assert response.status_code == 400 and response.json()["ok"] is False
+
+
+async def test_markdown_v2_is_checked_like_telegram(bot):
+    sent = await bot.send_message(BUYER, "*Oolong* ¥12\\.00", parse_mode="MarkdownV2")
+    assert sent.text == "Oolong ¥12.00" and sent.entities[0].type == MessageEntityType.BOLD
+    with pytest.raises(BadRequest, match="is reserved and must be escaped"):
+        await bot.send_message(BUYER, "Oolong ¥12.00", parse_mode="MarkdownV2")

@@ -7,8 +7,10 @@ import html
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telegram.helpers import escape_markdown
 
 from sandbox.htmlcheck import HtmlError, parse_html
+from sandbox.markdown import parse_markdown_v2
 
 
 def test_tags_become_entities_with_utf16_offsets():
@@ -63,3 +65,37 @@ def test_markup_telegram_refuses(markup, message):
 @given(st.text())
 def test_escaped_user_text_always_parses_back_to_itself(user_text):
     assert parse_html(html.escape(user_text, quote=False)) == (user_text, [])
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text", "types"),
+    [
+        ("*Oolong* ¥12\\.00", "Oolong ¥12.00", ["bold"]),
+        ("_tea_ __new__ ~old~ ||secret||", "tea new old secret",
+         ["italic", "underline", "strikethrough", "spoiler"]),
+        ("[shop](https://t.me/shopbot_demo_bot?start=p_5)", "shop", ["text_link"]),
+        ("`p_5` and ```python\nx = 1```", "p_5 and x = 1", ["code", "pre"]),
+    ],
+)
+def test_markdown_v2_markers_become_entities(markdown, text, types):
+    parsed_text, entities = parse_markdown_v2(markdown)
+    assert parsed_text == text and [e["type"] for e in entities] == types
+
+
+@pytest.mark.parametrize(
+    ("markdown", "message"),
+    [
+        ("Version 1.0", "Character '.' is reserved and must be escaped with the preceding '\\'"),
+        ("🍵 _tea", "Can't find end of Italic entity at byte offset 5"),
+        ("`code", "Can't find end of Code entity at byte offset 0"),
+    ],
+)
+def test_markdown_v2_that_telegram_refuses(markdown, message):
+    with pytest.raises(HtmlError) as caught:
+        parse_markdown_v2(markdown)
+    assert str(caught.value) == message
+
+
+@given(st.text())
+def test_text_escaped_by_ptb_for_markdown_v2_parses_back_to_itself(user_text):
+    assert parse_markdown_v2(escape_markdown(user_text, version=2)) == (user_text, [])
