@@ -61,9 +61,25 @@ async def get_chat_member(world: World, p: Params) -> Any:
     return member_status(world, chat, p.require_int("user_id"))
 
 
+def commands_key(scope: Any, language_code: str) -> str:
+    """How command lists are keyed: scope plus language, as Telegram keeps them."""
+    return json.dumps([scope or {"type": "default"}, language_code or ""], sort_keys=True)
+
+
+def commands_for(world: World, user_id: int, language_code: str) -> list[JSON]:
+    """The menu a user sees in their chat with the bot, most specific scope first."""
+    scopes = [{"type": "chat", "chat_id": user_id}, {"type": "all_private_chats"},
+              {"type": "default"}]
+    for scope in scopes:
+        for language in (language_code, ""):
+            found = world.store.commands.get(commands_key(scope, language))
+            if found:
+                return found
+    return []
+
+
 def _commands_key(p: Params) -> str:
-    scope = p.json("scope") or {"type": "default"}
-    return json.dumps([scope, p.str("language_code", "")], sort_keys=True)
+    return commands_key(p.json("scope"), p.str("language_code", "") or "")
 
 
 async def set_my_commands(world: World, p: Params) -> Any:

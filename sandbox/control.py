@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import actions
+from .chats import commands_for
 from .params import ApiError
 from .world import World
 
@@ -117,6 +118,12 @@ async def user_chats(world: World, request: Request) -> Any:
     user_id = path_int(request, "user_id")
     actions.user_of(world, user_id)
     return {"chats": world.store.chats_of(user_id)}
+
+
+async def user_commands(world: World, request: Request) -> Any:
+    """The bot's command menu as this user sees it (setMyCommands by scope and language)."""
+    user = actions.user_of(world, path_int(request, "user_id"))
+    return {"commands": commands_for(world, user["id"], user.get("language_code", ""))}
 
 
 async def list_channels(world: World, request: Request) -> Any:
@@ -242,6 +249,7 @@ def routes() -> list[Route]:
     return [
         r("/info", info), r("/users", list_users), r("/users", create_user, "POST"),
         r("/users/{user_id}/block", block_user, "POST"), r("/users/{user_id}/chats", user_chats),
+        r("/users/{user_id}/commands", user_commands),
         r("/channels", list_channels), r("/channels", create_channel, "POST"),
         r("/channels/{chat_id}/admin", set_channel_admin, "POST"),
         r("/channels/{chat_id}/posts", chat_messages), r("/groups", create_group, "POST"),

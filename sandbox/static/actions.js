@@ -138,6 +138,21 @@ function inlineRow(queryId, result) {
   return row;
 }
 
+/* ---- the bot's command menu (setMyCommands) ------------------------------------- */
+async function toggleCommands() {
+  const panel = $("commands");
+  if (!panel.hidden) { panel.hidden = true; return; }
+  const { commands } = await api(`/users/${state.persona.id}/commands`);
+  panel.replaceChildren();
+  if (!commands.length) panel.append(Render.el("div", { class: "empty", text: "The bot set no commands." }));
+  for (const command of commands) {
+    panel.append(Render.el("button", { type: "button", class: "command-row",
+      text: `/${command.command} — ${command.description}`,
+      onclick: () => { panel.hidden = true; sendText("/" + command.command); } }));
+  }
+  panel.hidden = false;
+}
+
 /* ---- clock ---------------------------------------------------------------------- */
 function showClock(clock) {
   const hours = Math.round(clock.offset_seconds / 3600);
@@ -177,6 +192,7 @@ function wire() {
     if (event.target.value === "new") newUser(); else choosePersona(event.target.value);
   });
   $("block").addEventListener("click", toggleBlock);
+  $("menu").addEventListener("click", toggleCommands);
   $("replying-cancel").addEventListener("click", () => { state.replyTo = null; $("replying").hidden = true; });
   for (const button of document.querySelectorAll("[data-advance]")) {
     button.addEventListener("click", () => advanceClock(Number(button.dataset.advance)));

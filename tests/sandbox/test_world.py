@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from telegram import Bot
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats
 from telegram.error import Forbidden
 
 from sandbox.testing import SandboxError, sandbox_settings, serve_sandbox
@@ -102,3 +102,13 @@ async def test_control_api_refuses_bad_input_clearly(sandbox):
     assert (await http.post("/messages", json={"user_id": 4242, "text": "hi"})).status_code == 404
     assert (await http.get("/chats/1001/messages?after=x")).status_code == 400
     assert (await http.post("/clock/advance", content=b"{nope")).status_code == 400
+
+
+async def test_command_menu_follows_scope_and_language(sandbox, bot):
+    await bot.set_my_commands([BotCommand("start", "Start")])
+    await bot.set_my_commands([BotCommand("orders", "我的订单")], language_code="zh",
+                              scope=BotCommandScopeAllPrivateChats())
+    ling = await sandbox.client.http.get("/users/1001/commands")
+    alex = await sandbox.client.http.get("/users/1002/commands")
+    assert [c["command"] for c in ling.json()["commands"]] == ["orders"]
+    assert [c["command"] for c in alex.json()["commands"]] == ["start"]
