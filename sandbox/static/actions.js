@@ -198,8 +198,10 @@ function wire() {
     button.addEventListener("click", () => advanceClock(Number(button.dataset.advance)));
   }
   setInterval(async () => {
-    showClock(await api("/clock"));
-    await refreshChats();
+    try {
+      showClock(await api("/clock"));
+      await refreshChats();
+    } catch (err) { /* the sandbox is restarting; try again next time */ }
   }, 20000);
 }
 
