@@ -61,6 +61,26 @@ async def get_chat_member(world: World, p: Params) -> Any:
     return member_status(world, chat, p.require_int("user_id"))
 
 
+async def get_chat_administrators(world: World, p: Params) -> Any:
+    """getChatAdministrators: the owner, and the bot where it is an administrator."""
+    chat = target_chat(world, p)
+    meta = world.store.chat_meta[chat["id"]]
+    admins = []
+    if meta.get("owner_id") in world.store.users and chat["type"] != "private":
+        admins.append(member_status(world, chat, meta["owner_id"]))
+    if meta.get("bot_admin"):
+        admins.append(member_status(world, chat, world.settings.bot_id))
+    return admins
+
+
+async def get_chat_member_count(world: World, p: Params) -> Any:
+    """getChatMemberCount: members of a group; every known user reads a channel."""
+    chat = target_chat(world, p)
+    if chat["type"] == "channel":
+        return len(world.store.users)
+    return len(world.store.chat_meta[chat["id"]].get("members", [])) + 1  # the bot
+
+
 def commands_key(scope: Any, language_code: str) -> str:
     """How command lists are keyed: scope plus language, as Telegram keeps them."""
     return json.dumps([scope or {"type": "default"}, language_code or ""], sort_keys=True)
@@ -119,6 +139,8 @@ METHODS = {
     "getme": get_me,
     "getchat": get_chat,
     "getchatmember": get_chat_member,
+    "getchatadministrators": get_chat_administrators,
+    "getchatmembercount": get_chat_member_count,
     "setmycommands": set_my_commands,
     "getmycommands": get_my_commands,
     "deletemycommands": delete_my_commands,

@@ -121,6 +121,9 @@ async def test_bot_is_administrator_of_the_seeded_channel(bot, sandbox):
     assert member.status == ChatMemberStatus.ADMINISTRATOR and member.can_post_messages
     owner = await bot.get_chat_member("@meis_tea_channel", 2001)
     assert owner.status == ChatMemberStatus.OWNER
+    admins = await bot.get_chat_administrators(CHANNEL)
+    assert {a.user.id for a in admins} == {2001, bot.id}
+    assert await bot.get_chat_member_count(CHANNEL) >= 4
     post = await bot.send_message("@meis_tea_channel", "New: Oolong", reply_markup=BUY)
     assert post.chat.id == CHANNEL and post.sender_chat.id == CHANNEL
 
