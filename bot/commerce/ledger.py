@@ -106,7 +106,9 @@ async def post(
     if journal_id is None:
         return False
     ids = await _account_ids(session, {code for code, _ in legs})
-    for code, amount in legs:
+    # Rows are locked in one global order (account id), so two journals touching the same
+    # accounts in different leg order (a payment and a refund) cannot deadlock on PostgreSQL.
+    for code, amount in sorted(legs, key=lambda leg: ids[leg[0]][0]):
         account_id, kind, floor = ids[code]
         stmt = update(accounts).where(accounts.c.id == account_id)
         if floor:
