@@ -11,12 +11,13 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.commerce import ledger, orders, payments
+from bot.commerce import ledger, orders, payments, refunds
 from bot.commerce.errors import CommerceError, IllegalTransition, SoldOut
+from bot.store import Database
 from bot.store.enums import OrderState
 from bot.store.ledger import Journal
 from bot.store.models import Order
-from tests.factories import RULES, make_product, make_user, place
+from tests.factories import RULES, make_merchant, make_product, make_user, pay, place
 from tests.invariants import units
 
 NOW = ManualClock().now()
@@ -118,3 +119,38 @@ async def test_a_payment_racing_the_expiry_job_ends_paid_and_never_fails(db):
         assert isinstance(expired, (Order, IllegalTransition)), expired
         async with db.transaction() as s:
             assert (await orders.get_order(s, order.id)).state == OrderState.PAID
+
+
+async def test_payments_and_refunds_of_one_merchant_at_once_never_deadlock(db):
+    # No retries: a deadlock between a payment (clearing, then pending) and a refund (pending,
+    # then clearing) would surface here instead of being retried away.
+    strict = Database(db.engine, retries=0)
+    merchant = await make_merchant(db)
+    product = await make_product(db, merchant=merchant, price_fen=5000, stock=40)
+    to_refund, to_pay = [], []
+    for i in range(16):
+        buyer = await make_user(db)
+        order = await place(db, buyer_id=buyer, product_id=product.id)
+        trade = await db.run(lambda s, o=order: payments.payment_for_order(s, order_id=o.id, now=NOW))
+        if i % 2:
+            to_pay.append(trade)
+            continue
+        await pay(db, order.id)
+        refund = await db.run(lambda s, o=order, b=buyer: refunds.request_refund(
+            s, order_id=o.id, buyer_id=b, reason="changed my mind", now=NOW))
+        await db.run(lambda s, r=refund: refunds.approve_refund(s, refund_id=r.id, merchant_id=merchant.id,
+                                                                now=NOW))
+        to_refund.append(refund)
+
+    results = await asyncio.gather(
+        *(strict.run(lambda s, t=t: payments.confirm_payment(
+            s, out_trade_no=t.out_trade_no, trade_no=f"T{t.out_trade_no}", amount_fen=5000, now=NOW))
+          for t in to_pay),
+        *(strict.run(lambda s, r=r: refunds.complete_refund(s, out_request_no=r.out_request_no, now=NOW))
+          for r in to_refund),
+        return_exceptions=True,
+    )
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    async with db.transaction() as s:
+        assert await ledger.balance(s, ledger.merchant_account(merchant.id, "pending")) == 8 * 5000
