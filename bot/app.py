@@ -22,7 +22,6 @@ HANDLER_MODULES = (
     "bot.handlers.common",
     "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products",
     "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.account",
-    "bot.handlers.payouts",
 )
 
 

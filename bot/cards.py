@@ -1,0 +1,188 @@
+"""Product cards and order cards: the text and buttons people act on.
+
+``render_card`` is public: the buyer's deep link, inline mode and the
+merchant's /post all show the same card. A card is HTML (user text escaped),
+fits Telegram's limits (a photo caption ≤ 1024 characters, a message ≤ 4096:
+the description is shortened to fit) and carries only callback buttons whose
+ids the handlers check again on the server. The action names live here so
+that every module that draws these buttons encodes them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks
+from bot.commerce.orders import PlacedOrder
+from bot.i18n import Translator
+from bot.store.enums import MerchantKind, MerchantStatus, OrderState, ProductStatus
+from bot.store.models import Merchant, Order, Product
+
+CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096
+
+CARD_QTY = callbacks.action("card_qty")  # product id, quantity
+BUY = callbacks.action("buy")  # product id, quantity
+SHOP = callbacks.action("shop")  # merchant id
+OPEN_CARD = callbacks.action("card")  # product id
+ORDER_VIEW = callbacks.action("ord_view")  # order id
+ORDER_CANCEL = callbacks.action("ord_cancel")
+ORDER_CONFIRM = callbacks.action("ord_confirm")
+ORDER_REFUND = callbacks.action("ord_refund")
+ORDER_WRITE = callbacks.action("ord_write")  # the buyer writes to the seller
+ORDER_ANSWER = callbacks.action("ord_answer")  # the seller answers the buyer
+FOLLOW_STOP = callbacks.action("fu_stop")  # merchant id
+FOLLOW_RESUME = callbacks.action("fu_resume")  # merchant id
+
+
+def button(label: str, name: str, *ids: int) -> InlineKeyboardButton:
+    """A callback button carrying ``name`` and ``ids``."""
+    return InlineKeyboardButton(label, callback_data=callbacks.encode(name, *ids))
+
+
+def max_quantity(product: Product, max_per_order: int = 99) -> int:
+    """The most a buyer may pick on the card: stock, per-buyer limit and rule, at least 1."""
+    bounds = [product.stock, max_per_order]
+    if product.per_buyer_limit:
+        bounds.append(product.per_buyer_limit)
+    return max(1, min(bounds))
+
+
+def seller_line(merchant: Merchant, t: Translator) -> str:
+    """Who sells, verified mark for enterprises, and whom to ask about what."""
+    name = html.escape(merchant.name)
+    mark = " ✅ " + t("Verified") if merchant.kind == MerchantKind.ENTERPRISE else ""
+    return (t("Seller: {name}", name=name) + mark + "\n<i>"
+            + t("Sold by {name}. Ask {name} about the goods, delivery and refunds; "
+                "questions about payment go to the payment provider.", name=name) + "</i>")
+
+
+def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int) -> str:
+    """The card's HTML, with the description shortened to fit ``limit``."""
+    on_sale = product.status == ProductStatus.ACTIVE and merchant.status == MerchantStatus.APPROVED
+    if not on_sale:
+        availability = t("Not on sale right now.")
+    elif product.stock <= 0:
+        availability = "<b>" + t("Sold out") + "</b>"
+    else:
+        availability = t("{count} left", count=product.stock)
+    price = t.money(product.price_fen, product.currency)
+    head = f"<b>{html.escape(product.title)}</b>\n{price} · {availability}"
+    tail = "\n\n" + seller_line(merchant, t)
+    room = limit - len(head) - len(tail) - 2
+    description = html.escape(product.description.strip())
+    if len(description) > room:
+        raw = product.description.strip()
+        while raw and len(html.escape(raw)) + 1 > room:  # each pass drops at least the excess
+            raw = raw[: len(raw) - max(1, len(html.escape(raw)) + 1 - room)]
+        description = html.escape(raw.rstrip()) + "…" if raw.strip() else ""
+    body = f"\n\n{description}" if description else ""
+    return head + body + tail
+
+
+def render_card(
+    product: Product,
+    merchant: Merchant,
+    t: Translator,
+    *,
+    quantity: int = 1,
+    max_per_order: int = 99,
+    bot_username: str | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The card's HTML text (a caption when ``product.photo``) and its buttons.
+
+    With ``bot_username`` (a card posted in a channel or group) **Shop** opens
+    the bot's private chat on the shop; otherwise it is a callback button.
+    """
+    limit = CAPTION_LIMIT if product.photo else TEXT_LIMIT
+    text = card_text(product, merchant, t, limit=limit)
+    top = max_quantity(product, max_per_order)
+    quantity = min(max(1, quantity), top)
+    rows: list[list[InlineKeyboardButton]] = []
+    selling = (product.status == ProductStatus.ACTIVE and merchant.status == MerchantStatus.APPROVED
+               and product.stock > 0)
+    if selling:
+        rows.append([button("−", CARD_QTY, product.id, max(1, quantity - 1)),
+                     button(str(quantity), CARD_QTY, product.id, quantity),
+                     button("+", CARD_QTY, product.id, min(top, quantity + 1))])
+        rows.append([button("🛒 " + t("Buy"), BUY, product.id, quantity)])
+    if bot_username:
+        shop = InlineKeyboardButton("🏪 " + t("Shop"), url=f"https://t.me/{bot_username}?start=s_{merchant.id}")
+    else:
+        shop = button("🏪 " + t("Shop"), SHOP, merchant.id)
+    rows.append([InlineKeyboardButton("↗️ " + t("Share"), switch_inline_query=f"p_{product.id}"), shop])
+    return text, InlineKeyboardMarkup(rows)
+
+
+def state_label(state: str, t: Translator) -> str:
+    """An order state as the buyer reads it."""
+    labels = {
+        OrderState.AWAITING_PAYMENT: t("Awaiting payment"),
+        OrderState.PAID: t("Paid, waiting to be shipped"),
+        OrderState.SHIPPED: t("Shipped"),
+        OrderState.COMPLETED: t("Completed"),
+        OrderState.CANCELLED: t("Cancelled"),
+        OrderState.EXPIRED: t("Expired unpaid"),
+        OrderState.REFUND_REQUESTED: t("Refund requested"),
+        OrderState.REFUNDED: t("Refunded"),
+    }
+    return labels.get(state, state)
+
+
+def minutes_left(expires_at: dt.datetime, now: dt.datetime) -> int:
+    return max(0, math.ceil((expires_at - now).total_seconds() / 60))
+
+
+def order_text(order: Order | PlacedOrder, title: str, shop_name: str, t: Translator, *,
+               now: dt.datetime) -> str:
+    """An order's HTML summary: what, how much, from whom, and where it stands.
+
+    Takes a fresh ``PlacedOrder`` too (the Buy path renders one without loading the row).
+    """
+    unit_fen = getattr(order, "unit_price_fen", None) or order.total_fen // order.quantity
+    lines = [
+        t("Order #{id}", id=order.id) + f" · <b>{html.escape(title)}</b>",
+        f"{order.quantity} × {t.money(unit_fen, order.currency)} = "
+        f"<b>{t.money(order.total_fen, order.currency)}</b>",
+    ]
+    if shop_name:
+        lines.append(t("Seller: {name}", name=html.escape(shop_name)))
+    lines.append(t("Status: {state}", state=state_label(order.state, t)))
+    if order.state == OrderState.AWAITING_PAYMENT:
+        lines.append(t("Please pay within {minutes} min.", minutes=minutes_left(order.expires_at, now)))
+    if tracking := getattr(order, "tracking_note", None):
+        lines.append(t("Tracking: {note}", note=html.escape(tracking)))
+    if refunded := getattr(order, "refunded_fen", 0):
+        lines.append(t("Refunded: {amount}", amount=t.money(refunded, order.currency)))
+    return "\n".join(lines)
+
+
+def order_buttons(order: Order | PlacedOrder, t: Translator, *, pay_url: str) -> InlineKeyboardMarkup:
+    """The buyer's actions allowed in the order's state."""
+    rows: list[list[InlineKeyboardButton]] = []
+    state, oid = order.state, order.id
+    if state == OrderState.AWAITING_PAYMENT:
+        rows.append([InlineKeyboardButton("💳 " + t("Pay"), url=pay_url),
+                     button(t("Cancel order"), ORDER_CANCEL, oid)])
+    if state == OrderState.SHIPPED:
+        rows.append([button("✅ " + t("Confirm receipt"), ORDER_CONFIRM, oid)])
+    if state in (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED):
+        rows.append([button(t("Ask for a refund"), ORDER_REFUND, oid)])
+    if state not in (OrderState.CANCELLED, OrderState.EXPIRED):
+        rows.append([button("✉️ " + t("Write to the seller"), ORDER_WRITE, oid)])
+    return InlineKeyboardMarkup(rows)
+
+
+def stop_button(merchant_id: int, name: str, t: Translator) -> InlineKeyboardMarkup:
+    """The one-tap opt-out every follow-up carries."""
+    return InlineKeyboardMarkup([[button("🔕 " + t("Stop messages from {shop}", shop=name),
+                                         FOLLOW_STOP, merchant_id)]])
+
+
+def resume_button(merchant_id: int, name: str, t: Translator) -> InlineKeyboardMarkup:
+    """Undo a stop, from the same message."""
+    return InlineKeyboardMarkup([[button("🔔 " + t("Resume messages from {shop}", shop=name),
+                                         FOLLOW_RESUME, merchant_id)]])

@@ -1,0 +1,141 @@
+"""The buyer's side of the shop: what a card shows, a Buy tap, a buyer's orders.
+
+Queries here read what a handler renders (a product with its seller, an
+order with its product's title) and check that the buyer may see it; ``buy``
+is the flash-sale hot path: one transaction that records the tap, places the
+order and fetches the title the order message needs, nothing more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commerce import orders, stats
+from bot.commerce.catalog import search_products
+from bot.commerce.errors import Forbidden, NotFound, SoldOut
+from bot.commerce.rules import Rules
+from bot.store.enums import MerchantStatus, ProductStatus
+from bot.store.models import Merchant, Order, Product
+
+products = Product.__table__
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A product and its seller, as a card shows them."""
+
+    product: Product
+    merchant: Merchant
+
+    @property
+    def on_sale(self) -> bool:
+        return (self.product.status == ProductStatus.ACTIVE
+                and self.merchant.status == MerchantStatus.APPROVED)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order with what a person needs to recognise it."""
+
+    order: Order
+    title: str
+    shop_name: str
+    merchant_owner_id: int
+
+
+@dataclass(frozen=True)
+class BuyResult:
+    """A Buy tap's outcome: the order (maybe an existing one) and its title, or sold out."""
+
+    order: orders.PlacedOrder | None
+    title: str = ""
+
+    @property
+    def sold_out(self) -> bool:
+        return self.order is None
+
+
+async def listing(session: AsyncSession, *, product_id: int) -> Listing:
+    """The product with its merchant; archived products are gone for buyers."""
+    product = await session.get(Product, product_id)
+    if product is None or product.status == ProductStatus.ARCHIVED:
+        raise NotFound(what="product")
+    merchant = await session.get(Merchant, product.merchant_id)
+    return Listing(product, merchant)
+
+
+async def open_card(session: AsyncSession, *, product_id: int, now: dt.datetime) -> Listing:
+    """The listing for a card someone opened, counted for the merchant's stats."""
+    found = await listing(session, product_id=product_id)
+    await stats.record(session, product_id=product_id, kind=stats.OPEN, now=now)
+    return found
+
+
+async def shop_listings(session: AsyncSession, *, merchant_id: int, limit: int = 20) -> tuple[Merchant, list]:
+    """A merchant's products on sale now, for the Shop button."""
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None or merchant.status != MerchantStatus.APPROVED:
+        raise NotFound(what="merchant")
+    query = (select(Product).where(Product.merchant_id == merchant_id,
+                                   Product.status == ProductStatus.ACTIVE)
+             .order_by(Product.id.desc()).limit(limit))
+    return merchant, list(await session.scalars(query))
+
+
+async def buy(
+    session: AsyncSession, *, buyer_id: int, product_id: int, quantity: int, key: str,
+    rules: Rules, now: dt.datetime,
+) -> BuyResult:
+    """Record the tap and place the order; a sold-out tap is counted too."""
+    try:
+        placed = await orders.place_order(session, buyer_id=buyer_id, product_id=product_id,
+                                          quantity=quantity, key=key, rules=rules, now=now)
+    except SoldOut:
+        await stats.record(session, product_id=product_id, kind=stats.BUY_TAP, now=now)
+        return BuyResult(None)
+    await stats.record(session, product_id=product_id, kind=stats.BUY_TAP, now=now)
+    title = await session.scalar(select(products.c.title).where(products.c.id == product_id))
+    return BuyResult(placed, title or "")
+
+
+async def order_view(session: AsyncSession, *, order_id: int, user_id: int,
+                     as_merchant: bool = False) -> OrderView:
+    """The order as its buyer (or, with ``as_merchant``, its seller) sees it."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise NotFound(what="order")
+    title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
+    merchant = await session.get(Merchant, order.merchant_id)
+    allowed = merchant.owner_id if as_merchant else order.buyer_id
+    if allowed != user_id:
+        raise Forbidden(role="owner" if as_merchant else "buyer")
+    return OrderView(order, title or "", merchant.name, merchant.owner_id)
+
+
+async def buyer_order_views(session: AsyncSession, *, buyer_id: int, limit: int = 10) -> list[OrderView]:
+    """The buyer's latest orders, newest first, with titles."""
+    found = await orders.buyer_orders(session, buyer_id=buyer_id, limit=limit)
+    views = []
+    for order in found:
+        title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
+        merchant = await session.get(Merchant, order.merchant_id)
+        views.append(OrderView(order, title or "", merchant.name, merchant.owner_id))
+    return views
+
+
+async def search_listings(session: AsyncSession, *, words: str, limit: int = 10) -> list[Listing]:
+    """Products on sale whose title has every word (``p_<id>`` names one), for inline mode."""
+    if words.startswith("p_") and words[2:].isdigit() and len(words) <= 17:
+        try:
+            found = await listing(session, product_id=int(words[2:]))
+        except NotFound:
+            return []
+        return [found] if found.on_sale else []
+    result = []
+    for product in await search_products(session, words=words, limit=limit):
+        result.append(Listing(product, await session.get(Merchant, product.merchant_id)))
+    return result

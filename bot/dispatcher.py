@@ -1,0 +1,226 @@
+"""The outbox dispatcher: sends queued notices within Telegram's limits, once.
+
+``drain_once`` sends what is due now; ``run_dispatcher`` calls it every
+``outbox_poll_s`` until told to stop. Limits: at most
+``outbox_messages_per_second`` messages a tick (Telegram allows about 30 a
+second overall) and one message a chat per ``outbox_chat_interval_s``
+(``Pacer``); a 429 pauses the dispatcher for ``retry_after`` and moves the
+message's ``not_before`` by as much.
+
+**At most once.** Telegram has no idempotency key, so a message is never
+sent twice, at the price of possibly losing one in a crash:
+
+1. *claim* (one short transaction): a conditional ``UPDATE … WHERE state =
+   'pending' AND not_before <= now`` moves ``not_before`` a lease ahead and
+   marks the row ``in flight``; two dispatchers cannot both claim a row (the
+   second UPDATE finds ``not_before`` in the future, or waits for the lock
+   and then does). The text is rendered in the recipient's language here.
+2. *send* the Bot API call.
+3. *record* the outcome at once in its own short transaction: ``sent``; or
+   pending again with a later ``not_before`` (429, or a failure that surely
+   never reached Telegram); or ``dropped`` (blocked, bad request, too many
+   attempts, or an ambiguous failure such as a read timeout, after which the
+   message may have been delivered).
+
+A row still ``in flight`` when its lease ends was claimed by a dispatcher that
+died between claim and record: it may have been sent, so it is dropped, not
+retried. A user who blocked the bot (403) is marked blocked and all their
+pending messages are dropped; ``users.touch_user`` unblocks them when they
+write again, for new messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+
+from bot import notices
+from bot.commerce import users
+from bot.i18n import Translator
+from bot.services import Services
+from bot.store.enums import OutboxState
+from bot.store.models import OutboxMessage, User
+
+log = logging.getLogger(__name__)
+outbox = OutboxMessage.__table__
+IN_FLIGHT = "in flight"
+LEASE = dt.timedelta(minutes=5)
+MAX_BACKOFF = dt.timedelta(hours=1)
+SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass
+class Pacer:
+    """When each chat last got a message, and a pause after a 429: one per dispatcher."""
+
+    chat_interval: dt.timedelta = dt.timedelta(seconds=1)
+    last_sent: dict[int, dt.datetime] = field(default_factory=dict)
+    paused_until: dt.datetime | None = None
+
+    def ready(self, chat_id: int, now: dt.datetime) -> bool:
+        last = self.last_sent.get(chat_id)
+        return last is None or now - last >= self.chat_interval
+
+    def sent(self, chat_id: int, now: dt.datetime) -> None:
+        self.last_sent[chat_id] = now
+        if len(self.last_sent) > 10_000:  # forget chats whose interval is long over
+            self.last_sent = {c: t for c, t in self.last_sent.items() if now - t < self.chat_interval}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this dispatcher owns until it records the outcome."""
+
+    id: int
+    chat_id: int
+    attempts: int
+    notice: notices.Notice
+
+
+def _pacer(services: Services) -> Pacer:
+    return Pacer(dt.timedelta(seconds=services.settings.outbox_chat_interval_s))
+
+
+async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime, limit: int,
+                 pacer: Pacer) -> list[Claimed]:
+    rows = (await session.execute(
+        select(outbox.c.id, outbox.c.chat_id, outbox.c.kind, outbox.c.params, outbox.c.last_error,
+               outbox.c.attempts, User.language, User.blocked)
+        .outerjoin(User, User.id == outbox.c.chat_id)
+        .where(outbox.c.state == OutboxState.PENDING, outbox.c.not_before <= now)
+        .order_by(outbox.c.id)
+        .limit(limit * 4)
+    )).all()
+    chosen, chats = [], set()
+    for row in rows:
+        if row.last_error == IN_FLIGHT or row.blocked:
+            reason = "blocked" if row.blocked else "claimed but never recorded: maybe sent"
+            await _drop(session, row.id, reason)
+        elif len(chosen) < limit and row.chat_id not in chats and pacer.ready(row.chat_id, now):
+            chosen.append(row)
+            chats.add(row.chat_id)
+    if not chosen:
+        return []
+    claimed_ids = set((await session.execute(
+        update(outbox)
+        .where(outbox.c.id.in_([r.id for r in chosen]), outbox.c.state == OutboxState.PENDING,
+               outbox.c.not_before <= now)
+        .values(not_before=now + LEASE, attempts=outbox.c.attempts + 1, last_error=IN_FLIGHT)
+        .returning(outbox.c.id)
+    )).scalars())
+    claimed = []
+    for row in chosen:
+        if row.id not in claimed_ids:
+            continue
+        language = row.language or services.settings.default_language
+        ctx = notices.RenderContext(session, Translator(language, services.catalogs), services.settings,
+                                    row.chat_id)
+        try:
+            notice = await notices.render(ctx, row.kind, json.loads(row.params or "{}"))
+        except Exception:  # a renderer's bug must not stall the queue
+            log.exception("could not render outbox message %s (%s)", row.id, row.kind)
+            notice = None
+        if notice is None:
+            await _drop(session, row.id, f"nothing to render for {row.kind}"[:300])
+        else:
+            claimed.append(Claimed(row.id, row.chat_id, row.attempts + 1, notice))
+    return claimed
+
+
+async def _drop(session: AsyncSession, row_id: int, reason: str) -> None:
+    await session.execute(update(outbox).where(outbox.c.id == row_id)
+                          .values(state=OutboxState.DROPPED, last_error=reason[:300]))
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, now: dt.datetime) -> bool:
+    """Send one claimed message and record what happened; True when it was sent."""
+    values: dict[str, Any]
+    try:
+        await bot.send_message(item.chat_id, item.notice.text, parse_mode=ParseMode.HTML,
+                               reply_markup=item.notice.keyboard, disable_web_page_preview=True)
+    except RetryAfter as exc:
+        wait = dt.timedelta(seconds=_seconds(exc.retry_after))
+        pacer.paused_until = max(pacer.paused_until or now, now + wait)
+        values = {"not_before": now + wait, "attempts": item.attempts - 1, "last_error": "429"}
+    except Forbidden as exc:
+        error = str(exc)
+        await services.run(lambda s: _blocked(s, item.chat_id, error))
+        return False
+    except BadRequest as exc:
+        values = {"state": OutboxState.DROPPED, "last_error": f"bad request: {exc}"[:300]}
+    except NetworkError as exc:
+        values = _after_failure(services, item, now, exc)
+    except Exception as exc:  # a bug or an unexpected answer: retried like a transient failure
+        log.exception("sending outbox message %s failed", item.id)
+        values = _after_failure(services, item, now, exc, safe=True)
+    else:
+        pacer.sent(item.chat_id, now)
+        values = {"state": OutboxState.SENT, "sent_at": now, "last_error": None}
+    await services.run(lambda s: s.execute(update(outbox).where(outbox.c.id == item.id).values(**values)))
+    return values.get("state") == OutboxState.SENT
+
+
+def _after_failure(services: Services, item: Claimed, now: dt.datetime, exc: Exception,
+                   *, safe: bool = False) -> dict[str, Any]:
+    """Retry later with backoff when the message surely never left; otherwise drop it."""
+    safe = safe or isinstance(exc.__cause__, SAFE_TO_RETRY) or exc.__cause__ is None
+    if "Pool timeout" in str(exc):
+        safe = True
+    if not safe:
+        return {"state": OutboxState.DROPPED, "last_error": f"maybe delivered, not retried: {exc}"[:300]}
+    if item.attempts >= services.settings.outbox_max_attempts:
+        return {"state": OutboxState.DROPPED, "last_error": f"gave up: {exc}"[:300]}
+    backoff = min(dt.timedelta(seconds=5 * 2 ** (item.attempts - 1)), MAX_BACKOFF)
+    return {"not_before": now + backoff, "last_error": f"retrying: {exc}"[:300]}
+
+
+async def _blocked(session: AsyncSession, chat_id: int, error: str) -> None:
+    """The chat blocked the bot: mark the user and drop everything still queued for them."""
+    await users.mark_blocked(session, user_id=chat_id)
+    await session.execute(
+        update(outbox).where(outbox.c.chat_id == chat_id, outbox.c.state == OutboxState.PENDING)
+        .values(state=OutboxState.DROPPED, last_error=f"blocked: {error}"[:300])
+    )
+
+
+async def drain_once(bot: Bot, services: Services, *, limit: int | None = None,
+                     pacer: Pacer | None = None) -> int:
+    """Send the messages due now (at most ``limit``, one per chat); how many were sent."""
+    notices.load_renderers()
+    now = services.clock.now()
+    pacer = pacer or _pacer(services)
+    if pacer.paused_until is not None and pacer.paused_until > now:
+        return 0
+    limit = limit or services.settings.outbox_messages_per_second
+    claimed = await services.run(lambda s: _claim(s, services, now=now, limit=limit, pacer=pacer))
+    results = await asyncio.gather(*(_send_one(bot, services, item, pacer, now) for item in claimed))
+    return sum(results)
+
+
+async def run_dispatcher(bot: Bot, services: Services, stop_event: asyncio.Event) -> None:
+    """Drain the outbox every ``outbox_poll_s`` until ``stop_event`` is set."""
+    pacer = _pacer(services)
+    poll = services.settings.outbox_poll_s
+    while not stop_event.is_set():
+        try:
+            await drain_once(bot, services, pacer=pacer)
+        except Exception:  # the database may be briefly away; try again next tick
+            log.exception("outbox dispatcher tick failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=poll)

@@ -1,0 +1,194 @@
+"""The buyer's way in: deep links, product cards, quantity, Buy, Shop, inline mode.
+
+**Buy** is the flash-sale hot path: one transaction (``shopping.buy`` records
+the tap and places the order, keyed by the callback id so a redelivered tap
+is one order), the callback answered before the order message is sent, and
+the Pay button is the bot's own HMAC-signed /pay link — no RSA on a tap.
+
+A card shown outside the bot's private chat (a channel, a group, an inline
+message) cannot receive the order message there, so Buy and Shop answer with
+a ``t.me/<bot>?start=…`` link that opens the private chat on the order or
+shop (Telegram lets a callback answer open such links).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+
+from telegram import (
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultCachedPhoto,
+    InputTextMessageContent,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, InlineQueryHandler, filters
+
+from bot import callbacks, cards
+from bot.commerce import shopping
+from bot.context import ShopContext
+from bot.handlers.buyer_orders import order_message, show_order
+from bot.handlers.errors import answers_errors
+
+DEEP_LINK = re.compile(r"^([pos])_(\d{1,15})$")
+
+
+def _card(listing: shopping.Listing, context: ShopContext, *, quantity: int = 1,
+          bot_username: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    return cards.render_card(listing.product, listing.merchant, context.t, quantity=quantity,
+                             max_per_order=context.services.rules.max_quantity_per_order,
+                             bot_username=bot_username)
+
+
+async def send_card(context: ShopContext, chat_id: int, listing: shopping.Listing) -> None:
+    """Send the product card: a photo with a caption when there is one."""
+    text, keyboard = _card(listing, context)
+    if listing.product.photo:
+        await context.bot.send_photo(chat_id, listing.product.photo, caption=text,
+                                     parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    else:
+        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def open_card(update: Update, context: ShopContext, product_id: int) -> None:
+    """Show a product card and count the open."""
+    now = context.services.clock.now()
+    listing = await context.services.run(lambda s: shopping.open_card(s, product_id=product_id, now=now))
+    await send_card(context, update.effective_user.id, listing)
+
+
+async def show_shop(update: Update, context: ShopContext, merchant_id: int) -> None:
+    """List a shop's products on sale as buttons that open their cards."""
+    t = context.t
+    merchant, products = await context.services.run(
+        lambda s: shopping.shop_listings(s, merchant_id=merchant_id))
+    if not products:
+        text = t("{shop} has nothing on sale right now.", shop=html.escape(merchant.name))
+        await context.bot.send_message(update.effective_user.id, text, parse_mode=ParseMode.HTML)
+        return
+    rows = [[cards.button(f"{p.title[:40]} · {t.money(p.price_fen, p.currency)}", cards.OPEN_CARD, p.id)]
+            for p in products]
+    await context.bot.send_message(
+        update.effective_user.id, t("Products of {shop}:", shop=html.escape(merchant.name)),
+        parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))
+
+
+@answers_errors
+async def start_link(update: Update, context: ShopContext) -> None:
+    """``/start p_<id>`` (a card), ``o_<id>`` (your order) or ``s_<id>`` (a shop)."""
+    kind, number = DEEP_LINK.match(context.args[0]).groups()
+    target = {"p": open_card, "o": show_order, "s": show_shop}[kind]
+    await target(update, context, int(number))
+
+
+def _args(update: Update, count: int) -> tuple[int, ...] | None:
+    decoded = callbacks.decode(update.callback_query.data)
+    return decoded.args if decoded and len(decoded.args) == count else None
+
+
+def _in_private_chat(update: Update) -> bool:
+    message = update.callback_query.message
+    return message is not None and message.chat.type == ChatType.PRIVATE
+
+
+async def _stale(update: Update, context: ShopContext) -> None:
+    await update.callback_query.answer(context.t("This button is no longer valid."))
+
+
+@answers_errors
+async def change_quantity(update: Update, context: ShopContext) -> None:
+    """−/+ on a card: redraw it in place with the new quantity, within bounds."""
+    query = update.callback_query
+    if (args := _args(update, 2)) is None:
+        return await _stale(update, context)
+    product_id, quantity = args
+    listing = await context.services.run(lambda s: shopping.listing(s, product_id=product_id))
+    username = None if _in_private_chat(update) else context.bot.username
+    text, keyboard = _card(listing, context, quantity=quantity, bot_username=username)
+    await query.answer()
+    with contextlib.suppress(BadRequest):  # "message is not modified": already at the bound
+        if listing.product.photo:
+            await query.edit_message_caption(caption=text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        else:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+@answers_errors
+async def buy(update: Update, context: ShopContext) -> None:
+    """Buy: place the order, answer at once, then show it with Pay and Cancel."""
+    query, services = update.callback_query, context.services
+    if (args := _args(update, 2)) is None:
+        return await _stale(update, context)
+    product_id, quantity = args
+    buyer_id, now = update.effective_user.id, services.clock.now()
+    result = await services.run(lambda s: shopping.buy(
+        s, buyer_id=buyer_id, product_id=product_id, quantity=quantity, key=f"cb:{query.id}",
+        rules=services.rules, now=now))
+    if result.sold_out:
+        await query.answer(context.t("Sorry, sold out."), show_alert=True)
+        return
+    order = result.order
+    if not _in_private_chat(update):
+        await query.answer(url=f"https://t.me/{context.bot.username}?start=o_{order.id}")
+        return
+    await query.answer(context.t("Order #{id} placed.", id=order.id))
+    text, keyboard = order_message(shopping.OrderView(order, result.title, "", 0), context)
+    await context.bot.send_message(buyer_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+@answers_errors
+async def shop_button(update: Update, context: ShopContext) -> None:
+    """Shop: the merchant's other products."""
+    if (args := _args(update, 1)) is None:
+        return await _stale(update, context)
+    if not _in_private_chat(update):
+        await update.callback_query.answer(url=f"https://t.me/{context.bot.username}?start=s_{args[0]}")
+        return
+    await show_shop(update, context, args[0])
+    await update.callback_query.answer()
+
+
+@answers_errors
+async def card_button(update: Update, context: ShopContext) -> None:
+    """A product of the shop list: open its card."""
+    if (args := _args(update, 1)) is None:
+        return await _stale(update, context)
+    await open_card(update, context, args[0])
+    await update.callback_query.answer()
+
+
+async def inline_search(update: Update, context: ShopContext) -> None:
+    """``@bot words``: matching products as cards that can be sent into any chat."""
+    query = update.inline_query
+    words = query.query.strip()[:64]
+    listings = await context.services.run(lambda s: shopping.search_listings(s, words=words))
+    results = []
+    for listing in listings:
+        product = listing.product
+        text, keyboard = _card(listing, context, bot_username=context.bot.username)
+        if product.photo:
+            results.append(InlineQueryResultCachedPhoto(
+                id=str(product.id), photo_file_id=product.photo, title=product.title, caption=text,
+                parse_mode=ParseMode.HTML, reply_markup=keyboard))
+        else:
+            price = context.t.money(product.price_fen, product.currency)
+            results.append(InlineQueryResultArticle(
+                id=str(product.id), title=product.title, description=f"{price} · {listing.merchant.name}",
+                input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
+                reply_markup=keyboard))
+    await query.answer(results, cache_time=10, is_personal=False)
+
+
+def register(application: Application) -> None:
+    """Deep links (registered before common's plain /start), card buttons, inline mode."""
+    application.add_handler(CommandHandler(
+        "start", start_link, filters=filters.Regex(r"^/start(@\w+)? [pos]_\d{1,15}$")))
+    application.add_handler(CallbackQueryHandler(buy, pattern=callbacks.pattern(cards.BUY)))
+    application.add_handler(CallbackQueryHandler(change_quantity, pattern=callbacks.pattern(cards.CARD_QTY)))
+    application.add_handler(CallbackQueryHandler(shop_button, pattern=callbacks.pattern(cards.SHOP)))
+    application.add_handler(CallbackQueryHandler(card_button, pattern=callbacks.pattern(cards.OPEN_CARD)))
+    application.add_handler(InlineQueryHandler(inline_search))

@@ -1,0 +1,195 @@
+"""A buyer's orders: /orders, and what each order allows in its state.
+
+Pay (the bot's signed /pay link), cancel, confirm receipt, ask for a refund
+(the reason is the user's next message) and write to the seller. The seller
+answers with the **Reply** button on the relayed message; both sides see the
+order it is about. Relayed messages go through the outbox (kinds
+``relay_to_seller`` and ``relay_to_buyer``), so the dispatcher's pacing, 429
+and blocked-user handling apply to them too. Every action checks on the
+server that the order belongs to the user who pressed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+
+from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import callbacks, cards
+from bot.commerce import orders, refunds, relay, shopping
+from bot.commerce.errors import IllegalTransition
+from bot.commerce.orders import REFUNDABLE_STATES
+from bot.context import ShopContext
+from bot.handlers import awaiting
+from bot.handlers.errors import answers_errors
+from bot.payments.links import pay_url
+
+INPUT_KINDS = {"refund", "write", "answer"}
+
+
+def order_message(view: shopping.OrderView, context: ShopContext) -> tuple[str, InlineKeyboardMarkup]:
+    """The order's text and the buyer's buttons."""
+    t, services = context.t, context.services
+    text = cards.order_text(view.order, view.title, view.shop_name, t, now=services.clock.now())
+    return text, cards.order_buttons(view.order, t, pay_url=pay_url(services.settings, view.order.id))
+
+
+async def show_order(update: Update, context: ShopContext, order_id: int) -> None:
+    """Send the buyer one of their orders with its buttons (``/start o_<id>`` too)."""
+    view = await context.services.run(
+        lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id))
+    text, keyboard = order_message(view, context)
+    await context.bot.send_message(update.effective_user.id, text, parse_mode=ParseMode.HTML,
+                                   reply_markup=keyboard)
+
+
+async def orders_command(update: Update, context: ShopContext) -> None:
+    """List the buyer's latest orders; each button opens one."""
+    t = context.t
+    views = await context.services.run(
+        lambda s: shopping.buyer_order_views(s, buyer_id=update.effective_user.id))
+    if not views:
+        await update.effective_message.reply_text(t("You have no orders yet."))
+        return
+    lines = [t("Your orders:")]
+    rows = []
+    for view in views:
+        order = view.order
+        lines.append(f"#{order.id} · {html.escape(view.title)} · {t.money(order.total_fen, order.currency)}"
+                     f" · {cards.state_label(order.state, t)}")
+        rows.append([cards.button(f"#{order.id} · {view.title[:40]}", cards.ORDER_VIEW, order.id)])
+    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML,
+                                              reply_markup=InlineKeyboardMarkup(rows))
+
+
+def _order_id(update: Update) -> int | None:
+    decoded = callbacks.decode(update.callback_query.data)
+    return decoded.arg(0) if decoded and len(decoded.args) == 1 else None
+
+
+async def _stale(update: Update, context: ShopContext) -> None:
+    await update.callback_query.answer(context.t("This button is no longer valid."))
+
+
+@answers_errors
+async def view_order(update: Update, context: ShopContext) -> None:
+    """The Order button of /orders: show it with its actions."""
+    if (order_id := _order_id(update)) is None:
+        return await _stale(update, context)
+    await show_order(update, context, order_id)
+    await update.callback_query.answer()
+
+
+async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup) -> None:
+    # "message is not modified", or too old to edit: the callback answer already told the user.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def _change(update: Update, context: ShopContext, command, done_text: str) -> None:
+    """Run ``command`` on the pressed order, answer, and redraw the order."""
+    if (order_id := _order_id(update)) is None:
+        return await _stale(update, context)
+    user_id, now = update.effective_user.id, context.services.clock.now()
+
+    async def work(session):
+        await command(session, order_id=order_id, buyer_id=user_id, now=now)
+        return await shopping.order_view(session, order_id=order_id, user_id=user_id)
+
+    view = await context.services.run(work)
+    await update.callback_query.answer(done_text)
+    await _edit(update.callback_query, *order_message(view, context))
+
+
+@answers_errors
+async def cancel(update: Update, context: ShopContext) -> None:
+    """Cancel an unpaid order; its units go back on sale."""
+    await _change(update, context, orders.cancel_order, context.t("Order cancelled."))
+
+
+@answers_errors
+async def confirm(update: Update, context: ShopContext) -> None:
+    """Confirm a shipped order arrived."""
+    await _change(update, context, orders.confirm_receipt, context.t("Thank you! The order is complete."))
+
+
+@answers_errors
+async def ask_refund(update: Update, context: ShopContext) -> None:
+    """Ask for the reason; the next message requests the refund."""
+    if (order_id := _order_id(update)) is None:
+        return await _stale(update, context)
+    view = await context.services.run(
+        lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id))
+    if view.order.state not in REFUNDABLE_STATES:
+        raise IllegalTransition(state=view.order.state)
+    awaiting.wait_for(context.user_data, "refund", order_id)
+    await update.callback_query.answer()
+    await context.bot.send_message(
+        update.effective_user.id, context.t("Why do you want a refund for order #{id}? Send the reason "
+                                            "in one message.", id=order_id),
+        reply_markup=ForceReply(selective=True))
+
+
+@answers_errors
+async def ask_message(update: Update, context: ShopContext) -> None:
+    """Write to the seller (buyer) or answer the buyer (seller): the next message is relayed."""
+    decoded = callbacks.decode(update.callback_query.data)
+    if (order_id := _order_id(update)) is None:
+        return await _stale(update, context)
+    as_merchant = decoded.action == cards.ORDER_ANSWER
+    view = await context.services.run(lambda s: shopping.order_view(
+        s, order_id=order_id, user_id=update.effective_user.id, as_merchant=as_merchant))
+    awaiting.wait_for(context.user_data, "answer" if as_merchant else "write", order_id)
+    t = context.t
+    prompt = (t("Write your answer to the buyer of order #{id} in one message.", id=order_id) if as_merchant
+              else t("Write your message to {shop} about order #{id} in one message.",
+                     shop=view.shop_name, id=order_id))
+    await update.callback_query.answer()
+    await context.bot.send_message(update.effective_user.id, prompt, reply_markup=ForceReply(selective=True))
+
+
+@answers_errors
+async def receive_text(update: Update, context: ShopContext) -> None:
+    """The message we waited for: a refund reason, or a note to relay."""
+    kind, order_id = awaiting.waiting(context.user_data)
+    message, t = update.effective_message, context.t
+    user_id, now = update.effective_user.id, context.services.clock.now()
+    key = f"{message.chat_id}:{message.message_id}"
+    if kind == "refund":
+        await context.services.run(lambda s: refunds.request_refund(
+            s, order_id=order_id, buyer_id=user_id, reason=message.text, now=now))
+        reply = t("Your refund request for order #{id} was sent to the seller.", id=order_id)
+    elif kind == "write":
+        await context.services.run(lambda s: relay.write_to_seller(
+            s, order_id=order_id, buyer_id=user_id, text=message.text, key=key, now=now))
+        reply = t("Sent to the seller. Their answer will arrive here.")
+    else:
+        await context.services.run(lambda s: relay.reply_to_buyer(
+            s, order_id=order_id, owner_id=user_id, text=message.text, key=key, now=now))
+        reply = t("Sent to the buyer.")
+    awaiting.done(context.user_data)
+    await message.reply_text(reply)
+
+
+async def forget_awaiting(update: Update, context: ShopContext) -> None:
+    """Any command ends a wait for free text, so the text after it goes where it belongs."""
+    if context.user_data is not None:
+        awaiting.done(context.user_data)
+
+
+def register(application: Application) -> None:
+    """/orders and the order buttons."""
+    application.add_handler(MessageHandler(filters.COMMAND, forget_awaiting), group=-1)
+    application.add_handler(CommandHandler("orders", orders_command))
+    application.add_handler(CallbackQueryHandler(view_order, pattern=callbacks.pattern(cards.ORDER_VIEW)))
+    application.add_handler(CallbackQueryHandler(cancel, pattern=callbacks.pattern(cards.ORDER_CANCEL)))
+    application.add_handler(CallbackQueryHandler(confirm, pattern=callbacks.pattern(cards.ORDER_CONFIRM)))
+    application.add_handler(CallbackQueryHandler(ask_refund, pattern=callbacks.pattern(cards.ORDER_REFUND)))
+    application.add_handler(CallbackQueryHandler(
+        ask_message, pattern=callbacks.pattern(cards.ORDER_WRITE, cards.ORDER_ANSWER)))
+    application.add_handler(MessageHandler(awaiting.AwaitingInput(application, INPUT_KINDS), receive_text))
+

@@ -1,0 +1,220 @@
+"""Renderers for the notices the commerce core emits (see ``bot.notices``).
+
+Each says what happened to which order in the recipient's language, with the
+buttons that make the next step one tap: Confirm receipt on a shipped order,
+Write to the seller, Reply on a relayed message, Stop on a follow-up. Buttons
+whose actions another module declares (Ship, refund decisions) are shown only
+when that module is loaded.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy import select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks, cards
+from bot.notices import Notice, RenderContext, renderer
+from bot.store.models import Order, Product
+
+
+async def _order(ctx: RenderContext, params: dict[str, Any]) -> tuple[Order, str] | None:
+    order = await ctx.session.get(Order, int(params.get("order_id") or 0))
+    if order is None:
+        return None
+    title = await ctx.session.scalar(select(Product.title).where(Product.id == order.product_id))
+    return order, html.escape(title or "")
+
+
+def _keyboard(*buttons: InlineKeyboardButton | None) -> InlineKeyboardMarkup | None:
+    rows = [[b] for b in buttons if b is not None]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _declared(name: str, label: str, *ids: int) -> InlineKeyboardButton | None:
+    """A button for another module's action, or None when that module is not loaded."""
+    return cards.button(label, name, *ids) if name in callbacks.ACTIONS else None
+
+
+def _write(order_id: int, ctx: RenderContext) -> InlineKeyboardButton:
+    return cards.button("✉️ " + ctx.t("Write to the seller"), cards.ORDER_WRITE, order_id)
+
+
+@renderer("order_paid")
+async def order_paid(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t = ctx.t
+    text = t("✅ Payment received for order #{id}: {title}, {amount}. The seller will ship it soon.",
+             id=order.id, title=title, amount=t.money(order.total_fen, order.currency))
+    return Notice(text, _keyboard(_write(order.id, ctx)))
+
+
+@renderer("merchant_new_order")
+async def merchant_new_order(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t = ctx.t
+    text = t("🛒 New paid order #{id}: {quantity} × {title}, {amount}. Ship it from /sales.",
+             id=order.id, quantity=order.quantity, title=title,
+             amount=t.money(order.total_fen, order.currency))
+    return Notice(text, _keyboard(_declared("ship", t("Ship #{id}", id=order.id), order.id)))
+
+
+@renderer("order_expired")
+async def order_expired(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    return Notice(ctx.t("⌛ Order #{id} ({title}) was not paid in time and has been closed.",
+                        id=order.id, title=title))
+
+
+@renderer("order_shipped")
+async def order_shipped(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t = ctx.t
+    text = t("📦 Order #{id} ({title}) has been shipped.", id=order.id, title=title)
+    if params.get("tracking"):
+        text += "\n" + t("Tracking: {note}", note=html.escape(str(params["tracking"])))
+    confirm = cards.button("✅ " + t("Confirm receipt"), cards.ORDER_CONFIRM, order.id)
+    return Notice(text, _keyboard(confirm, _write(order.id, ctx)))
+
+
+@renderer("order_completed")
+async def order_completed(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    return Notice(ctx.t("The buyer confirmed receiving order #{id} ({title}).", id=order.id, title=title))
+
+
+@renderer("merchant_refund_requested")
+async def merchant_refund_requested(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t, refund_id = ctx.t, int(params.get("refund_id") or 0)
+    text = (t("↩️ Refund requested for order #{id} ({title}): {amount}.", id=order.id, title=title,
+              amount=t.money(int(params.get("amount_fen") or 0), order.currency))
+            + "\n" + t("Reason: {reason}", reason=html.escape(str(params.get("reason", "")))))
+    return Notice(text, _keyboard(
+        _declared("rf_ok", t("Refund #{id}: approve", id=order.id), refund_id),
+        _declared("rf_no", t("Refund #{id}: reject", id=order.id), refund_id)))
+
+
+@renderer("refund_rejected")
+async def refund_rejected(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t = ctx.t
+    text = (t("The seller declined your refund for order #{id} ({title}).", id=order.id, title=title)
+            + "\n" + t("Reason: {reason}", reason=html.escape(str(params.get("reason", "")))))
+    return Notice(text, _keyboard(_write(order.id, ctx)))
+
+
+async def _amount_notice(ctx: RenderContext, params: dict[str, Any], template: str) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    amount = ctx.t.money(int(params.get("amount_fen") or 0), order.currency)
+    return Notice(template.format(id=order.id, title=title, amount=amount))
+
+
+@renderer("refund_succeeded")
+async def refund_succeeded(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    return await _amount_notice(ctx, params, ctx.t("💰 {amount} was refunded for order #{id} ({title})."))
+
+
+@renderer("merchant_refund_succeeded")
+async def merchant_refund_succeeded(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    return await _amount_notice(
+        ctx, params, ctx.t("The refund of {amount} for order #{id} ({title}) was paid to the buyer."))
+
+
+@renderer("merchant_refund_failed")
+async def merchant_refund_failed(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    return Notice(ctx.t("⚠️ The refund for order #{id} ({title}) failed at the payment provider: {reason}",
+                        id=order.id, title=title, reason=html.escape(str(params.get("reason", "")))))
+
+
+@renderer("late_payment_refunded")
+async def late_payment_refunded(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    return Notice(ctx.t("Your payment for order #{id} ({title}) arrived after the order had closed and "
+                        "the item was gone, so the full amount is being refunded.", id=order.id, title=title))
+
+
+@renderer("deposit_paid")
+async def deposit_paid(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    amount = ctx.t.money(int(params.get("amount_fen") or 0))
+    return Notice(ctx.t("Your deposit payment of {amount} has arrived.", amount=amount))
+
+
+@renderer("merchant_approved")
+async def merchant_approved(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    name = html.escape(str(params.get("name", "")))
+    return Notice(ctx.t("🎉 Your shop {name} is approved. Add a product with /newproduct.", name=name))
+
+
+@renderer("merchant_rejected")
+async def merchant_rejected(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    t, name = ctx.t, html.escape(str(params.get("name", "")))
+    return Notice(t("Your application for {name} was not approved.", name=name) + "\n"
+                  + t("Reason: {reason}", reason=html.escape(str(params.get("reason", "")))))
+
+
+@renderer("merchant_suspended")
+async def merchant_suspended(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    t, name = ctx.t, html.escape(str(params.get("name", "")))
+    return Notice(t("Your shop {name} has been suspended; its cards no longer sell.", name=name) + "\n"
+                  + t("Reason: {reason}", reason=html.escape(str(params.get("reason", "")))))
+
+
+@renderer("admin_new_application")
+async def admin_new_application(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    t = ctx.t
+    kind = t("enterprise") if params.get("merchant_kind") == "enterprise" else t("individual")
+    return Notice(t("New shop application: {name} ({kind}). See /applications.",
+                    name=html.escape(str(params.get("name", ""))), kind=kind))
+
+
+@renderer("followup")
+async def followup(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    name = str(params.get("name", ""))
+    text = f"📣 <b>{html.escape(name)}</b>\n\n{html.escape(str(params.get('text', '')))}"
+    return Notice(text, cards.stop_button(int(params.get("merchant_id") or 0), name, ctx.t))
+
+
+@renderer("relay_to_seller")
+async def relay_to_seller(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t = ctx.t
+    text = (t("✉️ The buyer of order #{id} ({title}) writes:", id=order.id, title=title)
+            + "\n\n" + html.escape(str(params.get("text", ""))))
+    return Notice(text, _keyboard(cards.button("↩️ " + t("Reply"), cards.ORDER_ANSWER, order.id)))
+
+
+@renderer("relay_to_buyer")
+async def relay_to_buyer(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    if (found := await _order(ctx, params)) is None:
+        return None
+    order, title = found
+    t = ctx.t
+    text = (t("✉️ The seller answers about order #{id} ({title}):", id=order.id, title=title)
+            + "\n\n" + html.escape(str(params.get("text", ""))))
+    return Notice(text, _keyboard(cards.button("↩️ " + t("Reply"), cards.ORDER_WRITE, order.id)))
