@@ -19,9 +19,12 @@ from bot.services import Services, build_services
 
 # Each module has ``register(application)``; order matters where handlers overlap.
 HANDLER_MODULES = (
+    "bot.handlers.buyer",  # before common: its /start p_<id> deep link must win over the plain /start
+    "bot.handlers.buyer_orders", "bot.handlers.following",
     "bot.handlers.common",
     "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products",
     "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.account",
+    "bot.handlers.payouts",
 )
 
 
