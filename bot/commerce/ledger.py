@@ -92,15 +92,24 @@ async def post(
     """Post one balanced journal; False (and no change) if ``key`` was posted before.
 
     Raises ``InsufficientFunds`` when an account with a floor would drop below
-    it; the caller's transaction then rolls back as a whole.
+    it, having changed nothing: a journal touching a floor is posted inside a
+    savepoint, so a caller that catches the refusal (a wallet payment falling
+    back to the gateway) keeps a consistent transaction, and the key unused.
     """
     legs = [(code, amount) for code, amount in legs if amount != 0]
     if len(legs) < 2 or sum(amount for _, amount in legs) != 0:
         raise ValueError(f"unbalanced journal {key}: {legs}")
+    journal = {"key": key, "memo": memo[:200], "order_id": order_id, "merchant_id": merchant_id,
+               "created_at": now}
+    if not any(account_spec(code)[1] for code, _ in legs):
+        return await _post(session, journal, legs)
+    async with session.begin_nested():
+        return await _post(session, journal, legs)
+
+
+async def _post(session: AsyncSession, journal: dict[str, object], legs: list[Leg]) -> bool:
     inserted = await session.execute(
-        insert_ignore(session, journals)
-        .values(key=key, memo=memo[:200], order_id=order_id, merchant_id=merchant_id, created_at=now)
-        .returning(journals.c.id)
+        insert_ignore(session, journals).values(**journal).returning(journals.c.id)
     )
     journal_id = inserted.scalar_one_or_none()
     if journal_id is None:
