@@ -189,12 +189,27 @@ async def test_an_account_with_a_floor_refuses_to_go_below_zero_and_the_whole_co
 
 async def test_a_wallet_cannot_be_overdrawn_but_clearing_and_available_can(db):
     async with db.transaction() as s:
-        with pytest.raises(InsufficientFunds):
-            await ledger.post(s, key="w", now=NOW, legs=[("wallet:5", 1), ("clearing", -1)])
-    async with db.transaction() as s:
         await ledger.post(s, key="neg", now=NOW, legs=[("merchant:5:available", 1), ("clearing", -1)])
         assert await ledger.balance(s, "clearing") == -1
         assert await ledger.balance(s, "merchant:5:available") == -1
+        with pytest.raises(InsufficientFunds):
+            await ledger.post(s, key="w", now=NOW, legs=[("wallet:5", 1), ("clearing", -1)])
+
+
+async def test_a_refusal_caught_by_the_caller_leaves_its_transaction_whole_and_the_key_unused(db):
+    # A wallet payment that finds too little may fall back to the gateway in the same command.
+    pay_by_wallet = [("wallet:7", 500), ("clearing", -500)]
+    async with db.transaction() as s:
+        await ledger.post(s, key="top-up", now=NOW, legs=[("clearing", 300), ("wallet:7", -300)])
+        with pytest.raises(InsufficientFunds):
+            await ledger.post(s, key="order:1", now=NOW, legs=pay_by_wallet)
+        assert await ledger.balance(s, "clearing") == 300
+        assert await ledger.balance(s, "wallet:7") == 300
+    async with db.transaction() as s:
+        await ledger.post(s, key="top-up-2", now=NOW, legs=[("clearing", 200), ("wallet:7", -200)])
+        assert await ledger.post(s, key="order:1", now=NOW, legs=pay_by_wallet) is True
+        assert await ledger.balance(s, "wallet:7") == 0
+    assert await legs_of(db, "order:1") == {"wallet:7": 500, "clearing": -500}
 
 
 async def test_trial_balance_and_running_balances_agree_after_many_postings(db):
