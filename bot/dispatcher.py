@@ -36,6 +36,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot import notices
 from bot.commerce import users
@@ -144,8 +146,11 @@ async def _drop(session: AsyncSession, row_id: int, reason: str) -> None:
                           .values(state=OutboxState.DROPPED, last_error=reason[:300]))
 
 
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+def _retry_after(exc: RetryAfter) -> dt.timedelta:
+    with warnings.catch_warnings():  # PTB 22 warns that ``retry_after`` becomes a timedelta
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=float(value))
 
 
 async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, now: dt.datetime) -> bool:
@@ -155,7 +160,7 @@ async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, n
         await bot.send_message(item.chat_id, item.notice.text, parse_mode=ParseMode.HTML,
                                reply_markup=item.notice.keyboard, disable_web_page_preview=True)
     except RetryAfter as exc:
-        wait = dt.timedelta(seconds=_seconds(exc.retry_after))
+        wait = _retry_after(exc)
         pacer.paused_until = max(pacer.paused_until or now, now + wait)
         values = {"not_before": now + wait, "attempts": item.attempts - 1, "last_error": "429"}
     except Forbidden as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import html
 
-from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -130,8 +130,7 @@ async def ask_refund(update: Update, context: ShopContext) -> None:
     await update.callback_query.answer()
     await context.bot.send_message(
         update.effective_user.id, context.t("Why do you want a refund for order #{id}? Send the reason "
-                                            "in one message.", id=order_id),
-        reply_markup=ForceReply(selective=True))
+                                            "in one message.", id=order_id))
 
 
 @answers_errors
@@ -149,7 +148,7 @@ async def ask_message(update: Update, context: ShopContext) -> None:
               else t("Write your message to {shop} about order #{id} in one message.",
                      shop=view.shop_name, id=order_id))
     await update.callback_query.answer()
-    await context.bot.send_message(update.effective_user.id, prompt, reply_markup=ForceReply(selective=True))
+    await context.bot.send_message(update.effective_user.id, prompt)
 
 
 @answers_errors

@@ -1,0 +1,126 @@
+"""The outbox dispatcher: Telegram's limits, 429 storms, blocked users, and never twice."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import update
+
+from bot.commerce.outbox import notify
+from bot.dispatcher import IN_FLIGHT, Pacer, drain_once
+from bot.store.enums import OutboxState
+from bot.store.models import OutboxMessage, User
+from tests.bot.buyer_helpers import outbox_rows
+from tests.factories import make_user
+
+
+async def _queue(shop, chat_id, amount_fen=100, key=None):
+    await shop.services.run(lambda s: notify(
+        s, chat_id=chat_id, kind="deposit_paid", now=shop.clock.now(), dedupe_key=key, amount_fen=amount_fen))
+
+
+def _sends(shop):
+    return [c for c in shop.telegram.calls if c.method == "sendMessage"]
+
+
+async def test_notices_are_rendered_in_each_recipients_language(shop):
+    await make_user(shop.services.db, user_id=4001, language="en")
+    await make_user(shop.services.db, user_id=4002, language="zh")
+    for chat in (4001, 4002, 4003):  # 4003 never talked to the bot: the default language
+        await _queue(shop, chat, 2_000_000)
+    assert await drain_once(shop.app.bot, shop.services, limit=30) == 3
+    by_chat = {c.chat_id: c.text for c in _sends(shop)}
+    assert by_chat[4001] == "Your deposit payment of CN¥20,000.00 has arrived."
+    assert by_chat[4002] == by_chat[4003] == "你的保证金 ¥20,000.00 已到账。"
+    assert {r.state for r in await outbox_rows(shop)} == {OutboxState.SENT}
+
+
+async def test_a_429_storm_is_honoured_and_each_message_sent_once(shop):
+    for chat in (4011, 4012, 4013):
+        await _queue(shop, chat)
+    shop.telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 5", retry_after=5)
+    pacer = Pacer()
+    assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 2
+    [waiting] = [r for r in await outbox_rows(shop) if r.state == OutboxState.PENDING]
+    assert waiting.chat_id == 4011 and waiting.not_before == shop.clock.now() + dt.timedelta(seconds=5)
+    shop.clock.advance(dt.timedelta(seconds=4))
+    assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 0
+    assert await drain_once(shop.app.bot, shop.services, limit=30) == 0  # not due, whatever the pacer
+    shop.clock.advance(dt.timedelta(seconds=1))
+    assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 1
+    assert sorted(c.chat_id for c in _sends(shop)) == [4011, 4012, 4013]
+    assert {r.state for r in await outbox_rows(shop)} == {OutboxState.SENT}
+
+
+async def test_a_user_who_blocked_the_bot_is_marked_and_the_rest_of_the_queue_is_unaffected(shop):
+    await make_user(shop.services.db, user_id=4021)
+    await _queue(shop, 4021, key="a")
+    await _queue(shop, 4022)
+    await _queue(shop, 4021, key="b")
+    shop.telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    await drain_once(shop.app.bot, shop.services, limit=30)
+    shop.clock.advance(dt.timedelta(seconds=2))
+    await drain_once(shop.app.bot, shop.services, limit=30)
+    rows = await outbox_rows(shop)
+    assert [(r.chat_id, r.state) for r in rows] == [
+        (4021, OutboxState.DROPPED), (4022, OutboxState.SENT), (4021, OutboxState.DROPPED)]
+    assert [c.chat_id for c in _sends(shop)] == [4022]
+    async with shop.services.db.transaction() as s:
+        assert (await s.get(User, 4021)).blocked is True
+    await _queue(shop, 4021, key="c")  # still blocked: dropped without a call
+    await drain_once(shop.app.bot, shop.services, limit=30)
+    assert [c.chat_id for c in _sends(shop)] == [4022]
+
+
+async def test_one_message_a_second_per_chat(shop):
+    for key in "abc":
+        await _queue(shop, 4031, key=key)
+    pacer = Pacer()
+    assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 1
+    assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 0
+    shop.clock.advance(dt.timedelta(seconds=1))
+    assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 1
+
+
+async def test_the_overall_limit_caps_each_tick(shop):
+    for chat in range(4100, 4110):
+        await _queue(shop, chat)
+    assert await drain_once(shop.app.bot, shop.services, limit=4) == 4
+    assert await drain_once(shop.app.bot, shop.services, limit=30) == 6
+
+
+async def test_two_dispatchers_racing_never_send_a_message_twice(shop):
+    for chat in range(4200, 4210):
+        await _queue(shop, chat)
+    counts = await asyncio.gather(*(drain_once(shop.app.bot, shop.services, limit=30) for _ in range(3)))
+    assert sum(counts) == 10
+    assert sorted(c.chat_id for c in _sends(shop)) == list(range(4200, 4210))
+
+
+async def test_a_message_claimed_by_a_crashed_dispatcher_is_dropped_not_resent(shop):
+    await _queue(shop, 4301)
+    await shop.services.run(lambda s: s.execute(update(OutboxMessage.__table__).values(
+        last_error=IN_FLIGHT, attempts=1)))
+    assert await drain_once(shop.app.bot, shop.services, limit=30) == 0
+    [row] = await outbox_rows(shop)
+    assert row.state == OutboxState.DROPPED and _sends(shop) == []
+
+
+async def test_server_errors_are_retried_with_backoff_then_dropped(shop):
+    await _queue(shop, 4401)
+    for _ in range(shop.services.settings.outbox_max_attempts):
+        shop.telegram.fail_next("sendMessage", 500, "Internal Server Error")
+    for _ in range(shop.services.settings.outbox_max_attempts):
+        await drain_once(shop.app.bot, shop.services, limit=30)
+        shop.clock.advance(dt.timedelta(hours=1))
+    [row] = await outbox_rows(shop)
+    assert row.state == OutboxState.DROPPED and row.attempts == shop.services.settings.outbox_max_attempts
+    assert _sends(shop) == []
+
+
+async def test_an_unknown_kind_is_dropped_and_does_not_block_the_queue(shop):
+    await shop.services.run(lambda s: notify(s, chat_id=4501, kind="no_such_kind", now=shop.clock.now()))
+    await _queue(shop, 4502)
+    assert await drain_once(shop.app.bot, shop.services, limit=30) == 1
+    assert [r.state for r in await outbox_rows(shop)] == [OutboxState.DROPPED, OutboxState.SENT]
