@@ -85,12 +85,13 @@ async def switch_plan(session: AsyncSession, *, merchant_id: int, cycle: str, no
 
 
 async def settlement_days(
-    session: AsyncSession, *, merchant_id: int, cycle: str, rules: Rules, now: dt.datetime
+    session: AsyncSession, *, merchant_id: int, cycle: str, rules: Rules, now: dt.datetime,
+    tell: bool = True,
 ) -> int:
     """How many days after payment this merchant's orders settle in this cycle (0 or 15).
 
     T+0 needs the deposit at its minimum; below it the merchant is settled as
-    T+15 and told, until a top-up restores it.
+    T+15 and told (once per cycle, unless ``tell`` is False), until a top-up restores it.
     """
     merchant = await session.get(Merchant, merchant_id)
     if merchant.plan != SettlementPlan.T0:
@@ -98,6 +99,8 @@ async def settlement_days(
     held = await ledger.balance(session, ledger.merchant_account(merchant_id, "deposit"))
     if held >= merchant.deposit_required_fen:
         return 0
+    if not tell:
+        return rules.settlement_days_t15
     await notify(session, chat_id=merchant.owner_id, kind="t0_paused", now=now,
                  dedupe_key=f"t0-paused:{merchant_id}:{cycle}",
                  held_fen=held, required_fen=merchant.deposit_required_fen)

@@ -38,11 +38,9 @@ class WithdrawalOffer:
     number: int
 
 
-async def _due_now(
-    session: AsyncSession, merchant_id: int, number: int, rules: Rules, now: dt.datetime
-) -> list[int]:
-    days = await settlement.settlement_days(session, merchant_id=merchant_id, cycle=f"{PREFIX}{number}",
-                                            rules=rules, now=now)
+async def _due_now(session: AsyncSession, merchant_id: int, rules: Rules, now: dt.datetime) -> list[int]:
+    days = await settlement.settlement_days(session, merchant_id=merchant_id, cycle="withdrawal",
+                                            rules=rules, now=now, tell=False)
     return await settlement.settleable_orders(session, merchant_id=merchant_id, days=days,
                                               day=business_date(now), cycle_at=now)
 
@@ -56,7 +54,7 @@ async def withdrawal_offer(
     )
     number = int(count or 0) + 1
     available = await ledger.balance(session, ledger.merchant_account(merchant_id, "available"))
-    for order_id in await _due_now(session, merchant_id, number, rules, now):
+    for order_id in await _due_now(session, merchant_id, rules, now):
         order = await session.get(Order, order_id)
         net = order.total_fen - order.refunded_fen
         available += net - min(rules.fee_fen(net), net)
@@ -76,7 +74,7 @@ async def request_withdrawal(
     offer = await withdrawal_offer(session, merchant_id=merchant_id, rules=rules, now=now)
     if number != offer.number:
         raise IllegalTransition(state="stale")
-    for order_id in await _due_now(session, merchant_id, number, rules, now):
+    for order_id in await _due_now(session, merchant_id, rules, now):
         await settlement.settle_order(session, order_id=order_id, cycle_at=now, rules=rules, now=now)
     payout = await settlement.create_payout(session, merchant_id=merchant_id, cycle=cycle, now=now)
     if payout is None:
