@@ -20,6 +20,10 @@ _COUNT = re.compile(r"\d{1,3}(?:,\d{3})+|\d+", re.ASCII)
 _CURRENCY_MARKS = "¥￥元$ \u00a0"
 _CURRENCY_CODES = ("CNY", "RMB")
 MAX_DIGITS = 12
+# Embeddings, overrides and isolates reorder what follows them on screen ("Trojan Source"):
+# a shop name or title could show other text than it holds. Plain Arabic or Hebrew needs none;
+# zero-width joiners (emoji sequences, Persian) stay allowed in text.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _normalise(text: str, field: str) -> str:
@@ -85,7 +89,8 @@ def check_count(value: int, *, field: str, minimum: int, maximum: int) -> int:
 def clean_text(text: str, *, field: str, max_chars: int, min_chars: int = 1) -> str:
     """Trimmed ``text`` within the length limits; control characters refused."""
     cleaned = unicodedata.normalize("NFC", text).strip()
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in cleaned):
+    if any((unicodedata.category(ch) == "Cc" and ch not in "\n\t") or ch in _BIDI_CONTROLS
+           for ch in cleaned):
         raise InvalidInput(field, "control_characters")
     if len(cleaned) < min_chars:
         raise InvalidInput(field, "too_short", minimum=min_chars)
