@@ -195,14 +195,18 @@ def test_check_count_names_the_broken_bound():
     assert (high.value.rule, high.value.params["maximum"]) == ("too_large", 9)
 
 
-def test_clean_text_trims_and_keeps_emoji_and_newlines():
+def test_clean_text_trims_and_keeps_emoji_newlines_and_right_to_left_scripts():
     assert clean_text("  Green tea 🍵\nfresh  ", field="title", max_chars=80) == "Green tea 🍵\nfresh"
+    family = "👨\u200d👩\u200d👧"  # joined by zero-width joiners
+    assert clean_text(f"Tea for the {family}", field="title", max_chars=80).endswith(family)
+    assert clean_text("שלום تي", field="title", max_chars=80) == "שלום تي"
 
 
 @pytest.mark.parametrize(
     ("typed", "rule"),
     [("", "too_short"), ("   ", "too_short"), ("a", "too_short"), ("x" * 81, "too_long"),
-     ("bad\x00byte", "control_characters"), ("bell\x07", "control_characters")],
+     ("bad\x00byte", "control_characters"), ("bell\x07", "control_characters"),
+     ("Tea \u202egnp.exe", "control_characters"), ("\u2067Tea\u2069", "control_characters")],
 )
 def test_clean_text_refusals(typed, rule):
     with pytest.raises(InvalidInput) as caught:
