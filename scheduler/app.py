@@ -35,6 +35,9 @@ INTERVALS = {
     "reconcile": {"minutes": 10},
 }
 
+# Run once at start as well: missed cycles are caught up at once after downtime.
+CATCH_UP_AT_START = ("settlement", "reconcile")
+
 
 async def run_job(services: Services, name: str) -> None:
     """One wake-up of job ``name``: under its lock, at the injected clock's ``now``."""
@@ -59,4 +62,8 @@ def build_scheduler(settings: Settings, services: Services) -> AsyncIOScheduler:
             run_job, IntervalTrigger(**every, timezone=BUSINESS_TZ), args=[services, name], id=name,
             name=name, replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None,
         )
+    for name in CATCH_UP_AT_START:
+        # No trigger: runs once as soon as the scheduler starts, instead of a minute later.
+        scheduler.add_job(run_job, args=[services, name], id=f"{name}-at-start", name=f"{name} (at start)",
+                          replace_existing=True)
     return scheduler
