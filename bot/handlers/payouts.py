@@ -21,6 +21,7 @@ from bot.clock import business_date
 from bot.commerce import merchants, settlement, settlement_runs, withdrawals
 from bot.commerce.errors import NotFound
 from bot.context import ShopContext
+from bot.handlers import payout_notices  # noqa: F401  (registers the scheduler's outbox renderers)
 from bot.handlers.errors import answers_errors
 from bot.i18n import Translator
 from bot.store.enums import PayoutState

@@ -1,0 +1,60 @@
+"""How the scheduler's notices read: payouts sent or failed, plan changes, reconciliation.
+
+Registered with ``bot.notices.renderer`` when ``bot.handlers.payouts`` is
+imported; the dispatcher renders them in the recipient's language as HTML,
+so anything that came from outside (a gateway's reason, a reference) is
+escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from bot.notices import Notice, RenderContext, renderer
+from bot.store.enums import SettlementPlan
+
+PLAN_NAMES = {SettlementPlan.T0: "T+0", SettlementPlan.T15: "T+15"}
+
+
+@renderer("payout_sent")
+async def payout_sent(ctx: RenderContext, params: dict[str, Any]) -> Notice:
+    """The merchant's money left the platform."""
+    t = ctx.t
+    return Notice(t("💸 Payout #{id} of {amount} was sent to your account. See /payouts.",
+                    id=params.get("payout_id"), amount=t.money(int(params.get("amount_fen", 0)))))
+
+
+@renderer("payout_failed")
+async def payout_failed(ctx: RenderContext, params: dict[str, Any]) -> Notice:
+    """The gateway refused a payout: the money stays in the balance."""
+    t = ctx.t
+    return Notice(t("⚠️ Payout #{id} of {amount} failed ({reason}). The money stays in your balance "
+                    "and goes out at the next cycle; please check your payout account.",
+                    id=params.get("payout_id"), amount=t.money(int(params.get("amount_fen", 0))),
+                    reason=html.escape(str(params.get("reason", "")))))
+
+
+@renderer("t0_paused")
+async def t0_paused(ctx: RenderContext, params: dict[str, Any]) -> Notice:
+    """A T+0 merchant's deposit fell below its minimum."""
+    t = ctx.t
+    return Notice(t("Your deposit is {held}, below the {required} that T+0 needs: your sales settle "
+                    "on T+15 until you top it up.", held=t.money(int(params.get("held_fen", 0))),
+                    required=t.money(int(params.get("required_fen", 0)))))
+
+
+@renderer("plan_switched")
+async def plan_switched(ctx: RenderContext, params: dict[str, Any]) -> Notice:
+    """The plan the merchant asked for took effect at this cycle."""
+    plan = str(params.get("plan", ""))
+    return Notice(ctx.t("Your settlement plan is now {plan}.", plan=PLAN_NAMES.get(plan, html.escape(plan))))
+
+
+@renderer("admin_reconciliation")
+async def admin_reconciliation(ctx: RenderContext, params: dict[str, Any]) -> Notice:
+    """Tell an admin what the gateway's statement and the books disagree on."""
+    lines = [ctx.t("Reconciliation of {day}: {count} differences with the gateway's statement.",
+                   day=html.escape(str(params.get("day", ""))), count=int(params.get("count", 0)))]
+    lines += [html.escape(str(line)) for line in params.get("differences", [])]
+    return Notice("\n".join(lines))
