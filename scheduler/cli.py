@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.payments.base import PaymentGateway
 from bot.services import Services, build_services
 from scheduler import jobs
 from scheduler.app import build_scheduler
@@ -55,12 +56,14 @@ def crash_step(after: str) -> Callable[[str], None]:
     return step
 
 
-def _gateway(settings: Settings) -> object | None:
-    try:
-        from bot.payments.credentials import build_gateway
-    except ImportError:
-        return None
-    return build_gateway(settings)
+def _gateway(settings: Settings) -> PaymentGateway | None:
+    """The payment client the bot uses, from the same settings; None when no keys are configured."""
+    from bot.payments.alipay import gateway_from_settings
+
+    gateway = gateway_from_settings(settings)
+    if gateway is None:
+        log.warning("no payment gateway configured: payouts wait as pending, nothing is reconciled")
+    return gateway
 
 
 async def _once(services: Services, name: str, now: dt.datetime) -> None:

@@ -1,12 +1,13 @@
 """The scheduler killed with SIGKILL in the middle of settlement, then started again.
 
 The same shop is settled twice from the same starting point: once
-undisturbed, in this process; once by a scheduler process that is killed
-mid-settlement (after the first merchant's orders settle), restarted and killed again
-after the gateway accepted a transfer but before the answer was recorded
-(the other payouts created but not sent), then restarted and left to finish. Both
-must end in the same state: the same payouts, ledger, orders and notices,
-and each transfer at the gateway exactly once.
+undisturbed, in this process; once by ``shopbot scheduler --once
+settlement`` processes paying through the simulated gateway over HTTP. The
+first is killed mid-settlement (after the first merchant's orders settle);
+the second right after the gateway accepted a transfer but before the answer
+was recorded (the other payouts created but not sent yet); the third runs
+to the end. Both runs must end in the same state — the same payouts, ledger,
+orders, notices and cycle runs — with each transfer at the gateway once.
 """
 
 from __future__ import annotations
@@ -31,16 +32,20 @@ from bot.store.enums import SettlementPlan
 from bot.store.ledger import Account, Journal
 from bot.store.models import Merchant, Order, OutboxMessage, Payout
 from bot.store.settlement import CycleRun
+from gateway.config import GatewaySettings
+from gateway.store import transfers
+from gateway.testing import gateway_keys, serve_gateway
 from scheduler import jobs
 from tests import factories
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.payments.conftest import gateway_template  # noqa: F401  (fixture)
 from tests.scheduler.conftest import START
-from tests.scheduler.crash_runner import FileGateway
+from tests.scheduler.fakes import FakeGateway
 
 REPO = Path(__file__).parents[2]
 NOW = START + dt.timedelta(days=1)
-# After the first merchant's batch; after the gateway accepted the first transfer but before the answer
-# was recorded (by then every payout row exists: the others are created but not yet sent).
+# After the first merchant's batch; after the gateway accepted the first transfer but before the
+# answer was recorded (by then every payout row exists: the others are created but not yet sent).
 CRASH_POINTS = ("settle", "transfer")
 
 
@@ -79,6 +84,24 @@ async def clone(db: Any, tmp_path: Path) -> tuple[str, str | None]:
     return db.url + "_ref", f"{name}_ref"
 
 
+async def undisturbed(db: Any, tmp_path: Path) -> dict[str, Any]:
+    """Settle a copy of the shop in this process, without interruption; its end state."""
+    url, to_drop = await clone(db, tmp_path)
+    reference = Database(make_engine(url))
+    try:
+        settings = Settings(_env_file=None, database_url=url, data_dir=tmp_path, clock_file=None)
+        clock = ManualClock(NOW)
+        services = build_services(settings, db=reference, clock=clock, gateway=FakeGateway(clock))
+        await jobs.settlement(services, NOW)
+        return await state_of(reference)
+    finally:
+        await reference.dispose()
+        if to_drop:
+            conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            await conn.execute(f'DROP DATABASE IF EXISTS "{to_drop}" WITH (FORCE)')
+            await conn.close()
+
+
 async def state_of(db: Database) -> dict[str, Any]:
     """Everything settlement changes, without row ids."""
     async with db.transaction() as s:
@@ -95,43 +118,40 @@ async def state_of(db: Database) -> dict[str, Any]:
         }
 
 
-async def run_scheduler_process(db_url: str, gateway_file: Path, tmp_path: Path, crash_at: str) -> int:
-    env = {**os.environ, "SHOPBOT_DATABASE_URL": db_url, "SHOPBOT_DATA_DIR": str(tmp_path),
-           "CRASH_NOW": NOW.isoformat(), "CRASH_GATEWAY": str(gateway_file),
-           "SHOPBOT_SCHEDULER_CRASH_AFTER": crash_at}
+async def shopbot_scheduler_once(env: dict[str, str], crash_at: str) -> int:
+    """``shopbot scheduler --once settlement`` in its own process; its exit code."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.scheduler.crash_runner", cwd=REPO, env=env,
+        sys.executable, "-m", "bot.cli", "scheduler", "--once", "settlement", "--now", NOW.isoformat(),
+        cwd=env["SHOPBOT_DATA_DIR"], env={**env, "SHOPBOT_SCHEDULER_CRASH_AFTER": crash_at},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
-    assert proc.returncode in (0, -signal.SIGKILL), err.decode()[-2000:]
+    assert proc.returncode in (0, -signal.SIGKILL), err.decode()[-3000:]
     return proc.returncode
 
 
-async def test_settlement_killed_mid_cycle_and_restarted_ends_like_an_undisturbed_run(db, tmp_path):
+async def test_settlement_killed_mid_cycle_and_restarted_ends_like_an_undisturbed_run(
+    db, tmp_path, gateway_template  # noqa: F811
+):
     await open_shop(db)
-    reference_url, to_drop = await clone(db, tmp_path)
-    reference_db = Database(make_engine(reference_url))
-    try:
-        reference_gateway = FileGateway(tmp_path / "reference-gateway.db")
-        settings = Settings(_env_file=None, database_url=reference_url, data_dir=tmp_path, clock_file=None)
-        services = build_services(settings, db=reference_db, clock=ManualClock(NOW),
-                                  gateway=reference_gateway)
-        await jobs.settlement(services, NOW)
-        expected = await state_of(reference_db)
-    finally:
-        await reference_db.dispose()
-        if to_drop:
-            conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{to_drop}" WITH (FORCE)')
-            await conn.close()
-
-    gateway_file = tmp_path / "crashed-gateway.db"
-    codes = [await run_scheduler_process(db.url, gateway_file, tmp_path, point) for point in CRASH_POINTS]
-    assert codes == [-signal.SIGKILL] * len(CRASH_POINTS)
-    assert await run_scheduler_process(db.url, gateway_file, tmp_path, "") == 0
+    expected = await undisturbed(db, tmp_path)
+    gw_dir = tmp_path / "gateway"
+    gw_dir.mkdir()
+    shutil.copyfile(gateway_template, gw_dir / "gateway.db")
+    settings = GatewaySettings(_env_file=None, data_dir=gw_dir)
+    async with serve_gateway(settings, clock=ManualClock(NOW)) as served:
+        keys = await gateway_keys(served.app)
+        env = {**os.environ, "PYTHONPATH": str(REPO), "SHOPBOT_DATABASE_URL": db.url,
+               "SHOPBOT_DATA_DIR": str(tmp_path), "SHOPBOT_GATEWAY_URL": keys["gateway_url"],
+               "SHOPBOT_GATEWAY_APP_ID": keys["app_id"],
+               "SHOPBOT_GATEWAY_APP_PRIVATE_KEY": keys["app_private_key"],
+               "SHOPBOT_GATEWAY_PUBLIC_KEY": keys["gateway_public_key"],
+               "SHOPBOT_GATEWAY_KEYS_FILE": str(tmp_path / "none.json")}
+        codes = [await shopbot_scheduler_once(env, point) for point in CRASH_POINTS]
+        assert codes == [-signal.SIGKILL] * len(CRASH_POINTS)
+        assert await shopbot_scheduler_once(env, "") == 0
+        async with served.app.state.gateway.db.connect() as conn:
+            sent = (await conn.execute(select(transfers.c.out_biz_no, transfers.c.amount_fen))).all()
 
     assert await state_of(db) == expected
     assert len(expected["payouts"]) == 3
-    gateway = FileGateway(gateway_file)
-    assert gateway.transfers() == reference_gateway.transfers()
-    assert gateway.transfers() == {p[2]: p[3] for p in expected["payouts"]}
+    assert sorted(tuple(row) for row in sent) == sorted((p[2], p[3]) for p in expected["payouts"])
