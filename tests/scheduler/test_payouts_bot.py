@@ -78,3 +78,14 @@ async def test_only_the_shop_owner_sees_or_moves_its_money(shop):
     for data in [b["callback_data"] for c in listing for b in c.buttons()] + ["withdraw:1"]:
         assert texts(await stranger.press(data)) == ["你没有权限这样做。"]
     assert texts(await shop.chat(OWNER).press("payout_orders:999")) == ["该内容已不存在。"]
+
+
+async def test_another_merchant_cannot_open_someone_elses_payout(shop):
+    await t0_shop(shop, sales=1)
+    shop.clock.advance(dt.timedelta(days=1))
+    await jobs.settlement(shop.services, shop.clock.now())
+    listing = await shop.chat(OWNER).send("/payouts")
+    await factories.make_merchant(shop.services.db, owner_id=STRANGER, name="Other Tea", clock=shop.clock)
+    rival = shop.chat(STRANGER)
+    assert texts(await rival.press_button(listing, "的订单")) == ["你没有权限这样做。"]
+    assert texts(await rival.send("/payouts")) == ["暂无结算打款。已结算的资金会在每日结算时打款。"]
