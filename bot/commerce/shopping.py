@@ -2,8 +2,9 @@
 
 Queries here read what a handler renders (a product with its seller, an
 order with its product's title) and check that the buyer may see it; ``buy``
-is the flash-sale hot path: one transaction that records the tap, places the
-order and fetches the title the order message needs, nothing more.
+is the flash-sale hot path: taps that arrive together share one transaction
+(``buy_batch`` behind ``bot.store.groupcommit``) that places their orders,
+counts the taps and fetches the titles the order messages need, nothing more.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import orders, stats
 from bot.commerce.catalog import search_products
-from bot.commerce.errors import Forbidden, NotFound, SoldOut
+from bot.commerce.errors import CommerceError, Forbidden, NotFound, SoldOut
+from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
 from bot.commerce.rules import Rules
 from bot.store.enums import MerchantStatus, ProductStatus
-from bot.store.models import Merchant, Order, Product
+from bot.store.models import Merchant, Order, Product, ProductEvent
 
 products = Product.__table__
+events = ProductEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class OrderView:
 class BuyResult:
     """A Buy tap's outcome: the order (maybe an existing one) and its title, or sold out."""
 
-    order: orders.PlacedOrder | None
+    order: PlacedOrder | None
     title: str = ""
 
     @property
@@ -86,20 +89,35 @@ async def shop_listings(session: AsyncSession, *, merchant_id: int, limit: int =
     return merchant, list(await session.scalars(query))
 
 
-async def buy(
-    session: AsyncSession, *, buyer_id: int, product_id: int, quantity: int, key: str,
-    rules: Rules, now: dt.datetime,
-) -> BuyResult:
-    """Record the tap and place the order; a sold-out tap is counted too."""
-    try:
-        placed = await orders.place_order(session, buyer_id=buyer_id, product_id=product_id,
-                                          quantity=quantity, key=key, rules=rules, now=now)
-    except SoldOut:
-        await stats.record(session, product_id=product_id, kind=stats.BUY_TAP, now=now)
-        return BuyResult(None)
-    await stats.record(session, product_id=product_id, kind=stats.BUY_TAP, now=now)
-    title = await session.scalar(select(products.c.title).where(products.c.id == product_id))
-    return BuyResult(placed, title or "")
+async def buy_batch(
+    session: AsyncSession, requests: list[PlaceRequest], *, rules: Rules, now: dt.datetime
+) -> list[BuyResult | CommerceError]:
+    """Buy taps that arrived together, in one transaction: one answer per tap, in order.
+
+    Orders are placed set-wise (``placement.place_orders``); each tap that
+    reached a product on sale (an order, or sold out) is counted as a buy tap
+    in one multi-row insert, and the titles come in one query.
+    """
+    outcomes = await place_orders(session, requests, rules=rules, now=now)
+    counted = [r.product_id for r, o in zip(requests, outcomes, strict=True)
+               if isinstance(o, (PlacedOrder, SoldOut))]
+    if counted:
+        await session.execute(insert(events), [{"product_id": pid, "kind": stats.BUY_TAP, "at": now}
+                                               for pid in counted])
+    placed_ids = {o.product_id for o in outcomes if isinstance(o, PlacedOrder)}
+    titles: dict[int, str] = {}
+    if placed_ids:
+        query = select(products.c.id, products.c.title).where(products.c.id.in_(placed_ids))
+        titles = dict((await session.execute(query)).all())
+    results: list[BuyResult | CommerceError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, PlacedOrder):
+            results.append(BuyResult(outcome, titles.get(outcome.product_id, "")))
+        elif isinstance(outcome, SoldOut):
+            results.append(BuyResult(None))
+        else:
+            results.append(outcome)
+    return results
 
 
 async def order_view(session: AsyncSession, *, order_id: int, user_id: int,

@@ -1,8 +1,9 @@
 """The buyer's way in: deep links, product cards, quantity, Buy, Shop, inline mode.
 
-**Buy** is the flash-sale hot path: one transaction (``shopping.buy`` records
-the tap and places the order, keyed by the callback id so a redelivered tap
-is one order), the callback answered before the order message is sent, and
+**Buy** is the flash-sale hot path: taps arriving together share one
+transaction (a ``GroupCommit`` over ``shopping.buy_batch``, which places the
+orders keyed by callback id — a redelivered tap is one order — and counts the
+taps), each tap gets its own answer before its order message is sent, and
 the Pay button is the bot's own HMAC-signed /pay link — no RSA on a tap.
 
 A card shown outside the bot's private chat (a channel, a group, an inline
@@ -30,11 +31,15 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Inli
 
 from bot import callbacks, cards
 from bot.commerce import shopping
+from bot.commerce.errors import CommerceError
+from bot.commerce.placement import PlaceRequest
 from bot.context import ShopContext
 from bot.handlers.buyer_orders import order_message, show_order
 from bot.handlers.errors import answers_errors
+from bot.store.groupcommit import GroupCommit
 
 DEEP_LINK = re.compile(r"^([pos])_(\d{1,15})$")
+BUY_QUEUE = "buy_queue"
 
 
 def _card(listing: shopping.Listing, context: ShopContext, *, quantity: int = 1,
@@ -117,17 +122,27 @@ async def change_quantity(update: Update, context: ShopContext) -> None:
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
+def _buy_queue(context: ShopContext) -> GroupCommit:
+    """The application's group commit for Buy taps, made on first use."""
+    queue = context.bot_data.get(BUY_QUEUE)
+    if queue is None:
+        services = context.services
+        queue = context.bot_data[BUY_QUEUE] = GroupCommit(services.db, lambda session, requests: (
+            shopping.buy_batch(session, requests, rules=services.rules, now=services.clock.now())))
+    return queue
+
+
 @answers_errors
 async def buy(update: Update, context: ShopContext) -> None:
     """Buy: place the order, answer at once, then show it with Pay and Cancel."""
-    query, services = update.callback_query, context.services
+    query = update.callback_query
     if (args := _args(update, 2)) is None:
         return await _stale(update, context)
     product_id, quantity = args
-    buyer_id, now = update.effective_user.id, services.clock.now()
-    result = await services.run(lambda s: shopping.buy(
-        s, buyer_id=buyer_id, product_id=product_id, quantity=quantity, key=f"cb:{query.id}",
-        rules=services.rules, now=now))
+    buyer_id = update.effective_user.id
+    result = await _buy_queue(context).submit(PlaceRequest(buyer_id, product_id, quantity, f"cb:{query.id}"))
+    if isinstance(result, CommerceError):
+        raise result
     if result.sold_out:
         await query.answer(context.t("Sorry, sold out."), show_alert=True)
         return

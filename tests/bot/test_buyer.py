@@ -148,3 +148,24 @@ async def test_buy_on_a_card_in_a_channel_opens_the_private_chat_on_the_order(sh
     assert "Phone X" in shown[-1].text
     stranger = await shop.chat(2010, lang="en").send(f"/start o_{order.id}")
     assert texts(stranger) == ["You can't do that."]
+
+
+async def test_a_burst_of_taps_never_oversells_and_each_tap_gets_one_answer(shop):
+    import asyncio
+
+    from tests.factories import make_user
+
+    _, product = await shop_with_product(shop, stock=5)
+    buyers = [shop.chat(2100 + i, lang="en") for i in range(20)]
+    for chat in buyers:
+        await make_user(shop.services.db, user_id=chat.user_id, language="en")
+    data = f"buy:{product.id}:1"
+    start = len(shop.telegram.calls)
+    await asyncio.gather(*(chat.press(data) for chat in buyers), buyers[0].press(data))
+    calls = shop.telegram.calls[start:]
+    answers = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert len(answers) == 21
+    assert sum(a.text == "Sorry, sold out." for a in answers) == 15
+    async with shop.services.db.transaction() as s:
+        assert await s.scalar(select(func.count()).select_from(Order)) == 5
+    assert shop.app.bot_data["buy_queue"].batches < 21
