@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import update
 
 from bot.commerce.outbox import notify
-from bot.dispatcher import IN_FLIGHT, Pacer, drain_once
+from bot.dispatcher import IN_FLIGHT, Pacer, drain_once, run_dispatcher
 from bot.store.enums import OutboxState
 from bot.store.models import OutboxMessage, User
 from tests.bot.buyer_helpers import outbox_rows
@@ -124,3 +125,55 @@ async def test_an_unknown_kind_is_dropped_and_does_not_block_the_queue(shop):
     await _queue(shop, 4502)
     assert await drain_once(shop.app.bot, shop.services, limit=30) == 1
     assert [r.state for r in await outbox_rows(shop)] == [OutboxState.DROPPED, OutboxState.SENT]
+
+
+# admin_new_application is left out: bot/handlers/admin.py replaces its renderer (with Approve/Reject).
+CORE_KINDS = {
+    "order_paid": {}, "merchant_new_order": {}, "order_expired": {}, "order_shipped": {"tracking": "SF1 <x>"},
+    "order_completed": {}, "merchant_refund_requested": {"refund_id": 1, "amount_fen": 100, "reason": "<b>"},
+    "refund_rejected": {"reason": "no"}, "refund_succeeded": {"amount_fen": 100},
+    "merchant_refund_succeeded": {"amount_fen": 100}, "merchant_refund_failed": {"reason": "x"},
+    "late_payment_refunded": {}, "deposit_paid": {"amount_fen": 100}, "merchant_approved": {"name": "M"},
+    "merchant_rejected": {"name": "M", "reason": "r"}, "merchant_suspended": {"name": "M", "reason": "r"},
+    "followup": {"merchant_id": 1, "name": "M", "text": "hi", "followup_id": 1},
+    "relay_to_seller": {"text": "q"}, "relay_to_buyer": {"text": "a"},
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_every_core_kind_renders_in_both_languages(shop, language):
+    from tests.bot.buyer_helpers import paid_order, shop_with_product
+
+    _, product = await shop_with_product(shop, stock=2)
+    order_id = await paid_order(shop, 4601, product.id)
+    await make_user(shop.services.db, user_id=4602, language=language)
+    await shop.services.run(lambda s: update_rows(s))
+    for kind, params in CORE_KINDS.items():
+        await shop.services.run(lambda s, kind=kind, params=params: notify(
+            s, chat_id=4602, kind=kind, now=shop.clock.now(), order_id=order_id, **params))
+    for _ in range(len(CORE_KINDS)):
+        await drain_once(shop.app.bot, shop.services, limit=30)
+        shop.clock.advance(dt.timedelta(seconds=1))
+    sent = [c.text for c in _sends(shop) if c.chat_id == 4602]
+    assert len(sent) == len(CORE_KINDS)
+    assert not any("{" in text for text in sent)
+    assert not any("<x>" in text or "<b>" in text.replace("<b>M</b>", "") for text in sent)
+
+
+async def update_rows(session):
+    """Forget the payment notices already queued: this test counts only its own."""
+    await session.execute(update(OutboxMessage.__table__).values(state=OutboxState.SENT))
+
+
+async def test_run_dispatcher_sends_until_stopped(shop):
+    await _queue(shop, 4701)
+    shop.services.settings.outbox_poll_s = 0.01
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_dispatcher(shop.app.bot, shop.services, stop))
+    for _ in range(200):
+        if _sends(shop):
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert [c.chat_id for c in _sends(shop)] == [4701]
