@@ -169,3 +169,21 @@ async def test_a_burst_of_taps_never_oversells_and_each_tap_gets_one_answer(shop
     async with shop.services.db.transaction() as s:
         assert await s.scalar(select(func.count()).select_from(Order)) == 5
     assert shop.app.bot_data["buy_queue"].batches < 21
+
+
+async def test_a_card_with_a_photo_is_a_captioned_photo_edited_in_place(shop):
+    from sqlalchemy import update
+
+    from bot.store.models import Product
+
+    _, product = await shop_with_product(shop, stock=4)
+    await shop.services.run(lambda s: s.execute(
+        update(Product.__table__).where(Product.id == product.id).values(photo="AgACphoto")))
+    chat = shop.chat(2201, lang="en")
+    card = await chat.send(f"/start p_{product.id}")
+    assert card[0].method == "sendPhoto" and card[0].params["photo"] == "AgACphoto"
+    assert "Phone X" in card[0].params["caption"] and len(card[0].params["caption"]) <= 1024
+    more = await chat.press_button(card, "+")
+    assert more[-1].method == "editMessageCaption" and "2" in button_labels(more)
+    found = await chat.inline("phone")
+    assert "AgACphoto" in str(found[-1].params["results"])
