@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -97,13 +97,22 @@ def _pacer(services: Services) -> Pacer:
 
 async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime, limit: int,
                  pacer: Pacer) -> list[Claimed]:
+    # The oldest due row of each chat: a chat with thousands queued (a merchant after a flash sale)
+    # takes one slot a tick and cannot starve everyone else.
+    firsts = (
+        select(func.min(outbox.c.id).label("id"))
+        .where(outbox.c.state == OutboxState.PENDING, outbox.c.not_before <= now)
+        .group_by(outbox.c.chat_id)
+        .order_by(func.min(outbox.c.id))
+        .limit(limit * 2)
+        .subquery()
+    )
     rows = (await session.execute(
         select(outbox.c.id, outbox.c.chat_id, outbox.c.kind, outbox.c.params, outbox.c.last_error,
                outbox.c.attempts, User.language, User.blocked)
+        .join(firsts, firsts.c.id == outbox.c.id)
         .outerjoin(User, User.id == outbox.c.chat_id)
-        .where(outbox.c.state == OutboxState.PENDING, outbox.c.not_before <= now)
         .order_by(outbox.c.id)
-        .limit(limit * 4)
     )).all()
     chosen, chats = [], set()
     for row in rows:

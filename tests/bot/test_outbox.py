@@ -177,3 +177,14 @@ async def test_run_dispatcher_sends_until_stopped(shop):
     stop.set()
     await asyncio.wait_for(task, timeout=2)
     assert [c.chat_id for c in _sends(shop)] == [4701]
+
+
+async def test_a_chat_with_a_long_queue_does_not_starve_the_others(shop):
+    for n in range(100):
+        await _queue(shop, 4801, key=f"m{n}")
+    for chat in (4802, 4803):
+        await _queue(shop, chat)
+    pacer = Pacer()
+    assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 2
+    assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1
+    assert sorted(c.chat_id for c in _sends(shop)) == [4801, 4802, 4803]
