@@ -8,6 +8,7 @@ the outbox, written by the commerce core in the same transaction.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -20,11 +21,13 @@ from telegram.ext import (
     filters,
 )
 
+import bot.notice_kinds  # noqa: F401  (the plain renderer registers first, so ours below replaces it)
 from bot import callbacks
 from bot.commerce import directory, merchants
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import button, button_id, conversation, require_admin, say
+from bot.notices import Notice, RenderContext, renderer
 from bot.store.enums import MerchantKind, MerchantStatus
 from bot.store.models import Merchant
 
@@ -122,6 +125,20 @@ async def list_merchants(update: Update, context: ShopContext) -> None:
         else:
             rows.append([button(t("Reinstate {name}", name=shop.name), REINSTATE, shop.id)])
     await say(update, t("Shops ({count}):", count=len(shops)), reply_markup=InlineKeyboardMarkup(rows))
+
+
+@renderer("admin_new_application")
+async def new_application_notice(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """Tell an admin of a new application, with Approve and Reject at hand (replaces the plain notice)."""
+    merchant = await ctx.session.get(Merchant, int(params.get("merchant_id") or 0))
+    if merchant is None or merchant.status != MerchantStatus.PENDING:
+        return None
+    t = ctx.t
+    kind = t("enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("individual")
+    text = t("New shop application: {name} ({kind}). See /applications.",
+             name=html.escape(merchant.name), kind=kind)
+    return Notice(text, InlineKeyboardMarkup([[button(t("Approve"), APPROVE, merchant.id),
+                                               button(t("Reject"), REJECT, merchant.id)]]))
 
 
 def register(application: Application) -> None:

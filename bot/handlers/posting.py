@@ -23,13 +23,13 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import callbacks
+from bot import callbacks, cards
 from bot.commerce import catalog, merchants, posting
 from bot.commerce.errors import NotSelling
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, decoded_args, say
-from bot.handlers.preview import card_markup, card_text, deep_link
+from bot.handlers.preview import deep_link
 from bot.i18n import Translator
 from bot.services import Services
 from bot.store.enums import MerchantStatus, ProductStatus
@@ -45,10 +45,10 @@ MAX_LISTED = 20
 
 
 def render(
-    product: Product, merchant: Merchant, t: Translator, bot_username: str
+    product: Product, merchant: Merchant, t: Translator, bot_username: str, max_per_order: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """The card's text and buttons, as posted in a channel or group."""
-    return card_text(product, merchant, t), card_markup(product, t, bot_username)
+    """The card's text and buttons, as posted in a channel or group (the buyer side's card)."""
+    return cards.render_card(product, merchant, t, bot_username=bot_username, max_per_order=max_per_order)
 
 
 async def _is_admin(bot: Bot, chat_id: int, user_id: int, *, must_post: bool) -> bool:
@@ -145,7 +145,8 @@ async def post_to(update: Update, context: ShopContext) -> None:
         return product, merchant, channel
 
     product, merchant, channel = await as_merchant(update, context, work)
-    text, markup = render(product, merchant, context.translator(channel.language), context.bot.username)
+    text, markup = render(product, merchant, context.translator(channel.language), context.bot.username,
+                          context.services.rules.max_quantity_per_order)
     try:
         sent = await _send_card(context.bot, channel.chat_id, product, text, markup)
     except TelegramError as error:
@@ -189,7 +190,8 @@ async def refresh_cards(
         product, merchant = await services.run(lambda s, c=card: _load(s, c.product_id))
         shown = dataclasses.replace(card, price_fen=product.price_fen, stock=product.stock,
                                     status=_shown_status(product, merchant))
-        text, markup = render(product, merchant, Translator(card.language, services.catalogs), bot.username)
+        text, markup = render(product, merchant, Translator(card.language, services.catalogs), bot.username,
+                              services.rules.max_quantity_per_order)
         try:
             await _edit(bot, card, text, markup)
             edited += 1

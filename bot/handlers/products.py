@@ -23,14 +23,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
+from bot import callbacks, cards
 from bot.commerce import catalog
 from bot.commerce.money import parse_amount, parse_count
 from bot.commerce.rules import Rules
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, my_merchant, say
-from bot.handlers.preview import card_text
 from bot.store.enums import ProductStatus
 from bot.store.models import Merchant, Product
 
@@ -152,7 +151,8 @@ def manage_markup(product: Product, context: ShopContext) -> InlineKeyboardMarku
 
 async def show_product(update: Update, context: ShopContext, product: Product, merchant: Merchant) -> None:
     """The card as buyers see it, with the merchant's buttons."""
-    text = card_text(product, merchant, context.t)
+    limit = cards.CAPTION_LIMIT if product.photo else cards.TEXT_LIMIT
+    text = cards.card_text(product, merchant, context.t, limit=limit - 40)
     if product.status == ProductStatus.PAUSED:
         text += "\n" + context.t("(paused)")
     markup = manage_markup(product, context)

@@ -9,6 +9,7 @@ from bot.commerce import merchants
 from bot.commerce.errors import NotSelling
 from bot.store.enums import MerchantStatus
 from bot.store.models import Merchant
+from tests.bot.buyer_helpers import drain
 from tests.bot.merchant_helpers import notices, shop_owner
 from tests.conftest import ADMIN_ID
 from tests.factories import make_product, make_user, place
@@ -134,3 +135,15 @@ async def test_admin_sees_platform_stats_and_others_are_refused(shop):
     figures = await admin.send("/stats")
     assert "The whole platform:" in texts(figures)[0] and "Last 30 days" in texts(figures)[0]
     assert texts(await shop.chat(2011, lang="en").send("/stats")) == ["You can't do that."]
+
+
+async def test_admin_approves_from_the_notice_and_the_applicant_hears_of_it(shop):
+    await make_user(shop.services.db, user_id=ADMIN_ID, language="en")
+    await apply_as_individual(shop.chat(2012, lang="en"), name="Tiny <Shop>")
+    sent = await drain(shop)
+    [notice] = [c for c in sent if c.chat_id == ADMIN_ID]
+    assert "Tiny &lt;Shop&gt;" in notice.text
+    approved = await shop.chat(ADMIN_ID, lang="en").press_button([notice], "Approve")
+    assert "Tiny <Shop> is approved and may sell now." in texts(approved)
+    told = [c for c in await drain(shop) if c.chat_id == 2012]
+    assert len(told) == 1 and "/newproduct" in told[0].text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.commerce import merchants, refunds
 from bot.store.enums import OrderState, RefundState, SettlementPlan
 from bot.store.models import Merchant, Order, Refund
+from tests.bot.buyer_helpers import drain
 from tests.bot.merchant_helpers import notices, shop_owner
 from tests.factories import make_product, make_user, pay, place
 from tests.telegram import texts
@@ -142,3 +143,13 @@ async def test_a_suspended_merchant_can_no_longer_act(shop):
     for command in ("/newproduct", "/products", "/sales", "/post", "/plan"):
         assert texts(await chat.send(command)) == ["You can't do that."]
     assert texts(await chat.press(f"ship:{order_id}")) == ["You can't do that."]
+
+
+async def test_merchant_ships_from_the_new_order_notice(shop):
+    chat, merchant = await shop_owner(shop, 4012)
+    order_id, _ = await paid_order(shop, merchant)
+    to_merchant = [c for c in await drain(shop) if c.chat_id == 4012]  # shop approved, new paid order
+    asked = await chat.press_button(to_merchant, f"Ship #{order_id}")
+    assert "Tracking note for order" in texts(asked)[-1]
+    assert texts(await chat.send("YTO 42")) == [f"Order #{order_id} is shipped; the buyer is told."]
+    assert (await _get(shop, Order, order_id)).state == OrderState.SHIPPED
