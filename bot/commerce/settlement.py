@@ -20,8 +20,9 @@ pending, to be sent again with the same ``out_biz_no``.
 Every function here is one step of the cycle and idempotent: an order is
 settled once (``settled_at IS NULL`` in the conditional ``UPDATE``, and the
 journal key ``settle:<order id>``); a payout exists once per (merchant,
-cycle) and per ``out_biz_no`` (unique keys). ``settlement_runs`` strings the
-steps together, one transaction each.
+cycle) and per ``out_biz_no`` (unique keys). ``settle_batch`` is one
+transaction of a merchant's cycle; ``settlement_runs`` strings the
+transactions together and talks to the gateway between them.
 
 A merchant on T+0 whose deposit fell below the required minimum is settled
 as T+15 until it is topped up, and told so. A plan switch (``next_plan``)
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import start_of_business_day
@@ -288,7 +289,7 @@ async def payout_failed(session: AsyncSession, *, out_biz_no: str, reason: str, 
         merchant_id=mid,
     )
     await session.execute(
-        update(orders).where(and_(orders.c.payout_id == payout.id)).values(payout_id=None)
+        update(orders).where(orders.c.payout_id == payout.id).values(payout_id=None)
     )
     owner = await session.scalar(select(merchants.c.owner_id).where(merchants.c.id == mid))
     await notify(session, chat_id=owner, kind="payout_failed", now=now,
