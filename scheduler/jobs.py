@@ -45,22 +45,15 @@ async def retry_pending(services: Services, now: dt.datetime) -> dict[str, int]:
     return sent
 
 
-def _sync_unpaid() -> Callable[[Services], Awaitable[int]]:
-    """The payment client's ``sync_unpaid`` (its module was renamed once: accept both names)."""
-    try:
-        from bot.payments.syncing import sync_unpaid
-    except ImportError:
-        from bot.payments.sync import sync_unpaid  # type: ignore[no-redef]
-    return sync_unpaid
-
-
 async def expire_unpaid(services: Services, now: dt.datetime) -> int:
     """Ask the gateway about unpaid orders near their end, close and expire them; how many changed.
 
     ``sync_unpaid`` (the payment client's) queries before expiring and closes
     the trade; the loop after it expires whatever it left (more than its limit).
     """
-    changed = await _sync_unpaid()(services)
+    from bot.payments.syncing import sync_unpaid
+
+    changed = await sync_unpaid(services)
     for order_id in await services.run(lambda s: orders.due_unpaid(s, now=now)):
         try:
             await services.run(lambda s, o=order_id: orders.expire_order(s, order_id=o, now=now))
