@@ -53,7 +53,7 @@ async def expire_unpaid(services: Services, now: dt.datetime) -> int:
     """
     from bot.payments.syncing import sync_unpaid
 
-    changed = await sync_unpaid(services)
+    changed = await sync_unpaid(services, now=now)
     for order_id in await services.run(lambda s: orders.due_unpaid(s, now=now)):
         try:
             await services.run(lambda s, o=order_id: orders.expire_order(s, order_id=o, now=now))
