@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# Alipay's official SDK ships its own alipay/__init__.py, which would replace
+	# python-alipay-sdk's: keep it in its own folder, for the gateway's client tests.
+	$(BIN)/pip install -q --no-deps --target $(VENV)/opt/alipay-sdk-python 'alipay-sdk-python==3.7.1411'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,6 +23,16 @@ lint: $(STAMP)
 # The whole suite, every database-backed test on SQLite and on PostgreSQL.
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole system offline: sandbox, gateway, bot, scheduler; Ctrl-C stops it.
+demo: $(STAMP)
+	$(BIN)/shopbot demo
+
+demo-reset: $(STAMP)
+	$(BIN)/shopbot demo --reset
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -17,6 +17,7 @@ DELEGATED = {
     "gateway": "gateway.cli",
     "sandbox": "sandbox.cli",
     "scheduler": "scheduler.cli",
+    "demo": "bot.demo",
 }
 
 
@@ -39,6 +40,14 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.runner import run_bot
+
+    asyncio.run(run_bot(Settings(), webhook=args.webhook))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for the subcommands that live in ``bot``."""
     parser = argparse.ArgumentParser(prog="shopbot", description="Social commerce in a chat.")
@@ -48,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = db_sub.add_parser("upgrade", help="apply the migrations")
     up.add_argument("revision", nargs="?", default="heads")
     up.set_defaults(func=_db)
+    run = sub.add_parser("run", help="the bot: long polling, or a webhook with --webhook")
+    run.add_argument("--webhook", action="store_true", help="serve SHOPBOT_WEBHOOK_URL instead of polling")
+    run.set_defaults(func=_run)
     for name in DELEGATED:
         sub.add_parser(name, help=f"the {name} (see `shopbot {name} --help`)", add_help=False)
     return parser

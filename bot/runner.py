@@ -1,0 +1,76 @@
+"""``shopbot run``: the bot process.
+
+One process holds the Telegram adapter (long polling, or a webhook served by
+the web app), the web endpoints (pay links, gateway notifications, health),
+the outbox dispatcher and the card refresher, and stops them all cleanly on
+SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.dispatcher import run_dispatcher
+from bot.handlers.posting import refresh_cards
+from bot.payments.alipay import gateway_from_settings
+from bot.services import Services, build_services
+from bot.web import build_web_app
+
+log = logging.getLogger(__name__)
+CARD_REFRESH_SECONDS = 3.0
+
+
+async def _refresh_loop(application: Application, services: Services, stop: asyncio.Event) -> None:
+    """Edit posted cards whose price, stock or status changed, a few times a minute."""
+    while not stop.is_set():
+        try:
+            await refresh_cards(application.bot, services)
+        except Exception:  # a refresh failing must not stop the bot; next round retries
+            log.exception("card refresh failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CARD_REFRESH_SECONDS)
+
+
+async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
+    services = build_services(settings, gateway=gateway_from_settings(settings))
+    application = build_application(settings, services=services)
+    server = uvicorn.Server(
+        uvicorn.Config(build_web_app(services, application), host=settings.web_host,
+                       port=settings.web_port, log_level="warning", lifespan="off")
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with application:
+        await application.start()
+        if webhook:
+            await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                              allowed_updates=Update.ALL_TYPES)
+        else:
+            await application.bot.delete_webhook()
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        tasks = [
+            asyncio.create_task(run_dispatcher(application.bot, services, stop)),
+            asyncio.create_task(_refresh_loop(application, services, stop)),
+            asyncio.create_task(server.serve()),
+        ]
+        log.info("bot running (%s); web on %s:%s", "webhook" if webhook else "polling",
+                 settings.web_host, settings.web_port)
+        await stop.wait()
+        server.should_exit = True
+        if application.updater.running:
+            await application.updater.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await application.stop()
+    await services.db.dispose()
