@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply the migrations")
-    up.add_argument("revision", nargs="?", default="heads")
+    up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=_db)
     run = sub.add_parser("run", help="the bot: long polling, or a webhook with --webhook")
     run.add_argument("--webhook", action="store_true", help="serve SHOPBOT_WEBHOOK_URL instead of polling")

@@ -17,3 +17,12 @@ async def test_migrated_schema_matches_the_models(db):
     async with db.engine.connect() as connection:
         changes = await connection.run_sync(diff)
     assert changes == []
+
+
+def test_the_migrations_have_one_head():
+    """Later revisions and ``alembic upgrade head`` need a single parent to build on."""
+    from alembic.script import ScriptDirectory
+
+    from bot.store.migrate import alembic_config
+
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
