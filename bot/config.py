@@ -64,14 +64,14 @@ class Settings(BaseSettings):
 
     # --- payment gateway
     # The open-API endpoint (the simulated gateway by default); a real Alipay URL works the same.
-    gateway_url: str = "http://127.0.0.1:8090/gateway.do"
-    gateway_app_id: str = ""
-    gateway_app_private_key: str = ""  # PEM; the app's key that signs requests
-    gateway_public_key: str = ""  # PEM; the gateway's key that signs answers and notifications
-    gateway_sign_type: str = "RSA2"
+    pay_gateway_url: str = "http://127.0.0.1:8090/gateway.do"
+    pay_app_id: str = ""
+    pay_app_private_key: str = ""  # PEM; the app's key that signs requests
+    pay_gateway_public_key: str = ""  # PEM; the gateway's key that signs answers and notifications
+    pay_sign_type: str = "RSA2"
     # `shopbot gateway keys --json > FILE`: fills the gateway settings above that are left empty.
-    gateway_keys_file: Path = Path("var/gateway-keys.json")
+    pay_keys_file: Path = Path("var/gateway-keys.json")
     # Seconds before a call to the gateway counts as unavailable (retried later, same key).
-    gateway_timeout_s: float = 10.0
+    pay_timeout_s: float = 10.0
     # Unpaid orders are queried at the gateway this long before they expire (missed notifications).
     payment_sync_lead_s: int = 120

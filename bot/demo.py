@@ -38,7 +38,7 @@ def demo_env(data: Path = DATA) -> dict[str, str]:
         "SHOPBOT_WEB_PORT": str(WEB_PORT),
         "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
         "SHOPBOT_ADMIN_IDS": "[9001]",
-        "SHOPBOT_GATEWAY_KEYS_FILE": str(data / "gateway" / "keys.json"),
+        "SHOPBOT_PAY_KEYS_FILE": str(data / "gateway" / "keys.json"),
         "SHOPBOT_GATEWAY_PORT": str(GATEWAY_PORT),
         "SHOPBOT_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
         "SHOPBOT_GATEWAY_DATA_DIR": str(data / "gateway"),

@@ -239,7 +239,7 @@ def gateway_from_settings(settings: Settings) -> AlipayGateway | None:
     credentials = credentials_from_settings(settings)
     if credentials is None:
         return None
-    return AlipayGateway(credentials, timeout_s=settings.gateway_timeout_s)
+    return AlipayGateway(credentials, timeout_s=settings.pay_timeout_s)
 
 
 def _download(url: str, timeout_s: float) -> str:

@@ -1,6 +1,6 @@
 """Which gateway the bot talks to, and with which keys.
 
-Settings win; whatever they leave empty is read from ``gateway_keys_file``,
+Settings win; whatever they leave empty is read from ``pay_keys_file``,
 the JSON that ``shopbot gateway keys --json`` prints, so the demo needs no
 configuration beyond writing that file. No keys at all means no gateway: the
 bot runs, and its Pay links answer that payments are unavailable.
@@ -29,7 +29,7 @@ class GatewayCredentials:
 
 
 def _keys_file(settings: Settings) -> dict[str, str]:
-    path = settings.gateway_keys_file
+    path = settings.pay_keys_file
     if not path or not path.is_file():
         return {}
     try:
@@ -43,14 +43,16 @@ def _keys_file(settings: Settings) -> dict[str, str]:
 def credentials_from_settings(settings: Settings) -> GatewayCredentials | None:
     """The credentials from settings and the keys file, or None if incomplete."""
     from_file = _keys_file(settings)
-    app_id = settings.gateway_app_id or from_file.get("app_id", "")
-    private = settings.gateway_app_private_key or from_file.get("app_private_key", "")
-    public = settings.gateway_public_key or from_file.get("gateway_public_key", "")
+    app_id = settings.pay_app_id or from_file.get("app_id", "")
+    private = settings.pay_app_private_key or from_file.get("app_private_key", "")
+    public = settings.pay_gateway_public_key or from_file.get("gateway_public_key", "")
     # An explicit URL setting wins over the file's; the default defers to the file.
-    default_url = type(settings).model_fields["gateway_url"].default
-    url = settings.gateway_url if settings.gateway_url != default_url else from_file.get("gateway_url", "")
+    default_url = type(settings).model_fields["pay_gateway_url"].default
+    url = settings.pay_gateway_url
+    if url == default_url:
+        url = from_file.get("gateway_url", "")
     if not (app_id and private and public):
         return None
     return GatewayCredentials(
-        app_id, private, public, url or settings.gateway_url, settings.gateway_sign_type
+        app_id, private, public, url or settings.pay_gateway_url, settings.pay_sign_type
     )

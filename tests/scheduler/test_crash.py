@@ -141,11 +141,11 @@ async def test_settlement_killed_mid_cycle_and_restarted_ends_like_an_undisturbe
     async with serve_gateway(settings, clock=ManualClock(NOW)) as served:
         keys = await gateway_keys(served.app)
         env = {**os.environ, "PYTHONPATH": str(REPO), "SHOPBOT_DATABASE_URL": db.url,
-               "SHOPBOT_DATA_DIR": str(tmp_path), "SHOPBOT_GATEWAY_URL": keys["gateway_url"],
-               "SHOPBOT_GATEWAY_APP_ID": keys["app_id"],
-               "SHOPBOT_GATEWAY_APP_PRIVATE_KEY": keys["app_private_key"],
-               "SHOPBOT_GATEWAY_PUBLIC_KEY": keys["gateway_public_key"],
-               "SHOPBOT_GATEWAY_KEYS_FILE": str(tmp_path / "none.json")}
+               "SHOPBOT_DATA_DIR": str(tmp_path), "SHOPBOT_PAY_GATEWAY_URL": keys["gateway_url"],
+               "SHOPBOT_PAY_APP_ID": keys["app_id"],
+               "SHOPBOT_PAY_APP_PRIVATE_KEY": keys["app_private_key"],
+               "SHOPBOT_PAY_GATEWAY_PUBLIC_KEY": keys["gateway_public_key"],
+               "SHOPBOT_PAY_KEYS_FILE": str(tmp_path / "none.json")}
         codes = [await shopbot_scheduler_once(env, point) for point in CRASH_POINTS]
         assert codes == [-signal.SIGKILL] * len(CRASH_POINTS)
         assert await shopbot_scheduler_once(env, "") == 0

@@ -34,10 +34,10 @@ def test_keys_come_from_the_demo_file_unless_settings_say_otherwise(tmp_path):
     keys.write_text(json.dumps({"app_id": "2021", "app_private_key": "PRIV", "app_public_key": "PUB",
                                 "gateway_public_key": "GW", "gateway_url": "http://gw:8090/gateway.do"}))
 
-    from_file = credentials_from_settings(Settings(_env_file=None, gateway_keys_file=keys))
-    overridden = credentials_from_settings(Settings(_env_file=None, gateway_keys_file=keys,
-                                                    gateway_app_id="2099", gateway_url="https://x/gateway.do"))
-    missing = Settings(_env_file=None, gateway_keys_file=tmp_path / "absent.json")
+    from_file = credentials_from_settings(Settings(_env_file=None, pay_keys_file=keys))
+    overridden = credentials_from_settings(Settings(_env_file=None, pay_keys_file=keys,
+                                                    pay_app_id="2099", pay_gateway_url="https://x/gateway.do"))
+    missing = Settings(_env_file=None, pay_keys_file=tmp_path / "absent.json")
 
     assert from_file is not None and (from_file.app_id, from_file.gateway_url) == ("2021", "http://gw:8090/gateway.do")
     assert overridden is not None and (overridden.app_id, overridden.gateway_url) == ("2099", "https://x/gateway.do")
