@@ -27,6 +27,7 @@ from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, decoded_args, say
 from bot.i18n import Translator
+from bot.payments.refunding import send_refund
 from bot.store.enums import OrderState
 from bot.store.models import Merchant, Order
 
@@ -151,6 +152,8 @@ async def approve_refund(update: Update, context: ShopContext) -> None:
     await say(update, context.t("Refund of {amount} for order #{id} approved. The money goes back to the "
                                 "buyer through the payment provider.",
                                 amount=context.t.money(refund.amount_fen), id=refund.order_id))
+    # Sent now rather than on the scheduler's next retry pass; a gateway outage leaves it to that pass.
+    await send_refund(context.services, refund.out_request_no)
 
 
 def register(application: Application) -> None:

@@ -8,7 +8,7 @@ from bot.commerce import ledger, refunds
 from bot.commerce.payments import out_trade_no_for
 from bot.payments.refunding import send_pending_refunds, send_refund
 from bot.store.enums import OrderState, RefundState
-from bot.store.models import OutboxMessage, Refund
+from bot.store.models import Merchant, OutboxMessage, Refund
 from gateway.store import apps as gateway_apps
 from gateway.store import refunds as gateway_refunds
 from tests.factories import make_product, make_user, place
@@ -148,3 +148,29 @@ async def test_refund_refused_for_a_short_merchant_balance_waits_and_goes_out_la
         await conn.execute(gateway_apps.update().values(balance_fen=1_000_00))
     assert await send_pending_refunds(bench.services) == 1
     assert (await bench.order(order.id)).state == OrderState.REFUNDED
+
+
+async def test_refund_approved_in_the_bot_reaches_the_gateway_at_once(db, bench: Bench):
+    from bot.app import build_application
+    from tests.telegram import Chat, FakeTelegram, texts
+
+    order, buyer = await paid_order(db, bench)
+    now = bench.clock.now()
+    await db.run(lambda s: refunds.request_refund(
+        s, order_id=order.id, buyer_id=buyer, reason="broken", amount_fen=None, now=now))
+    async with db.transaction() as s:
+        owner = (await s.scalar(select(Merchant.owner_id).where(Merchant.id == order.merchant_id)))
+    telegram = FakeTelegram()
+    app = build_application(bench.services.settings, services=bench.services, request=telegram)
+    await app.initialize()
+    try:
+        chat = Chat(app, telegram, owner, first_name="Mei", language_code="zh-hans")
+        listing = await chat.press_button(await chat.send("/sales"), "退款申请")
+        approved = await chat.press_button(listing, f"退款 #{order.id}：同意")
+    finally:
+        await app.shutdown()
+
+    assert f"已同意订单 #{order.id} 退款 ¥100.00" in texts(approved)[-1]
+    assert await gateway_refund_rows(bench) == 1
+    assert (await bench.order(order.id)).state == OrderState.REFUNDED
+    assert await send_pending_refunds(bench.services) == 0
