@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,16 @@ def pick_language(language_code: str | None, default: str = "zh") -> str:
     return default
 
 
+@dataclass(frozen=True)
+class Person:
+    """Who wrote to the bot, as Telegram says, with the language we picked for them."""
+
+    id: int
+    first_name: str
+    username: str | None
+    language: str
+
+
 async def touch_user(
     session: AsyncSession,
     *,
@@ -33,22 +44,28 @@ async def touch_user(
     now: dt.datetime,
 ) -> str:
     """Record the user if new, unblock them (they wrote again); their language."""
-    await session.execute(
-        insert_ignore(session, users).values(
-            id=user_id,
-            first_name=first_name[:128],
-            username=(username or None) and username[:64],
-            language=language,
-            blocked=False,
-            created_at=now,
-        )
-    )
-    row = (
-        await session.execute(select(users.c.language, users.c.blocked).where(users.c.id == user_id))
-    ).one()
-    if row.blocked:
-        await session.execute(update(users).where(users.c.id == user_id).values(blocked=False))
-    return row.language
+    languages = await touch_users(session, [Person(user_id, first_name, username, language)], now=now)
+    return languages[user_id]
+
+
+async def touch_users(session: AsyncSession, people: list[Person], *, now: dt.datetime) -> dict[int, str]:
+    """``touch_user`` for many at once (a burst of updates): each one's language, by id.
+
+    Three statements whatever the count: insert the new, read everyone's
+    language and flag, unblock the blocked.
+    """
+    first = {person.id: person for person in reversed(people)}  # the first mention of each wins
+    await session.execute(insert_ignore(session, users), [
+        {"id": p.id, "first_name": p.first_name[:128], "username": (p.username or None) and p.username[:64],
+         "language": p.language, "blocked": False, "created_at": now}
+        for p in first.values()
+    ])
+    rows = (await session.execute(
+        select(users.c.id, users.c.language, users.c.blocked).where(users.c.id.in_(first))
+    )).all()
+    if blocked := [row.id for row in rows if row.blocked]:
+        await session.execute(update(users).where(users.c.id.in_(blocked)).values(blocked=False))
+    return {row.id: row.language for row in rows}
 
 
 async def set_language(session: AsyncSession, *, user_id: int, language: str) -> None:

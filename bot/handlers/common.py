@@ -7,7 +7,6 @@ workers), one records the user and their language.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -18,43 +17,44 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.commerce import users
+from bot.commerce import arrivals, users
 from bot.context import ShopContext
-from bot.store.models import ProcessedUpdate
-from bot.store.sql import insert_ignore
+from bot.store.groupcommit import GroupCommit
 
 SET_LANGUAGE = callbacks.action("lang")
 LANG_CODES = {1: "zh", 2: "en"}
 
 PRE_GROUP = -100
+ARRIVALS = "arrivals_queue"
+
+
+def _arrivals(context: ShopContext) -> GroupCommit[arrivals.Arrival, arrivals.Seen]:
+    """The application's group commit for arrivals, made on first use."""
+    queue = context.bot_data.get(ARRIVALS)
+    if queue is None:
+        services = context.services
+        queue = context.bot_data[ARRIVALS] = GroupCommit(services.db, lambda session, batch: (
+            arrivals.record_arrivals(session, batch, now=services.clock.now())))
+    return queue
 
 
 async def remember_update(update: Update, context: ShopContext) -> None:
-    """Record the user (once per process) and drop updates already processed."""
-    services = context.services
-    now = services.clock.now()
+    """Record the user (once per process) and drop updates already processed.
+
+    Updates arriving together are recorded in one shared transaction (a
+    flash sale would otherwise spend a commit per tap here, before the Buy
+    handler even runs); each still learns on its own whether it is new.
+    """
     user = update.effective_user
     known = context.user_data is not None and "lang" in context.user_data
-
-    async def work(session: AsyncSession) -> tuple[bool, str | None]:
-        fresh = await session.execute(
-            insert_ignore(session, ProcessedUpdate.__table__).values(
-                update_id=update.update_id, processed_at=now
-            )
-        )
-        lang = None
-        if user is not None and not known:
-            lang = await users.touch_user(
-                session, user_id=user.id, first_name=user.first_name or "", username=user.username,
-                language=users.pick_language(user.language_code, services.settings.default_language),
-                now=now,
-            )
-        return fresh.rowcount == 1, lang
-
-    fresh, lang = await services.run(work)
-    if lang is not None and context.user_data is not None:
-        context.user_data["lang"] = lang
-    if not fresh:
+    sender = None
+    if user is not None and not known:
+        sender = users.Person(user.id, user.first_name or "", user.username, users.pick_language(
+            user.language_code, context.services.settings.default_language))
+    seen = await _arrivals(context).submit(arrivals.Arrival(update.update_id, sender))
+    if seen.language is not None and context.user_data is not None:
+        context.user_data["lang"] = seen.language
+    if not seen.fresh:
         raise ApplicationHandlerStop
 
 

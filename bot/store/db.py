@@ -6,13 +6,15 @@ IMMEDIATE``: a deferred transaction that reads and then writes can fail with
 waiting fixes it. Taking the write lock up front turns that into an ordinary
 wait bounded by ``busy_timeout``. What still fails transiently (a lock held
 too long, a PostgreSQL deadlock or serialization failure) is retried whole by
-``Database.run``.
+``Database.run``. Batched writers (``bot.store.groupcommit``) queue for
+SQLite's write lock in the event loop instead (``Database.write_lane``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -73,10 +75,27 @@ class Database:
         self.engine = engine
         self.retries = retries
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def write_lane(self) -> asyncio.Lock | None:
+        """On SQLite, the lock batched writers take turns on (one per event loop); else None.
+
+        SQLite has one writer at a time; a waiter in its busy handler sleeps
+        1, 2, 5, 10… ms between tries, which under a flash sale is most of the
+        latency. Waiting on an asyncio lock wakes the next batch at once.
+        """
+        if self.dialect != "sqlite":
+            return None
+        loop = asyncio.get_running_loop()
+        lane = self._lanes.get(loop)
+        if lane is None:
+            lane = self._lanes[loop] = asyncio.Lock()
+        return lane
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

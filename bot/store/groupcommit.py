@@ -6,6 +6,12 @@ per tap makes the commit (and the hot stock row it locks) the bottleneck.
 whole queue to the next one: under load, batches grow by themselves; when
 idle, a request runs alone at once. No timer, so no added latency.
 
+On SQLite every transaction takes the one write lock, so group commits of
+one database share a *lane* (``Database.write_lane``): a batch waits for the
+lane in the event loop, not in SQLite's sleeping busy handler, and takes
+whatever queued up meanwhile. PostgreSQL has no lane: batches that touch
+different rows run side by side.
+
 The batch function settles every request and returns one result per request
 (a refusal is a result, not an exception). If the batch transaction itself
 fails, each request is retried alone, so one bad request cannot sink its
@@ -15,6 +21,7 @@ neighbours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -50,8 +57,9 @@ class GroupCommit(Generic[Req, Res]):
 
     async def _drain(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            await self._settle(batch)
+            async with self.db.write_lane() or contextlib.nullcontext():
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                await self._settle(batch)
 
     async def _settle(self, batch: list[tuple[Req, asyncio.Future[Res]]]) -> None:
         requests = [request for request, _ in batch]
