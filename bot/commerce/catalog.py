@@ -160,7 +160,8 @@ async def search_products(session: AsyncSession, *, words: str, limit: int = 20)
         .join(Merchant, Merchant.id == Product.merchant_id)
         .where(Product.status == ProductStatus.ACTIVE, Merchant.status == MerchantStatus.APPROVED)
     )
-    for word in words.split()[:5]:
+    # Control characters match nothing a title holds; a NUL would even break PostgreSQL's query.
+    for word in "".join(c if c.isprintable() else " " for c in words).split()[:5]:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Product.title.ilike(f"%{escaped}%", escape="\\"))
     return list(await session.scalars(query.order_by(Product.id.desc()).limit(limit)))

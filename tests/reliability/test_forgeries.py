@@ -1,0 +1,227 @@
+"""Callback data edited by hand, and user text that tries to be SQL or HTML.
+
+A button's data is whatever the client sends. Each forgery here is built as
+raw callback data (with ``bot.callbacks``' own shape where it helps the
+attacker) and pressed through the real Application: it must get one short
+refusal in the presser's language and change no row.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot import callbacks
+from bot.commerce import catalog
+from bot.store.enums import OrderState
+from bot.store.models import Order
+from tests.bot.buyer_helpers import drain
+from tests.conftest import ADMIN_ID
+from tests.factories import make_user, pay
+from tests.reliability.helpers_a import (
+    PUBLIC_ACTIONS,
+    count,
+    html_calls,
+    html_problems,
+    refusals,
+    say,
+    scene,
+    snapshot,
+)
+from tests.telegram import Call, texts
+
+GARBAGE = [
+    "", " ", ":", "buy:", "buy::1", "buy:-1:1", "buy:01:1", "buy:1:1\n", "buy:1:1 ", "BUY:1:1", "buy:1.0:1",
+    "buy:1e3:1", "buy:0x1:1", "ord_cancel:１", "ord_cancel:1:1:1:1:1", "no_such_action:1", "💥", "\x00",
+    "buy:1:1;DROP TABLE orders", "ord_cancel:" + "9" * 16, "<b>ord_view:1</b>",
+]
+OVERSIZED = ["buy:1:" + "1" * 70, "ord_cancel:1" + ":1" * 40, "x" * 65, "ord_view:" + "0" * 60, "é" * 33]
+
+
+def one_refusal(calls, allowed: set[str]) -> str:
+    """The press got exactly one callback answer, and it is one of ``allowed``."""
+    assert [c.method for c in calls] == ["answerCallbackQuery"], [(c.method, c.text) for c in calls]
+    assert calls[0].text in allowed, calls[0].text
+    return calls[0].text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_garbage_and_oversized_callback_data_is_refused_in_the_users_language(shop, lang):
+    await scene(shop)
+    before = await snapshot(shop.services.db)
+    # A stranger and an admin speak their Telegram language; the merchant and the buyer chose theirs.
+    for user_id, known in ((7001, lang), (ADMIN_ID, lang), (5001, "en"), (3001, "zh")):
+        chat = shop.chat(user_id, lang=lang)
+        stale = say(shop, known, "This button is no longer valid.")
+        for data in GARBAGE + OVERSIZED:
+            assert callbacks.decode(data) is None, data
+            assert one_refusal(await chat.press(data), {stale}) == stale, data
+    assert await snapshot(shop.services.db) == before
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_every_button_but_a_cards_forged_by_a_stranger_is_refused_and_changes_nothing(shop, lang):
+    await scene(shop)
+    stranger = shop.chat(7002, lang=lang)
+    await stranger.send("/start")
+    before = await snapshot(shop.services.db)
+    allowed = refusals(shop, lang)
+    checked = sorted(callbacks.ACTIONS - PUBLIC_ACTIONS)
+    assert len(checked) > 25  # every action the handlers declared, not a hand-picked few
+    for action in checked:
+        for data in (action, f"{action}:1", f"{action}:1:1", f"{action}:424242", f"{action}:1:1:1:1"):
+            one_refusal(await stranger.press(data), allowed)
+    assert await snapshot(shop.services.db) == before
+    assert await stranger.send("I am not answering anything") == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_another_buyers_orders_are_refused_in_every_state(shop, lang):
+    world = await scene(shop)
+    thief = shop.chat(7003, lang=lang)
+    before = await snapshot(shop.services.db)
+    forbidden = say(shop, lang, "You can't do that.")
+    for order_id in (world.unpaid, world.paid, world.disputed):
+        for action in ("ord_view", "ord_cancel", "ord_confirm", "ord_refund", "ord_write", "ord_answer"):
+            assert one_refusal(await thief.press(f"{action}:{order_id}"), {forbidden}) == forbidden
+        assert texts(await thief.send(f"/start o_{order_id}")) == [forbidden]
+    assert await thief.send("please refund me") == []  # no refund reason or relay is awaited
+    assert await snapshot(shop.services.db) == before
+
+
+async def test_another_merchants_products_orders_refunds_and_channels_are_refused(shop):
+    world = await scene(shop)
+    before = await snapshot(shop.services.db)
+    mei, rival = shop.chat(5001, lang="en"), shop.chat(5002, lang="zh")
+    # Mei's product and channel, pressed by the rival; the rival's orders and refund, pressed by Mei.
+    foreign = [
+        (rival, f"prod_price:{world.product.id}"), (rival, f"prod_stock:{world.product.id}"),
+        (rival, f"prod_pause:{world.product.id}"), (rival, f"prod_resume:{world.product.id}"),
+        (rival, f"prod_archive:{world.product.id}"), (rival, f"post_pick:{world.product.id}"),
+        (rival, f"post_to:{world.product.id}:1"), (rival, f"post_to:{world.rival_product.id}:1"),
+        (rival, f"ord_answer:{world.unpaid}"),
+        (mei, f"ship:{world.paid}"), (mei, f"rf_ok:{world.refund}"), (mei, f"rf_no:{world.refund}"),
+        (mei, f"ord_answer:{world.paid}"), (mei, f"ord_cancel:{world.unpaid}"),
+    ]
+    for chat, data in foreign:
+        forbidden = say(shop, "en" if chat is mei else "zh", "You can't do that.")
+        assert one_refusal(await chat.press(data), {forbidden}) == forbidden, data
+    for chat in (mei, rival):  # no tracking note, price or reason is awaited after a refusal
+        assert texts(await chat.send("12.00")) == []
+    assert await snapshot(shop.services.db) == before
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_buttons_for_a_state_the_object_is_not_in_are_refused(shop, lang):
+    world = await scene(shop)
+    shop.services.db.initial_stock.clear()  # stock moves below on purpose only through pause
+    # The buyer and the rival chose Chinese, Mei English; the admin speaks the Telegram language.
+    buyer, rival = shop.chat(world.victim, lang="zh"), shop.chat(5002, lang="zh")
+    mei, admin = shop.chat(5001, lang="en"), shop.chat(ADMIN_ID, lang=lang)
+    await shop.services.run(lambda s: catalog.set_status(
+        s, product_id=world.rival_product.id, merchant=world.rival, action="pause", now=shop.clock.now()))
+    before = await snapshot(shop.services.db)
+    wrong_state = "That can't be done in this order's current state."
+    attempts = [
+        (buyer, f"ord_cancel:{world.paid}", wrong_state),  # paid: too late to cancel
+        (buyer, f"ord_confirm:{world.paid}", wrong_state),  # not shipped yet
+        (buyer, f"ord_confirm:{world.unpaid}", wrong_state),
+        (buyer, f"ord_refund:{world.unpaid}", wrong_state),  # nothing paid
+        (buyer, f"ord_refund:{world.disputed}", wrong_state),  # already asked
+        (rival, f"ship:{world.disputed}", wrong_state),  # a refund is pending
+        (mei, f"ship:{world.unpaid}", wrong_state),  # not paid yet
+        (mei, f"prod_resume:{world.product.id}", wrong_state),  # already on sale
+        (rival, f"prod_pause:{world.rival_product.id}", wrong_state),  # already paused
+        (admin, f"app_ok:{world.merchant.id}", wrong_state),  # already approved
+        (buyer, f"buy:{world.rival_product.id}:1", "This item is not on sale right now."),  # paused
+    ]
+    for chat, data, msgid in attempts:
+        expected = say(shop, "en" if chat is mei else lang if chat is admin else "zh", msgid)
+        assert one_refusal(await chat.press(data), {expected}) == expected, data
+    assert texts(await rival.send("SF 123")) == []  # no tracking note was asked for
+    assert await snapshot(shop.services.db) == before
+
+
+async def test_a_refund_approved_once_cannot_be_approved_or_rejected_again(shop):
+    world = await scene(shop)
+    rival = shop.chat(5002, lang="zh")
+    first = await rival.press(f"rf_ok:{world.refund}")
+    assert first[0].method == "answerCallbackQuery" and "已同意" in texts(first)[-1]
+    before = await snapshot(shop.services.db)
+    wrong_state = say(shop, "zh", "That can't be done in this order's current state.")
+    for data in (f"rf_ok:{world.refund}", f"rf_no:{world.refund}"):
+        answer = await rival.press(data)
+        if data.startswith("rf_no"):  # the reason is asked first; the decision is refused on it
+            assert "为什么" in texts(answer)[-1]
+            answer = await rival.send("changed my mind")
+        assert texts(answer) == [wrong_state]
+    assert await snapshot(shop.services.db) == before
+
+
+EVIL = "<b>Boss</b> & <script>alert(1)</script> <a href='x'>"
+
+
+async def test_user_text_is_escaped_in_every_html_message(shop):
+    db, clock = shop.services.db, shop.clock
+    shop.services.settings = shop.services.settings.model_copy(update={"admin_ids": [ADMIN_ID]})
+    merchant_chat = shop.chat(5011, lang="en", first_name=EVIL)
+    await merchant_chat.press_button(await merchant_chat.send("/apply"), "Enterprise")
+    for answer in (f"Shop {EVIL}"[:64], EVIL, "+86 21 5555 0000", "91310000MA1FL0000X"):
+        await merchant_chat.send(answer)
+    created = await merchant_chat.send("/newproduct")
+    for answer in ("/skip", f"Tea {EVIL}"[:60], EVIL, "12.50", "5", "/skip"):
+        created = await merchant_chat.send(answer)
+    product_id = int(texts(created)[0].split("#")[1].split()[0])
+    await make_user(db, user_id=3011, language="zh", first_name=EVIL, clock=clock)
+    buyer = shop.chat(3011, lang="zh", first_name=EVIL, username="evil")
+    card = await buyer.send(f"/start p_{product_id}")
+    bought = await buyer.press_button(card, "购买")
+    order_id = await shop.services.run(lambda s: _only_order(s, 3011))
+    await pay(db, order_id, clock=clock)
+    await buyer.send("/orders")
+    await buyer.press(f"ord_write:{order_id}")
+    await buyer.send(EVIL)
+    await drain(shop)
+    shipped = await merchant_chat.press(f"ship:{order_id}")
+    shipped += await merchant_chat.send(f"SF {EVIL}")
+    await buyer.press(f"ord_refund:{order_id}")
+    await buyer.send(EVIL)
+    await merchant_chat.send("/products")
+    await merchant_chat.send("/post")
+    await merchant_chat.press(f"post_pick:{product_id}")
+    await merchant_chat.send(f"/followup {EVIL}")
+    await buyer.inline("Tea")
+    await drain(shop)
+    assert bought and shipped
+
+    html = html_calls(shop.telegram.calls)
+    assert len(html) >= 12 and any("&lt;script&gt;" in (c.params.get("text") or "") for c in html)
+    for call in html:
+        assert html_problems(call) == [], (call.method, call.params.get("text"))
+    [inline] = [c for c in shop.telegram.calls if c.method == "answerInlineQuery"]
+    [result] = inline.params["results"]
+    shown = result["input_message_content"]["message_text"]  # the title itself is plain text
+    assert "&lt;script&gt;" in shown and html_problems(Call("inline", {"text": shown})) == []
+
+
+async def _only_order(session, buyer_id: int) -> int:
+    return (await session.scalars(select(Order.id).where(Order.buyer_id == buyer_id))).one()
+
+
+SQLISH = ["'; DROP TABLE products; --", "' OR '1'='1", "%", "_", "\\", "%' --", "Phone%", "p_1 OR 1=1",
+          "p_" + "9" * 40, "<b>Phone</b>", "&amp;", "x\x00y", "🍵" * 40]
+
+
+async def test_inline_queries_with_sql_or_html_are_just_words(shop):
+    world = await scene(shop)
+    before = await snapshot(shop.services.db)
+    chat = shop.chat(7004, lang="en")
+    for query in SQLISH:
+        calls = await chat.inline(query)
+        [answer] = [c for c in calls if c.method == "answerInlineQuery"]
+        assert "Phone X" not in str(answer.params["results"]), query
+    found = await chat.inline("Phone")
+    assert "Phone X" in str(found[-1].params["results"])
+    assert await snapshot(shop.services.db) == before
+    assert await count(shop.services.db, Order, Order.state == OrderState.AWAITING_PAYMENT) == 1
+    assert world.product.title == "Phone X"
