@@ -1,10 +1,15 @@
 """``shopbot demo``: the whole system on one machine, offline, in one command.
 
 It migrates the database, starts the simulated gateway and the Telegram
-sandbox, seeds the demo shop (once: a second run keeps the data), then starts
-the bot and the scheduler, each as its own process wired to the others by
-environment variables, and prints the web chat's address. Ctrl-C stops them
-all; ``make demo-reset`` starts from nothing.
+sandbox, seeds the demo shop (``bot.demo_data``: only what is missing, so a
+second run keeps the data), then starts the bot and the scheduler, each as
+its own process wired to the others by environment variables, and prints the
+web chat's address. Each process logs to its own file under ``var/logs``, so
+the terminal stays readable. Ctrl-C (or SIGTERM) stops them all, the bot
+first; ``make demo-reset`` (``--reset``) starts from nothing.
+
+The end-to-end tests start the same ``Demo`` on free ports in a temporary
+directory, so what they drive is what a new user runs.
 """
 
 from __future__ import annotations
@@ -12,128 +17,197 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
-DATA = Path("var")
-GATEWAY_PORT, SANDBOX_PORT, WEB_PORT = 8090, 8081, 8080
+
+@dataclass(frozen=True)
+class Ports:
+    """Where the demo's servers listen (all on 127.0.0.1)."""
+
+    gateway: int = 8090
+    sandbox: int = 8081
+    web: int = 8080
 
 
-def demo_env(data: Path = DATA) -> dict[str, str]:
+def demo_env(data: Path, ports: Ports) -> dict[str, str]:
     """The settings that connect the demo's processes to one another."""
-    sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
+    data = data.absolute()
+    sandbox = f"http://127.0.0.1:{ports.sandbox}"
     return {
         "SHOPBOT_DATA_DIR": str(data),
         "SHOPBOT_DATABASE_URL": f"sqlite+aiosqlite:///{data}/shopbot.db",
         "SHOPBOT_CLOCK_FILE": str(data / "clock.json"),
         "SHOPBOT_TELEGRAM_BASE_URL": f"{sandbox}/bot",
         "SHOPBOT_TELEGRAM_FILE_BASE_URL": f"{sandbox}/file/bot",
-        "SHOPBOT_WEB_PORT": str(WEB_PORT),
-        "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
+        "SHOPBOT_WEB_PORT": str(ports.web),
+        "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.web}",
         "SHOPBOT_ADMIN_IDS": "[9001]",
         "SHOPBOT_PAY_KEYS_FILE": str(data / "gateway" / "keys.json"),
-        "SHOPBOT_GATEWAY_PORT": str(GATEWAY_PORT),
-        "SHOPBOT_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
+        "SHOPBOT_GATEWAY_PORT": str(ports.gateway),
+        "SHOPBOT_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
         "SHOPBOT_GATEWAY_DATA_DIR": str(data / "gateway"),
         "SHOPBOT_GATEWAY_NOTIFY_TIME_SCALE": "0.05",
-        "SHOPBOT_SANDBOX_PORT": str(SANDBOX_PORT),
+        "SHOPBOT_SANDBOX_PORT": str(ports.sandbox),
         "SHOPBOT_SANDBOX_DATA_DIR": str(data / "sandbox"),
         "SHOPBOT_SANDBOX_CLOCK_FILE": str(data / "clock.json"),
     }
 
 
-def _shopbot(*args: str) -> list[str]:
+def shopbot(*args: str) -> list[str]:
+    """The command line of one ``shopbot`` subcommand, with this interpreter."""
     return [sys.executable, "-m", "bot.cli", *args]
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {seconds:.0f} s")
+class Demo:
+    """The demo's processes: started in order, each ready before the next, stopped together."""
 
+    def __init__(self, data: Path, ports: Ports | None = None, *, extra_env: dict[str, str] | None = None):
+        self.data, self.ports = data, ports or Ports()
+        self.env = {**os.environ, **demo_env(data, self.ports), **(extra_env or {})}
+        self.logs = data / "logs"
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._files: list[IO[bytes]] = []
 
-class Processes:
-    """The demo's child processes, stopped together."""
+    @property
+    def web_chat(self) -> str:
+        """The web chat's address."""
+        return f"http://127.0.0.1:{self.ports.sandbox}/"
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.children: list[subprocess.Popen[bytes]] = []
+    def run(self, *args: str) -> str:
+        """Run a one-off ``shopbot`` command to its end; its output (it must succeed)."""
+        done = subprocess.run(shopbot(*args), env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"shopbot {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        return done.stdout
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(_shopbot(*args), env=self.env)
-        self.children.append(child)
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start a long-running ``shopbot`` command, its output in ``logs/<name>.log``.
+
+        Children get a session of their own: a Ctrl-C reaches only the demo,
+        which then stops them in order instead of all at once.
+        """
+        log = (self.logs / f"{name}.log").open("ab")
+        self._files.append(log)
+        child = subprocess.Popen(shopbot(*args), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        self.children[name] = child
         return child
 
-    def watch(self) -> None:
-        """Block until Ctrl-C, or until a child dies (then say which)."""
+    def wait_http(self, name: str, url: str, seconds: float = 60) -> None:
+        """Wait until ``url`` answers; fail with the child's log if it died or never answered."""
+        child, deadline = self.children[name], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise RuntimeError(f"{name} exited with {child.returncode}:\n{self.tail(name)}")
+            try:
+                httpx.get(url, timeout=2)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{name} did not answer {url} within {seconds:.0f} s:\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        """The end of a child's log."""
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def start(self, *, scheduler: bool = True) -> None:
+        """Migrate, start gateway and sandbox, seed, then start the bot (and the scheduler)."""
+        (self.data / "gateway").mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.run("db", "upgrade")
+        keys = json.loads(self.run("gateway", "keys", "--json"))
+        (self.data / "gateway" / "keys.json").write_text(json.dumps(keys, indent=2))
+        self.spawn("gateway", "gateway")
+        self.spawn("sandbox", "sandbox")
+        self.wait_http("gateway", f"http://127.0.0.1:{self.ports.gateway}/health")
+        self.wait_http("sandbox", f"{self.web_chat}sandbox/api/info")
+        self.run("demo", "--seed-only")
+        self.spawn("bot", "run")
+        self.wait_http("bot", f"http://127.0.0.1:{self.ports.web}/healthz")
+        if scheduler:
+            self.spawn("scheduler", "scheduler")
+
+    def watch(self) -> str | None:
+        """Block until a child dies; its name (Ctrl-C interrupts the wait)."""
         while True:
-            for child in self.children:
+            for name, child in self.children.items():
                 if child.poll() is not None:
-                    print(f"{' '.join(map(str, child.args[2:]))} exited with {child.returncode}")
-                    return
+                    return name
             time.sleep(0.5)
 
     def stop(self) -> None:
-        for child in reversed(self.children):
+        """SIGTERM every child, newest first (the bot before the servers it talks to)."""
+        for child in reversed(self.children.values()):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in reversed(self.children):
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
+        for log in self._files:
+            log.close()
+        self.children.clear()
 
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def _seed_only() -> int:
+    from bot.demo_data import seed
+
+    ids = asyncio.run(seed())
+    print(json.dumps(ids))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="shopbot demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="shopbot demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reset", action="store_true", help="delete the demo's data first")
+    parser.add_argument("--data", type=Path, default=Path("var"), help="data directory (default var)")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="seed the running sandbox and the database from the environment, then exit")
     args = parser.parse_args(argv)
-    if args.reset and DATA.exists():
-        shutil.rmtree(DATA)
-    (DATA / "gateway").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **demo_env()}
-    os.environ.update(demo_env())
-    subprocess.run(_shopbot("db", "upgrade"), env=env, check=True)
-    procs = Processes(env)
+    if args.seed_only:
+        return _seed_only()
+    if args.reset and args.data.exists():
+        shutil.rmtree(args.data)
+    demo = Demo(args.data)
+    # Set both explicitly: a shell that starts the demo in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls are not news
+    status = 0
     try:
-        gateway = procs.start("gateway")
-        _wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/console", gateway)
-        keys = subprocess.run(_shopbot("gateway", "keys", "--json"), env=env, check=True,
-                              capture_output=True, text=True).stdout
-        (DATA / "gateway" / "keys.json").write_text(json.dumps(json.loads(keys), indent=2))
-        sandbox = procs.start("sandbox")
-        _wait_http(f"http://127.0.0.1:{SANDBOX_PORT}/", sandbox)
-        from bot.demo_data import seed
-
-        asyncio.run(seed())
-        procs.start("run")
-        procs.start("scheduler")
-        print(f"\n  Shopbot demo is running. Open the web chat: http://127.0.0.1:{SANDBOX_PORT}/\n"
-              f"  Gateway console: http://127.0.0.1:{GATEWAY_PORT}/console    Ctrl-C stops everything.\n",
-              flush=True)
-        signal.signal(signal.SIGTERM, _interrupt)
-        procs.watch()
+        print("Starting the gateway, the sandbox, the bot and the scheduler…", flush=True)
+        demo.start()
+        print(f"\n  Shopbot demo is running. Open the web chat: {demo.web_chat}\n"
+              f"  Gateway console: http://127.0.0.1:{demo.ports.gateway}/console\n"
+              f"  Logs: {demo.logs}/    Ctrl-C stops everything; `make demo` again keeps the data,\n"
+              f"  `make demo-reset` starts fresh.\n", flush=True)
+        died = demo.watch()
+        print(f"{died} stopped unexpectedly:\n{demo.tail(died or '')}", file=sys.stderr)
+        status = 1
     except KeyboardInterrupt:
-        pass
+        print("\nStopping…", flush=True)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        status = 1
     finally:
-        procs.stop()
-    return 0
+        demo.stop()
+    return status

@@ -33,7 +33,7 @@ class ChannelSeed(BaseModel):
 
 
 def default_personas() -> list[Persona]:
-    """The demo's cast: two buyers, a merchant and an administrator."""
+    """The demo's cast: two buyers, two merchants and an administrator (ids as in ``bot.demo_data``)."""
     return [
         Persona(id=1001, label="Ling (buyer)", first_name="Ling", username="ling_buys",
                 language_code="zh"),
@@ -41,16 +41,20 @@ def default_personas() -> list[Persona]:
                 language_code="en"),
         Persona(id=2001, label="Mei's Tea House (merchant)", first_name="Mei",
                 username="meis_tea_house", language_code="zh"),
+        Persona(id=2002, label="Bao's Handmade (merchant)", first_name="Bao",
+                username="baos_handmade", language_code="en"),
         Persona(id=9001, label="Admin", first_name="Admin", username="shopbot_admin",
                 language_code="en"),
     ]
 
 
 def default_channels() -> list[ChannelSeed]:
-    """One merchant channel where the bot is an administrator, so cards can be posted."""
+    """Each demo merchant's channel, where the bot is an administrator, so cards can be posted."""
     return [
         ChannelSeed(id=-1002001, title="Mei's Tea House", username="meis_tea_channel",
                     owner_id=2001),
+        ChannelSeed(id=-1002002, title="Bao's Handmade", username="baos_handmade_channel",
+                    owner_id=2002),
     ]
 
 
