@@ -75,3 +75,13 @@ class Settings(BaseSettings):
     pay_timeout_s: float = 10.0
     # Unpaid orders are queried at the gateway this long before they expire (missed notifications).
     payment_sync_lead_s: int = 120
+
+    # --- wallet (see docs/wallet.md)
+    wallet_max_amount_fen: int = 50_000_00  # largest single top-up, transfer, bill or withdrawal
+    wallet_transfer_confirm_above_fen: int = 1_000_00  # larger transfers need a second confirmation
+    wallet_daily_transfer_limit_fen: int = 5_000_00  # per sender and business day
+    wallet_withdrawal_delay_working_days: int = 1  # shown as the expected arrival date
+    # The simulated biller service (phone top-ups, utility bills); a call slower than this is a
+    # timeout, and the wallet is refunded.
+    biller_url: str = "http://127.0.0.1:8092"
+    biller_timeout_s: float = 5.0

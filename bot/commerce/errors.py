@@ -82,3 +82,21 @@ class DepositRequired(CommerceError):
     """T+0 settlement needs the deposit paid in full first."""
 
     code = "deposit_required"
+
+
+class ConfirmationRequired(CommerceError):
+    """A transfer above the large-amount threshold needs the sender's extra confirmation."""
+
+    code = "confirmation_required"
+
+
+class DailyLimitExceeded(CommerceError):
+    """The transfer would take the sender past the daily transfer limit."""
+
+    code = "daily_limit_exceeded"
+
+
+class KeyReused(CommerceError):
+    """An idempotency key came back with a different request: the first one stands."""
+
+    code = "key_reused"

@@ -10,6 +10,10 @@ Accounts (codes are strings, created on first use):
   recover it.
 - ``merchant:<id>:deposit`` (liability, floor zero): the T+0 deposit.
 - ``platform:fees`` (income): the platform's fee on settled orders.
+- ``wallet:<user_id>`` (liability, floor zero): a user's wallet balance.
+- ``wallet:<user_id>:held`` (liability, floor zero): wallet money on its way
+  out (a bill the biller has not answered, a withdrawal not yet transferred).
+- ``billers:payable`` (liability): bills the billers accepted, owed to them.
 
 Invariants, guarded in code here, by constraints in the schema and by tests:
 every journal's legs sum to zero (so the whole ledger sums to zero); no leg
@@ -32,6 +36,7 @@ from bot.store.sql import insert_ignore
 
 CLEARING = "clearing"
 PLATFORM_FEES = "platform:fees"
+BILLERS_PAYABLE = "billers:payable"
 
 accounts = Account.__table__
 journals = Journal.__table__
@@ -47,12 +52,21 @@ def merchant_account(merchant_id: int, bucket: str) -> str:
     return f"merchant:{merchant_id}:{bucket}"
 
 
+def wallet_account(user_id: int, bucket: str = "available") -> str:
+    """The code of a user's wallet (``available``) or of its money on the way out (``held``)."""
+    if bucket not in {"available", "held"}:
+        raise ValueError(bucket)
+    return f"wallet:{user_id}" if bucket == "available" else f"wallet:{user_id}:held"
+
+
 def account_spec(code: str) -> tuple[AccountKind, bool]:
     """Kind and floor of an account, from its code."""
     if code == CLEARING:
         return AccountKind.ASSET, False
     if code == PLATFORM_FEES:
         return AccountKind.INCOME, False
+    if code == BILLERS_PAYABLE:
+        return AccountKind.LIABILITY, False
     if code.startswith("merchant:"):
         return AccountKind.LIABILITY, code.endswith(":deposit")
     if code.startswith("wallet:"):

@@ -108,6 +108,11 @@ async def confirm_payment(
         await notify(session, chat_id=owner, kind="deposit_paid", now=now,
                      dedupe_key=f"deposit-paid:{out_trade_no}", amount_fen=amount_fen)
         return Confirmation("paid", payment.id)
+    if payment.purpose == PaymentPurpose.WALLET_TOPUP:
+        from bot.commerce.wallet_funding import complete_top_up
+
+        await complete_top_up(session, out_trade_no=out_trade_no, now=now)
+        return Confirmation("paid", payment.id)
     # Lock the order before reading its state: the expiry job may be moving it right now, and
     # a state read before its commit would refuse the notification (SQLite already serialises).
     order = await session.get(Order, payment.order_id, with_for_update=True, populate_existing=True)
@@ -120,23 +125,24 @@ async def confirm_payment(
         order_id=order.id, merchant_id=order.merchant_id,
     )
     if order.state == OrderState.AWAITING_PAYMENT:
-        await _mark_paid(session, order, now)
+        await mark_order_paid(session, order, now)
         return Confirmation("paid", payment.id, order.id)
     if order.state in (OrderState.EXPIRED, OrderState.CANCELLED) and await take_stock(
         session, order.product_id, order.quantity
     ):
-        await _mark_paid(session, order, now, allowed=(order.state,))
+        await mark_order_paid(session, order, now, allowed=(order.state,))
         return Confirmation("revived", payment.id, order.id)
     refund = await _refund_late_payment(session, order, now)
     return Confirmation("refund", payment.id, order.id, refund.out_request_no)
 
 
-async def _mark_paid(
+async def mark_order_paid(
     session: AsyncSession,
     order: Order,
     now: dt.datetime,
     allowed: tuple[str, ...] = (OrderState.AWAITING_PAYMENT,),
 ) -> None:
+    """Mark the order paid, follow its merchant, tell buyer and seller: any way it was paid."""
     await move(session, order.id, allowed, OrderState.PAID, paid_at=now, closed_at=None)
     await session.execute(
         insert_ignore(session, Follow.__table__).values(

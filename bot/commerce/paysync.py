@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce.errors import IllegalTransition, NotFound
 from bot.commerce.orders import get_order
 from bot.commerce.payments import payment_by_trade, payment_for_order
-from bot.store.enums import OrderState, PaymentPurpose, PaymentState, RefundState
+from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Merchant, Order, Payment, Product, Refund, User
 
 payments = Payment.__table__
@@ -72,6 +72,10 @@ async def order_checkout(session: AsyncSession, *, order_id: int, now: dt.dateti
     order = await get_order(session, order_id)
     if order.state == OrderState.AWAITING_PAYMENT and order.expires_at <= now:
         raise IllegalTransition(state=OrderState.EXPIRED)
+    # A suspended shop stops selling at once: its unpaid orders get no checkout either.
+    shop_status = await session.scalar(select(Merchant.status).where(Merchant.id == order.merchant_id))
+    if order.state == OrderState.AWAITING_PAYMENT and shop_status != MerchantStatus.APPROVED:
+        raise IllegalTransition(state=shop_status)
     payment = await payment_for_order(session, order_id=order_id, now=now)
     title = await session.scalar(select(Product.title).where(Product.id == order.product_id))
     subject = f"{title} ×{order.quantity}" if order.quantity > 1 else str(title)
@@ -80,12 +84,18 @@ async def order_checkout(session: AsyncSession, *, order_id: int, now: dt.dateti
 
 
 async def trade_checkout(session: AsyncSession, *, out_trade_no: str) -> Checkout:
-    """The checkout of a deposit trade (``deposit_payment``); refuses one already settled."""
+    """The checkout of a deposit or wallet top-up trade; refuses one already settled."""
     payment = await payment_by_trade(session, out_trade_no)
-    if payment.purpose != PaymentPurpose.DEPOSIT:
+    if payment.purpose not in (PaymentPurpose.DEPOSIT, PaymentPurpose.WALLET_TOPUP):
         raise NotFound(what="payment")
     if payment.state != PaymentState.PENDING:
         raise IllegalTransition(state=payment.state)
+    if payment.purpose == PaymentPurpose.WALLET_TOPUP:
+        from bot.commerce.wallet_funding import top_up_by_trade
+
+        user_id = (await top_up_by_trade(session, out_trade_no)).user_id
+        return Checkout(out_trade_no, payment.amount_fen, "Shopbot wallet top-up",
+                        await language_of(session, user_id))
     merchant = await session.get(Merchant, payment.merchant_id)
     if merchant is None:
         raise NotFound(what="merchant")
@@ -101,6 +111,11 @@ async def owner_language_of_trade(session: AsyncSession, out_trade_no: str) -> t
     if payment.order_id is not None:
         order = await get_order(session, payment.order_id)
         return payment.state, await language_of(session, order.buyer_id)
+    if payment.purpose == PaymentPurpose.WALLET_TOPUP:
+        from bot.commerce.wallet_funding import top_up_by_trade
+
+        top_up = await top_up_by_trade(session, out_trade_no)
+        return payment.state, await language_of(session, top_up.user_id)
     merchant = await session.get(Merchant, payment.merchant_id)
     return payment.state, await language_of(session, merchant.owner_id if merchant else 0)
 
@@ -118,10 +133,11 @@ async def unpaid_due(session: AsyncSession, *, before: dt.datetime, limit: int =
 
 
 async def pending_deposits(session: AsyncSession, *, since: dt.datetime, limit: int = 100) -> list[str]:
-    """Deposit trades opened since ``since`` that no notification has confirmed yet."""
+    """Deposit and wallet top-up trades opened since ``since`` that no notification has confirmed yet."""
     rows = await session.scalars(
         select(Payment.out_trade_no)
-        .where(Payment.purpose == PaymentPurpose.DEPOSIT, Payment.state == PaymentState.PENDING,
+        .where(Payment.purpose.in_((PaymentPurpose.DEPOSIT, PaymentPurpose.WALLET_TOPUP)),
+               Payment.state == PaymentState.PENDING,
                Payment.created_at >= since)
         .order_by(Payment.created_at)
         .limit(limit)

@@ -28,6 +28,7 @@ from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotF
 from bot.commerce.money import clean_text
 from bot.commerce.orders import REFUNDABLE_STATES, get_order, move, owner_of
 from bot.commerce.outbox import notify
+from bot.commerce.wallet_payments import refund_source
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Order, Refund
 
@@ -169,14 +170,15 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
 
 async def _refund_legs(session: AsyncSession, order: Order, amount: int) -> list[ledger.Leg]:
     mid = order.merchant_id
+    source = await refund_source(session, order)  # the buyer's wallet, if it paid the order
     if order.settled_at is None:
-        return [(ledger.merchant_account(mid, "pending"), amount), (ledger.CLEARING, -amount)]
+        return [(ledger.merchant_account(mid, "pending"), amount), (source, -amount)]
     available = ledger.merchant_account(mid, "available")
     deposit = ledger.merchant_account(mid, "deposit")
     from_available = min(amount, max(await ledger.balance(session, available), 0))
     from_deposit = min(amount - from_available, await ledger.balance(session, deposit))
     rest = amount - from_available - from_deposit
-    return [(available, from_available + rest), (deposit, from_deposit), (ledger.CLEARING, -amount)]
+    return [(available, from_available + rest), (deposit, from_deposit), (source, -amount)]
 
 
 async def fail_refund(

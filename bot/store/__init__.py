@@ -6,6 +6,7 @@ The schema is created and changed only by the Alembic migrations in
 
 from bot.store import followups, ledger, models  # noqa: F401  (register every table on the metadata)
 from bot.store import settlement as _settlement  # noqa: F401  (scheduler tables)
+from bot.store import wallet as _wallet  # noqa: F401  (wallet tables)
 from bot.store.db import Database, make_engine
 
 __all__ = ["Database", "make_engine"]

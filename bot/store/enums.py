@@ -51,6 +51,7 @@ SOLD_ORDER_STATES = tuple(s for s in LIVE_ORDER_STATES if s != OrderState.AWAITI
 class PaymentPurpose(StrEnum):
     ORDER = "order"
     DEPOSIT = "deposit"
+    WALLET_TOPUP = "wallet_topup"
 
 
 class PaymentState(StrEnum):
@@ -71,6 +72,28 @@ class PayoutState(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class WalletOpKind(StrEnum):
+    TOPUP = "topup"
+    TRANSFER = "transfer"
+    ORDER = "order"
+    BILL = "bill"
+    WITHDRAWAL = "withdrawal"
+
+
+class WalletOpState(StrEnum):
+    """``failed``: the request did not go through and any money taken is back in the wallet."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class MoneyRequestState(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
 
 
 class OutboxState(StrEnum):

@@ -1,0 +1,189 @@
+"""Money into and out of the platform: wallet top-ups and withdrawals.
+
+A top-up is a trade at the gateway (a ``Payment`` of purpose
+``wallet_topup``, number ``WT<op id>``) opened through the same checkout as
+an order. The wallet is credited only by ``complete_top_up``, which
+``payments.confirm_payment`` calls once the gateway's notification (or a
+query) is verified: ``clearing`` (money at the gateway) → ``wallet:<user>``.
+
+A withdrawal moves the money to ``wallet:<user>:held`` when it is requested,
+then goes out through the gateway's transfer (``out_biz_no`` ``WW<op id>``,
+the same number on every retry). The gateway's ok moves it from held to
+``clearing`` (it left the platform's account); a definitive refusal returns
+it from held to the wallet. The expected arrival date is the business day
+``withdrawal_delay_working_days`` working days ahead (weekends skipped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import business_date, start_of_business_day
+from bot.commerce import ledger
+from bot.commerce.errors import InsufficientFunds, InvalidInput, NotFound
+from bot.commerce.money import check_amount, clean_text
+from bot.commerce.outbox import notify
+from bot.commerce.wallet import WalletOp, WalletRules, balance, claim, journal_key, locked_operation
+from bot.store.enums import PaymentPurpose, PaymentState, WalletOpKind, WalletOpState
+from bot.store.models import Payment
+from bot.store.wallet import WalletOperation
+
+operations = WalletOperation.__table__
+# A bank account number as people write it: digits, maybe letters (IBAN), spaces or dashes.
+_BANK_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{4,38}[A-Za-z0-9]", re.ASCII)
+
+
+def top_up_trade_no(op_id: int) -> str:
+    """The gateway's merchant order number of a top-up."""
+    return f"WT{op_id:08d}"
+
+
+def withdrawal_biz_no(op_id: int) -> str:
+    """The gateway's transfer number of a withdrawal: the same on every retry."""
+    return f"WW{op_id:08d}"
+
+
+async def start_top_up(
+    session: AsyncSession, *, user_id: int, amount_fen: int, key: str, rules: WalletRules, now: dt.datetime
+) -> WalletOp:
+    """Open a top-up (pending) and its gateway trade; ``op.out_trade_no`` goes into the Pay link."""
+    check_amount(amount_fen, field="amount", max_fen=rules.max_amount_fen)
+    row, created = await claim(session, user_id=user_id, key=key, kind=WalletOpKind.TOPUP,
+                               amount_fen=amount_fen, now=now)
+    if not created:
+        return WalletOp.of(row, repeat=True)
+    out_trade_no = top_up_trade_no(row.id)
+    session.add(Payment(out_trade_no=out_trade_no, purpose=PaymentPurpose.WALLET_TOPUP, amount_fen=amount_fen,
+                        state=PaymentState.PENDING, created_at=now))
+    await session.execute(
+        update(operations).where(operations.c.id == row.id).values(out_trade_no=out_trade_no))
+    await session.flush()
+    await session.refresh(row)
+    return WalletOp.of(row)
+
+
+async def top_up_by_trade(session: AsyncSession, out_trade_no: str) -> WalletOperation:
+    """The top-up behind a gateway trade number."""
+    row = await session.scalar(select(WalletOperation).where(WalletOperation.out_trade_no == out_trade_no))
+    if row is None or row.kind != WalletOpKind.TOPUP:
+        raise NotFound(what="wallet_operation")
+    return row
+
+
+async def complete_top_up(session: AsyncSession, *, out_trade_no: str, now: dt.datetime) -> WalletOp:
+    """The gateway confirmed the top-up's trade: credit the wallet, once, and tell the user."""
+    row = await locked_operation(session, (await top_up_by_trade(session, out_trade_no)).id)
+    if row.state == WalletOpState.SUCCEEDED:
+        return WalletOp.of(row, repeat=True)
+    # A trade paid after its top-up was given up still brought the money: it is credited all the same.
+    await ledger.post(session, key=journal_key(row.id, "topup"), now=now, memo="wallet top-up",
+                      legs=[(ledger.CLEARING, row.amount_fen),
+                            (ledger.wallet_account(row.user_id), -row.amount_fen)])
+    await _settle(session, row.id, WalletOpState.SUCCEEDED, now)
+    await notify(session, chat_id=row.user_id, kind="wallet_topped_up", now=now,
+                 dedupe_key=f"wallet-topup:{row.id}", op_id=row.id, amount_fen=row.amount_fen)
+    return WalletOp.of(await locked_operation(session, row.id))
+
+
+def expected_arrival(now: dt.datetime, working_days: int) -> dt.date:
+    """The business date ``working_days`` working days (Mon–Fri) after ``now``."""
+    day = business_date(now)
+    left = working_days
+    while left > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+async def request_withdrawal(
+    session: AsyncSession, *, user_id: int, amount_fen: int, bank_account: str, account_name: str,
+    key: str, rules: WalletRules, now: dt.datetime,
+) -> WalletOp:
+    """Hold ``amount_fen`` for a withdrawal to a bank account; the payment client sends it."""
+    check_amount(amount_fen, field="amount", max_fen=rules.max_amount_fen)
+    account = clean_text(bank_account, field="bank_account", max_chars=40)
+    if not _BANK_ACCOUNT.fullmatch(account):
+        raise InvalidInput("bank_account", "malformed")
+    name = clean_text(account_name, field="account_name", max_chars=64)
+    arrival = start_of_business_day(expected_arrival(now, rules.withdrawal_delay_working_days))
+    row, created = await claim(session, user_id=user_id, key=key, kind=WalletOpKind.WITHDRAWAL,
+                               amount_fen=amount_fen, now=now, account_no=account, account_name=name,
+                               expected_at=arrival)
+    if not created:
+        return WalletOp.of(row, repeat=True)
+    funds = await balance(session, user_id=user_id)
+    if funds < amount_fen:
+        raise InsufficientFunds(account="wallet", amount_fen=amount_fen, balance_fen=funds)
+    await ledger.post(session, key=journal_key(row.id, "hold"), now=now, memo="withdrawal held",
+                      legs=[(ledger.wallet_account(user_id), amount_fen),
+                            (ledger.wallet_account(user_id, "held"), -amount_fen)])
+    await session.execute(update(operations).where(operations.c.id == row.id)
+                          .values(out_biz_no=withdrawal_biz_no(row.id)))
+    return WalletOp.of(await locked_operation(session, row.id))
+
+
+async def pending_withdrawals(session: AsyncSession, *, limit: int = 100) -> list[int]:
+    """Withdrawals the gateway has not answered for good yet, oldest first."""
+    rows = await session.scalars(
+        select(WalletOperation.id).where(WalletOperation.kind == WalletOpKind.WITHDRAWAL,
+                                         WalletOperation.state == WalletOpState.PENDING)
+        .order_by(WalletOperation.id).limit(limit))
+    return list(rows)
+
+
+async def withdrawal(session: AsyncSession, *, op_id: int) -> WalletOp:
+    """One withdrawal, for sending it to the gateway."""
+    row = await session.get(WalletOperation, op_id, populate_existing=True)
+    if row is None or row.kind != WalletOpKind.WITHDRAWAL:
+        raise NotFound(what="wallet_operation")
+    return WalletOp.of(row)
+
+
+async def withdrawal_sent(
+    session: AsyncSession, *, op_id: int, reference: str | None, now: dt.datetime
+) -> WalletOp:
+    """The gateway made the transfer: the held money leaves the platform; once."""
+    row = await locked_operation(session, op_id)
+    if row.state != WalletOpState.PENDING:
+        return WalletOp.of(row, repeat=True)
+    await ledger.post(session, key=journal_key(row.id, "paid"), now=now, memo="withdrawal sent",
+                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
+                            (ledger.CLEARING, -row.amount_fen)])
+    await _settle(session, row.id, WalletOpState.SUCCEEDED, now, reference=reference)
+    await notify(session, chat_id=row.user_id, kind="wallet_withdrawal_sent", now=now,
+                 dedupe_key=f"wallet-withdrawal-sent:{row.id}", op_id=row.id, amount_fen=row.amount_fen,
+                 expected_on=business_date(row.expected_at or now).isoformat())
+    return WalletOp.of(await locked_operation(session, row.id))
+
+
+async def withdrawal_returned(
+    session: AsyncSession, *, op_id: int, reason: str, now: dt.datetime
+) -> WalletOp:
+    """The gateway refused or returned the transfer: the held money goes back to the wallet; once."""
+    row = await locked_operation(session, op_id)
+    if row.state != WalletOpState.PENDING:
+        return WalletOp.of(row, repeat=True)
+    await ledger.post(session, key=journal_key(row.id, "returned"), now=now, memo="withdrawal returned",
+                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
+                            (ledger.wallet_account(row.user_id), -row.amount_fen)])
+    await _settle(session, row.id, WalletOpState.FAILED, now, failure_reason=reason[:100])
+    await notify(session, chat_id=row.user_id, kind="wallet_withdrawal_returned", now=now,
+                 dedupe_key=f"wallet-withdrawal-returned:{row.id}", op_id=row.id,
+                 amount_fen=row.amount_fen, reason=reason[:100])
+    return WalletOp.of(await locked_operation(session, row.id))
+
+
+async def count_attempt(session: AsyncSession, *, op_id: int) -> None:
+    """One more try at the other system (for logs and for giving up on a bill)."""
+    await session.execute(update(operations).where(operations.c.id == op_id)
+                          .values(attempts=operations.c.attempts + 1))
+
+
+async def _settle(session: AsyncSession, op_id: int, state: str, now: dt.datetime, **values: object) -> None:
+    await session.execute(update(operations).where(operations.c.id == op_id)
+                          .values(state=state, completed_at=now, **values))
