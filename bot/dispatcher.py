@@ -137,7 +137,7 @@ async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime,
             continue
         language = row.language or services.settings.default_language
         ctx = notices.RenderContext(session, Translator(language, services.catalogs), services.settings,
-                                    row.chat_id)
+                                    row.chat_id, now)
         try:
             notice = await notices.render(ctx, row.kind, json.loads(row.params or "{}"))
         except Exception:  # a renderer's bug must not stall the queue

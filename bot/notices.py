@@ -14,6 +14,7 @@ that registers renderers, so the dispatcher works in any process.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ class RenderContext:
     t: Translator
     settings: Settings
     chat_id: int
+    now: dt.datetime | None = None  # the dispatcher's clock, for "pay within N min"
 
 
 Renderer = Callable[[RenderContext, dict[str, Any]], Awaitable[Notice | None]]

@@ -42,3 +42,13 @@ async def notify(
             created_at=now,
         )
     )
+
+
+async def notify_many(session: AsyncSession, messages: list[tuple[int, str, str, dict[str, Any]]], *,
+                      now: dt.datetime) -> None:
+    """``notify`` for many messages in one statement: (chat_id, kind, dedupe_key, params) each."""
+    await session.execute(insert_ignore(session, outbox), [
+        {"chat_id": chat_id, "kind": kind, "params": json.dumps(params, ensure_ascii=False, sort_keys=True),
+         "dedupe_key": dedupe_key, "state": "pending", "attempts": 0, "not_before": now, "created_at": now}
+        for chat_id, kind, dedupe_key, params in messages
+    ])

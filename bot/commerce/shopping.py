@@ -4,7 +4,7 @@ Queries here read what a handler renders (a product with its seller, an
 order with its product's title) and check that the buyer may see it; ``buy``
 is the flash-sale hot path: taps that arrive together share one transaction
 (``buy_batch`` behind ``bot.store.groupcommit``) that places their orders,
-counts the taps and fetches the titles the order messages need, nothing more.
+counts the taps and queues the order confirmations, nothing more.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce import orders, stats
+from bot.commerce import orders, outbox, stats
 from bot.commerce.catalog import search_products
 from bot.commerce.errors import CommerceError, Forbidden, NotFound, SoldOut
 from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
@@ -25,6 +25,7 @@ from bot.store.models import Merchant, Order, Product, ProductEvent
 
 products = Product.__table__
 events = ProductEvent.__table__
+ORDER_PLACED = "order_placed"  # outbox kind: a new order's confirmation, rendered by bot.handlers.buyer
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,9 @@ class OrderView:
 
 @dataclass(frozen=True)
 class BuyResult:
-    """A Buy tap's outcome: the order (maybe an existing one) and its title, or sold out."""
+    """A Buy tap's outcome: the order (maybe an existing one), or sold out."""
 
     order: PlacedOrder | None
-    title: str = ""
 
     @property
     def sold_out(self) -> bool:
@@ -89,30 +89,41 @@ async def shop_listings(session: AsyncSession, *, merchant_id: int, limit: int =
     return merchant, list(await session.scalars(query))
 
 
+@dataclass(frozen=True)
+class BuyTap:
+    """A Buy tap, and whether its buyer gets the order confirmation in their private chat."""
+
+    place: PlaceRequest
+    confirm: bool = True
+
+
 async def buy_batch(
-    session: AsyncSession, requests: list[PlaceRequest], *, rules: Rules, now: dt.datetime
+    session: AsyncSession, taps: list[BuyTap], *, rules: Rules, now: dt.datetime
 ) -> list[BuyResult | CommerceError]:
     """Buy taps that arrived together, in one transaction: one answer per tap, in order.
 
     Orders are placed set-wise (``placement.place_orders``); each tap that
     reached a product on sale (an order, or sold out) is counted as a buy tap
-    in one multi-row insert, and the titles come in one query.
+    in one multi-row insert, and each new order
+    queues its confirmation (kind ``order_placed``, with the Pay button) in
+    the outbox, so sending 50,000 of them at Telegram's pace never holds up
+    taking orders.
     """
-    outcomes = await place_orders(session, requests, rules=rules, now=now)
-    counted = [r.product_id for r, o in zip(requests, outcomes, strict=True)
+    outcomes = await place_orders(session, [tap.place for tap in taps], rules=rules, now=now)
+    counted = [tap.place.product_id for tap, o in zip(taps, outcomes, strict=True)
                if isinstance(o, (PlacedOrder, SoldOut))]
     if counted:
         await session.execute(insert(events), [{"product_id": pid, "kind": stats.BUY_TAP, "at": now}
                                                for pid in counted])
-    placed_ids = {o.product_id for o in outcomes if isinstance(o, PlacedOrder)}
-    titles: dict[int, str] = {}
-    if placed_ids:
-        query = select(products.c.id, products.c.title).where(products.c.id.in_(placed_ids))
-        titles = dict((await session.execute(query)).all())
+    confirmations = [(tap.place.buyer_id, ORDER_PLACED, f"{ORDER_PLACED}:{o.id}", {"order_id": o.id})
+                     for tap, o in zip(taps, outcomes, strict=True)
+                     if tap.confirm and isinstance(o, PlacedOrder) and o.created]
+    if confirmations:
+        await outbox.notify_many(session, confirmations, now=now)
     results: list[BuyResult | CommerceError] = []
     for outcome in outcomes:
         if isinstance(outcome, PlacedOrder):
-            results.append(BuyResult(outcome, titles.get(outcome.product_id, "")))
+            results.append(BuyResult(outcome))
         elif isinstance(outcome, SoldOut):
             results.append(BuyResult(None))
         else:

@@ -2,9 +2,11 @@
 
 **Buy** is the flash-sale hot path: taps arriving together share one
 transaction (a ``GroupCommit`` over ``shopping.buy_batch``, which places the
-orders keyed by callback id — a redelivered tap is one order — and counts the
-taps), each tap gets its own answer before its order message is sent, and
-the Pay button is the bot's own HMAC-signed /pay link — no RSA on a tap.
+orders keyed by callback id — a redelivered tap is one order — counts the
+taps and queues each new order's confirmation in the outbox); each tap gets
+its own answer at once, and the confirmation (rendered here, kind
+``order_placed``) follows at Telegram's pace. Its Pay button is the bot's own
+HMAC-signed /pay link — no RSA on a tap.
 
 A card shown outside the bot's private chat (a channel, a group, an inline
 message) cannot receive the order message there, so Buy and Shop answer with
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+from typing import Any
 
 from telegram import (
     InlineKeyboardMarkup,
@@ -34,8 +37,10 @@ from bot.commerce import shopping
 from bot.commerce.errors import CommerceError
 from bot.commerce.placement import PlaceRequest
 from bot.context import ShopContext
-from bot.handlers.buyer_orders import order_message, show_order
+from bot.handlers.buyer_orders import show_order
 from bot.handlers.errors import answers_errors
+from bot.notices import Notice, RenderContext, renderer
+from bot.payments.links import pay_url
 from bot.store.groupcommit import GroupCommit
 
 DEEP_LINK = re.compile(r"^([pos])_(\d{1,15})$")
@@ -122,37 +127,52 @@ async def change_quantity(update: Update, context: ShopContext) -> None:
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
-def _buy_queue(context: ShopContext) -> GroupCommit:
+def _buy_queue(context: ShopContext) -> GroupCommit[shopping.BuyTap, shopping.BuyResult | CommerceError]:
     """The application's group commit for Buy taps, made on first use."""
     queue = context.bot_data.get(BUY_QUEUE)
     if queue is None:
         services = context.services
-        queue = context.bot_data[BUY_QUEUE] = GroupCommit(services.db, lambda session, requests: (
-            shopping.buy_batch(session, requests, rules=services.rules, now=services.clock.now())))
+        queue = context.bot_data[BUY_QUEUE] = GroupCommit(services.db, lambda session, taps: (
+            shopping.buy_batch(session, taps, rules=services.rules, now=services.clock.now())))
     return queue
 
 
 @answers_errors
 async def buy(update: Update, context: ShopContext) -> None:
-    """Buy: place the order, answer at once, then show it with Pay and Cancel."""
+    """Buy: place the order and answer the tap; the order itself comes through the outbox.
+
+    In the private chat the answer says the order is placed, and the outbox
+    brings the order with Pay and Cancel a moment later. Elsewhere (a channel,
+    an inline message) the answer opens the private chat on the order.
+    """
     query = update.callback_query
     if (args := _args(update, 2)) is None:
         return await _stale(update, context)
     product_id, quantity = args
-    buyer_id = update.effective_user.id
-    result = await _buy_queue(context).submit(PlaceRequest(buyer_id, product_id, quantity, f"cb:{query.id}"))
+    private = _in_private_chat(update)
+    place = PlaceRequest(update.effective_user.id, product_id, quantity, f"cb:{query.id}")
+    result = await _buy_queue(context).submit(shopping.BuyTap(place, confirm=private))
     if isinstance(result, CommerceError):
         raise result
     if result.sold_out:
         await query.answer(context.t("Sorry, sold out."), show_alert=True)
-        return
-    order = result.order
-    if not _in_private_chat(update):
-        await query.answer(url=f"https://t.me/{context.bot.username}?start=o_{order.id}")
-        return
-    await query.answer(context.t("Order #{id} placed.", id=order.id))
-    text, keyboard = order_message(shopping.OrderView(order, result.title, "", 0), context)
-    await context.bot.send_message(buyer_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    elif private:
+        await query.answer(context.t("Order #{id} placed.", id=result.order.id))
+    else:
+        await query.answer(url=f"https://t.me/{context.bot.username}?start=o_{result.order.id}")
+
+
+@renderer(shopping.ORDER_PLACED)
+async def order_placed(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """A new order's confirmation: the order as it stands now, with its buttons (Pay: a /pay link)."""
+    try:
+        view = await shopping.order_view(ctx.session, order_id=int(params.get("order_id") or 0),
+                                         user_id=ctx.chat_id)
+    except CommerceError:  # gone, or not this chat's order: nothing to confirm
+        return None
+    order = view.order
+    text = cards.order_text(order, view.title, view.shop_name, ctx.t, now=ctx.now or order.created_at)
+    return Notice(text, cards.order_buttons(order, ctx.t, pay_url=pay_url(ctx.settings, order.id)))
 
 
 @answers_errors
