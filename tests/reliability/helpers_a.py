@@ -36,6 +36,9 @@ from tests.telegram import Call, Chat, FakeTelegram
 PUBLIC_COMMANDS = frozenset({"start", "help", "language", "orders", "following", "apply", "cancel", "skip"})
 # Buttons anyone may press on a card (opening, counting, buying); every other action is checked.
 PUBLIC_ACTIONS = frozenset({"lang", "card_qty", "buy", "shop", "card"})
+# Every user has a wallet: its commands and buttons are everyone's (their ownership checks are the
+# wallet's own tests' business, and the foreign-order ones are in test_forgeries).
+PUBLIC_MODULE_PREFIX = "bot.handlers.wallet"
 # The refusals a forged or foreign button or command may get, as English msgids.
 REFUSALS = ("You can't do that.", "This button is no longer valid.", "This is no longer available.",
             "That can't be done in this order's current state.", "This item is not on sale right now.",
@@ -127,6 +130,18 @@ def registered_commands(app: Application) -> dict[str, str]:
             for command in handler.commands:
                 found.setdefault(command, handler.callback.__module__)
     return found
+
+
+def privileged_commands(app: Application) -> list[str]:
+    """The registered commands that only a merchant or an admin may use."""
+    return sorted(c for c, module in registered_commands(app).items()
+                  if c not in PUBLIC_COMMANDS and not module.startswith(PUBLIC_MODULE_PREFIX))
+
+
+def checked_actions(app: Application) -> list[str]:
+    """The declared callback actions a stranger's press must be refused for."""
+    return sorted(a for a, modules in action_modules(app).items()
+                  if a not in PUBLIC_ACTIONS and not all(m.startswith(PUBLIC_MODULE_PREFIX) for m in modules))
 
 
 def action_modules(app: Application) -> dict[str, set[str]]:

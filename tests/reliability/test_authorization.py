@@ -19,11 +19,10 @@ from bot.web import SECRET_HEADER, build_web_app
 from tests.conftest import ADMIN_ID
 from tests.factories import make_merchant, make_user
 from tests.reliability.helpers_a import (
-    PUBLIC_COMMANDS,
     action_modules,
     count,
+    privileged_commands,
     refusals,
-    registered_commands,
     say,
     scene,
     snapshot,
@@ -33,8 +32,8 @@ from tests.telegram import texts
 ADMIN_MODULE = "bot.handlers.admin"
 
 
-def privileged_commands(shop) -> list[str]:
-    commands = sorted(set(registered_commands(shop.app)) - PUBLIC_COMMANDS)
+def privileged(shop) -> list[str]:
+    commands = privileged_commands(shop.app)
     assert {"sales", "products", "newproduct", "applications", "merchants"} <= set(commands)
     return commands
 
@@ -55,7 +54,7 @@ async def test_every_privileged_command_is_refused_to_users_without_the_role(sho
     # A buyer, a stranger, a suspended merchant, an applicant still waiting for approval.
     outsiders = [shop.chat(world.victim, lang="zh"), shop.chat(7101, lang=lang),
                  shop.chat(5003, lang=lang), shop.chat(5004, lang=lang)]
-    for command in privileged_commands(shop):
+    for command in privileged(shop):
         for chat in outsiders:
             expected = say(shop, "zh", "You can't do that.") if chat.user_id == world.victim else forbidden
             for text in (f"/{command}", f"/{command} 1", f"/{command}@shopbot_demo_bot"):
@@ -70,7 +69,7 @@ async def test_each_privileged_command_belongs_to_the_merchant_or_the_admin_and_
     merchant, admin = shop.chat(5001, lang="en"), shop.chat(ADMIN_ID, lang="en")
     forbidden = say(shop, "en", "You can't do that.")
     roles: dict[str, set[str]] = {}
-    for command in privileged_commands(shop):
+    for command in privileged(shop):
         roles[command] = set()
         for role, chat in (("merchant", merchant), ("admin", admin)):
             said = texts(await chat.send(f"/{command}"))
