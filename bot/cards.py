@@ -30,6 +30,7 @@ SHOP = callbacks.action("shop")  # merchant id
 OPEN_CARD = callbacks.action("card")  # product id
 ORDER_VIEW = callbacks.action("ord_view")  # order id
 ORDER_CANCEL = callbacks.action("ord_cancel")
+ORDER_WALLET_PAY = callbacks.action("ord_wallet")  # order id: pay from the wallet (handlers/wallet_money.py)
 ORDER_CONFIRM = callbacks.action("ord_confirm")
 ORDER_REFUND = callbacks.action("ord_refund")
 ORDER_WRITE = callbacks.action("ord_write")  # the buyer writes to the seller
@@ -166,7 +167,8 @@ def order_buttons(order: Order | PlacedOrder, t: Translator, *, pay_url: str) ->
     state, oid = order.state, order.id
     if state == OrderState.AWAITING_PAYMENT:
         rows.append([InlineKeyboardButton("💳 " + t("Pay"), url=pay_url),
-                     button(t("Cancel order"), ORDER_CANCEL, oid)])
+                     button("👛 " + t("Pay with wallet"), ORDER_WALLET_PAY, oid)])
+        rows.append([button(t("Cancel order"), ORDER_CANCEL, oid)])
     if state == OrderState.SHIPPED:
         rows.append([button("✅ " + t("Confirm receipt"), ORDER_CONFIRM, oid)])
     if state in (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED):

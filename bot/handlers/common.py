@@ -64,6 +64,7 @@ async def start(update: Update, context: ShopContext) -> None:
     await update.effective_message.reply_text(
         t("Welcome to Shopbot! Open a product card to buy, or try these:")
         + "\n/orders — " + t("your orders")
+        + "\n/wallet — " + t("your wallet: top up, send, pay bills")
         + "\n/following — " + t("shops you follow")
         + "\n/apply — " + t("open a shop")
         + "\n/language — " + t("change language")

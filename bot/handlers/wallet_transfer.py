@@ -1,0 +1,318 @@
+"""Sending money to another user of the bot, and asking for it with a link or a QR code.
+
+The recipient is named by @username, by a message of theirs forwarded to the
+bot (or a ``/send`` replying to one), or by the "request money" link they
+made: ``t.me/<bot>?start=rq_<token>``, also as a QR code. Then the amount,
+an optional note, and one confirmation; the core refuses a transfer above the
+large-amount threshold until the sender confirms a second time
+(``ConfirmationRequired``), and one over the daily limit. The recipient hears
+of it through the outbox.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import segno
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import callbacks
+from bot.commerce import wallet, wallet_payments
+from bot.commerce.errors import ConfirmationRequired, IllegalTransition, InvalidInput
+from bot.context import ShopContext
+from bot.handlers import awaiting
+from bot.handlers.merchant import button
+from bot.handlers.wallet import (
+    DRAFT,
+    PRIVATE,
+    REQUEST,
+    SEND,
+    answers_wallet_errors,
+    confirm_keyboard,
+    current_draft,
+    edit_or_send,
+    escape,
+    new_draft,
+    pressed_draft,
+    wallet_rules,
+)
+from bot.i18n import Translator
+from bot.notices import Notice, RenderContext, renderer
+from bot.store.enums import MoneyRequestState
+
+SEND_OK = callbacks.action("w_send_ok")  # draft number
+SEND_AGAIN = callbacks.action("w_send_big")  # draft number: the large-amount confirmation
+SKIP_NOTE = callbacks.action("w_note_skip")  # draft number
+ANY_AMOUNT = callbacks.action("w_req_any")  # draft number
+INPUT_KINDS = {"w_to", "w_amount", "w_note", "w_req_amount"}
+USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})", re.ASCII)
+REQUEST_LINK = r"^/start(@\w+)? rq_[A-Za-z0-9_-]{1,32}$"
+
+
+def display_name(username: str | None, first_name: str) -> str:
+    """How a user is named to another: @username, else the first name."""
+    return f"@{username}" if username else first_name
+
+
+def request_link(bot_username: str, token: str) -> str:
+    """The deep link that opens a money request in the bot's private chat."""
+    return f"https://t.me/{bot_username}?start=rq_{token}"
+
+
+# --- choosing the recipient
+
+
+def _ask_recipient(context: ShopContext) -> str:
+    number = new_draft(context, "send")
+    awaiting.wait_for(context.user_data, "w_to", number)
+    return context.t("Who should get the money? Send their @username, or forward me a message they wrote.")
+
+
+async def start_send(update: Update, context: ShopContext) -> None:
+    """Send money: ask who gets it."""
+    await update.callback_query.answer()
+    await update.effective_chat.send_message(_ask_recipient(context))
+
+
+async def send_command(update: Update, context: ShopContext) -> None:
+    """/send [@user] [amount], or /send [amount] replying to a forwarded message."""
+    message = update.effective_message
+    args = list(context.args or [])
+    replied = message.reply_to_message
+    if replied is not None and replied.forward_origin is not None:
+        user = await _from_forward(replied, context)
+    elif args and args[0].startswith("@"):
+        user = await _by_username(args.pop(0), context)
+    else:
+        await message.reply_text(_ask_recipient(context))
+        return
+    new_draft(context, "send")
+    await _recipient_chosen(message, context, user, amount_text=" ".join(args))
+
+
+async def _by_username(text: str, context: ShopContext) -> Any:
+    match = USERNAME.fullmatch(text.strip())
+    if match is None:
+        raise InvalidInput("recipient", "format")
+    return await context.services.run(lambda s: wallet.find_user(s, username=match[1]))
+
+
+async def _from_forward(message: Message, context: ShopContext) -> Any:
+    sender = getattr(message.forward_origin, "sender_user", None)
+    if sender is None:  # a hidden account, a channel or a chat: no user to pay
+        raise InvalidInput("recipient", "hidden")
+    return await context.services.run(lambda s: wallet.find_user(s, user_id=sender.id))
+
+
+async def _recipient_chosen(
+    message: Message, context: ShopContext, user: Any, *, amount_text: str = ""
+) -> None:
+    """Keep the recipient in the draft; take the amount now or ask for it."""
+    t, draft = context.t, current_draft(context, "send")
+    if user.id == message.from_user.id:
+        raise InvalidInput("recipient", "self")
+    draft.update(to=user.id, to_name=display_name(user.username, user.first_name))
+    if amount_text:
+        await _amount_given(message, context, draft, amount_text)
+        return
+    awaiting.wait_for(context.user_data, "w_amount", draft["no"])
+    await message.reply_text(t("How much do you want to send to {name}?", name=escape(draft["to_name"])),
+                             parse_mode=ParseMode.HTML)
+
+
+async def _amount_given(message: Message, context: ShopContext, draft: dict[str, Any], text: str) -> None:
+    draft["amount"] = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
+    awaiting.wait_for(context.user_data, "w_note", draft["no"])
+    skip = InlineKeyboardMarkup([[button(context.t("No note"), SKIP_NOTE, draft["no"])]])
+    await message.reply_text(context.t("Add a note for {name} (one message), or tap No note.",
+                                       name=escape(draft["to_name"])),
+                             parse_mode=ParseMode.HTML, reply_markup=skip)
+
+
+# --- confirming
+
+
+def _confirmation(draft: dict[str, Any], t: Translator) -> tuple[str, InlineKeyboardMarkup]:
+    amount = t.money(draft["amount"])
+    text = t("Send {amount} to {name}?", amount=amount, name=escape(draft["to_name"]))
+    if draft.get("note"):
+        text += "\n" + t("Note: {note}", note=escape(draft["note"]))
+    return text, confirm_keyboard("✅ " + t("Send {amount}", amount=amount), SEND_OK, draft["no"], t)
+
+
+async def _show_confirmation(message: Message, context: ShopContext, draft: dict[str, Any]) -> None:
+    awaiting.done(context.user_data)
+    text, keyboard = _confirmation(draft, context.t)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def skip_note(update: Update, context: ShopContext) -> None:
+    """No note: straight to the confirmation."""
+    if (draft := pressed_draft(update, context, "send")) is None or "amount" not in draft:
+        await update.callback_query.answer(context.t("This button is no longer valid."))
+        return
+    draft["note"] = ""
+    await update.callback_query.answer()
+    await _show_confirmation(update.effective_message, context, draft)
+
+
+async def confirm_send(update: Update, context: ShopContext) -> None:
+    """Send (first confirmation), or send a large amount (second)."""
+    t, query = context.t, update.callback_query
+    draft = pressed_draft(update, context, "send")
+    if draft is None or "amount" not in draft:
+        await query.answer(t("This button is no longer valid."))
+        return
+    if callbacks.decode(query.data).action == SEND_AGAIN:
+        draft["large_ok"] = True
+    services, sender = context.services, update.effective_user.id
+    try:
+        op = await services.run(lambda s: wallet_payments.transfer(
+            s, sender_id=sender, recipient_id=draft["to"], amount_fen=draft["amount"], key=draft["key"],
+            note=draft.get("note", ""), confirmed_large=draft.get("large_ok", False),
+            request_token=draft.get("token"), rules=wallet_rules(context), now=services.clock.now()))
+    except ConfirmationRequired:
+        await query.answer()
+        amount = t.money(draft["amount"])
+        text = ("⚠️ " + t("{amount} is a large amount. Check the recipient, {name}, and confirm once more.",
+                          amount=amount, name=escape(draft["to_name"])))
+        await edit_or_send(update, text, confirm_keyboard(
+            "✅ " + t("Yes, send {amount}", amount=amount), SEND_AGAIN, draft["no"], t))
+        return
+    balance = await services.run(lambda s: wallet.balance(s, user_id=sender))
+    await query.answer(t("Sent."))
+    await edit_or_send(update, receipt_text(op, draft["to_name"], balance, t))
+
+
+def receipt_text(op: wallet.WalletOp, name: str, balance_fen: int, t: Translator) -> str:
+    """The sender's receipt for a transfer."""
+    lines = ["✅ " + t("Sent {amount} to {name}.", amount=t.money(op.amount_fen), name=escape(name)),
+             t("Receipt no. {id}", id=op.id)]
+    if op.note:
+        lines.append(t("Note: {note}", note=escape(op.note)))
+    lines.append(t("Balance: {amount}", amount=t.money(balance_fen)))
+    return "\n".join(lines)
+
+
+# --- requests for money
+
+
+async def start_request(update: Update, context: ShopContext) -> None:
+    """Request money: ask how much (or let the payer choose)."""
+    number = new_draft(context, "request")
+    awaiting.wait_for(context.user_data, "w_req_amount", number)
+    t = context.t
+    keyboard = InlineKeyboardMarkup([[button(t("Let the payer choose"), ANY_AMOUNT, number)]])
+    await update.callback_query.answer()
+    await update.effective_chat.send_message(
+        t("How much do you want to ask for? Send an amount, or let the payer choose."), reply_markup=keyboard)
+
+
+async def any_amount(update: Update, context: ShopContext) -> None:
+    """A request without an amount: the payer types it."""
+    if pressed_draft(update, context, "request") is None:
+        await update.callback_query.answer(context.t("This button is no longer valid."))
+        return
+    await update.callback_query.answer()
+    await _make_request(update.effective_message, context, None)
+
+
+async def _make_request(message: Message, context: ShopContext, amount_fen: int | None) -> None:
+    """Create the request and send its link and QR code."""
+    t, services, user_id = context.t, context.services, message.chat_id
+    if current_draft(context, "request") is None:  # a second tap: the first made the request
+        return
+    context.user_data.pop(DRAFT, None)
+    awaiting.done(context.user_data)
+    request = await services.run(lambda s: wallet_payments.create_money_request(
+        s, user_id=user_id, amount_fen=amount_fen, note="", rules=wallet_rules(context),
+        now=services.clock.now()))
+    link = request_link(context.bot.username, request.token)
+    what = t.money(request.amount_fen) if request.amount_fen else t("any amount")
+    caption = t("Your request for {amount}. Share this link, or let them scan the code:", amount=what)
+    png = io.BytesIO()
+    segno.make(link, error="m").save(png, kind="png", scale=8, border=2)
+    png.seek(0)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("Open the link"), url=link)]])
+    await message.chat.send_photo(png, caption=f"{caption}\n{link}", reply_markup=keyboard)
+
+
+async def open_request(update: Update, context: ShopContext) -> None:
+    """``/start rq_<token>``: someone's request; pay it after a confirmation."""
+    token = context.args[0].removeprefix("rq_")
+    payer, t = update.effective_user.id, context.t
+    request = await context.services.run(lambda s: wallet_payments.money_request(s, token=token))
+    if request.user_id == payer:
+        raise InvalidInput("recipient", "self")
+    if request.state != MoneyRequestState.OPEN:
+        raise IllegalTransition(state=request.state)
+    number = new_draft(context, "send", to=request.user_id, to_name=request.user_name, token=request.token,
+                       note=request.note)
+    message = update.effective_message
+    if request.amount_fen is None:
+        awaiting.wait_for(context.user_data, "w_amount", number)
+        draft = current_draft(context, "send")
+        await message.reply_text(t("{name} asks you for money. How much do you want to send?",
+                                   name=escape(draft["to_name"])), parse_mode=ParseMode.HTML)
+        return
+    draft = current_draft(context, "send")
+    draft["amount"] = request.amount_fen
+    await _show_confirmation(message, context, draft)
+
+
+# --- the text steps
+
+
+async def receive_text(update: Update, context: ShopContext) -> None:
+    """The typed recipient, amount or note of the draft we wait on."""
+    kind, _number = awaiting.waiting(context.user_data)
+    message, text = update.effective_message, update.effective_message.text
+    if kind == "w_req_amount":
+        amount = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
+        await _make_request(message, context, amount)
+        return
+    draft = current_draft(context, "send")
+    if draft is None:
+        awaiting.done(context.user_data)
+        return
+    if kind == "w_to":
+        forwarded = message.forward_origin is not None
+        user = await (_from_forward(message, context) if forwarded else _by_username(text, context))
+        await _recipient_chosen(message, context, user)
+    elif kind == "w_amount":
+        if draft.get("token"):  # the request's own note goes with it
+            draft["amount"] = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
+            await _show_confirmation(message, context, draft)
+        else:
+            await _amount_given(message, context, draft, text)
+    else:
+        draft["note"] = wallet.clean_note(text, rules=wallet_rules(context))
+        await _show_confirmation(message, context, draft)
+
+
+@renderer("wallet_transfer_received")
+async def transfer_received(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """The recipient hears who sent how much, with the note."""
+    t = ctx.t
+    text = "💰 " + t("{name} sent you {amount}.", name=escape(str(params.get("sender_name", ""))),
+                    amount=t.money(int(params.get("amount_fen") or 0)))
+    if params.get("note"):
+        text += "\n" + t("Note: {note}", note=escape(str(params["note"])))
+    return Notice(text + "\n" + t("See /wallet."))
+
+
+def register(application: Application) -> None:
+    """Send, request, /send, the request deep link and the text steps."""
+    application.add_handler(CommandHandler("start", answers_wallet_errors(open_request),
+                                           filters=filters.Regex(REQUEST_LINK) & PRIVATE))
+    application.add_handler(CommandHandler("send", answers_wallet_errors(send_command), PRIVATE))
+    for action, callback in ((SEND, start_send), (REQUEST, start_request), (SEND_OK, confirm_send),
+                             (SEND_AGAIN, confirm_send), (SKIP_NOTE, skip_note), (ANY_AMOUNT, any_amount)):
+        application.add_handler(CallbackQueryHandler(answers_wallet_errors(callback),
+                                                     pattern=callbacks.pattern(action)))
+    application.add_handler(MessageHandler(awaiting.AwaitingInput(application, INPUT_KINDS),
+                                           answers_wallet_errors(receive_text)))
