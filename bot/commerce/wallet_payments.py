@@ -119,6 +119,10 @@ async def transfer(
     amount must be the request's, and the request is closed with it.
     """
     note = clean_note(note, rules=rules)
+    check_amount(amount_fen, field="amount", max_fen=rules.max_amount_fen)
+    if sender_id == recipient_id:
+        raise InvalidInput("recipient", "self")
+    await find_user(session, user_id=recipient_id)  # before the row: its foreign key needs the user
     request_id = await _open_request(session, request_token, recipient_id, amount_fen)
     row, created = await claim(session, user_id=sender_id, key=key, kind=WalletOpKind.TRANSFER,
                                amount_fen=amount_fen, now=now, counterparty_id=recipient_id,
