@@ -166,6 +166,11 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def _ports(text: str) -> Ports:
+    gateway, sandbox, web = (int(part) for part in text.split(","))
+    return Ports(gateway, sandbox, web)
+
+
 def _seed_only() -> int:
     from bot.demo_data import seed
 
@@ -180,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reset", action="store_true", help="delete the demo's data first")
     parser.add_argument("--data", type=Path, default=Path("var"), help="data directory (default var)")
+    parser.add_argument("--ports", type=_ports, default=Ports(), metavar="GATEWAY,SANDBOX,WEB",
+                        help="where the servers listen (default 8090,8081,8080)")
     parser.add_argument("--seed-only", action="store_true",
                         help="seed the running sandbox and the database from the environment, then exit")
     args = parser.parse_args(argv)
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return _seed_only()
     if args.reset and args.data.exists():
         shutil.rmtree(args.data)
-    demo = Demo(args.data)
+    demo = Demo(args.data, args.ports)
     # Set both explicitly: a shell that starts the demo in the background leaves SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
