@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.commerce import ledger, wallet, wallet_funding
+from bot.commerce import ledger, payments, wallet, wallet_funding, wallet_payments
 from bot.store.wallet import WalletOperation
 from tests.factories import make_user
 from tests.telegram import DATE, Call, Chat
@@ -16,7 +16,7 @@ _keys = itertools.count(1)
 
 
 async def funded(shop: Any, user_id: int, fen: int, *, lang: str = "zh", username: str | None = None) -> None:
-    """A user whose wallet was topped up with ``fen`` (the gateway's confirmation, minus the HTTP)."""
+    """A user whose wallet was topped up with ``fen``: the verified notification's path, minus the HTTP."""
     await make_user(shop.services.db, user_id=user_id, language=lang, clock=shop.clock)
     if username:
         await set_username(shop, user_id, username)
@@ -27,9 +27,18 @@ async def funded(shop: Any, user_id: int, fen: int, *, lang: str = "zh", usernam
     async def work(session: Any) -> None:
         op = await wallet_funding.start_top_up(session, user_id=user_id, amount_fen=fen,
                                                key=f"seed-{next(_keys)}", rules=rules, now=now)
-        await wallet_funding.complete_top_up(session, out_trade_no=op.out_trade_no, now=now)
+        await payments.confirm_payment(session, out_trade_no=op.out_trade_no, trade_no=f"T{op.out_trade_no}",
+                                       amount_fen=fen, now=now)
 
     await shop.services.run(work)
+
+
+async def transfer(shop: Any, sender: int, recipient: int, fen: int) -> None:
+    """A transfer made earlier (not through the chat)."""
+    rules, now = wallet.WalletRules.from_settings(shop.services.settings), shop.clock.now()
+    await shop.services.run(lambda s: wallet_payments.transfer(
+        s, sender_id=sender, recipient_id=recipient, amount_fen=fen, key=f"seed-{next(_keys)}", rules=rules,
+        now=now))
 
 
 async def set_username(shop: Any, user_id: int, username: str) -> None:
