@@ -154,11 +154,11 @@ async def pay(update: Update, context: ShopContext) -> None:
     if draft is None or "amount" not in draft:
         await query.answer(t("This button is no longer valid."))
         return
-    await query.answer(t("Paying…"))
     op = await wallet_calls.pay_bill(context.services, user_id=update.effective_user.id,
                                      biller=draft["biller"], account_no=draft["account"],
                                      amount_fen=draft["amount"], key=draft["key"])
     balance = await context.services.run(lambda s: wallet.balance(s, user_id=update.effective_user.id))
+    await query.answer()  # only now: a refusal above is this press's one answer
     await edit_or_send(update, bill_result(op, draft["biller_name"], t) + "\n"
                        + t("Balance: {amount}", amount=t.money(balance)))
 
