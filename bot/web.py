@@ -91,17 +91,19 @@ async def pay_order(request: Request) -> Response:
 
 
 async def pay_trade(request: Request) -> Response:
-    """``GET /pay/trade/<token>``: the checkout of a deposit trade."""
+    """``GET /pay/trade/<token>``: the checkout of a deposit or wallet top-up trade."""
     services = _services(request)
     out_trade_no = trade_from_token(services.settings.link_secret, request.path_params["token"])
     if out_trade_no is None:
         return pages.invalid_link(_t(services))
+    found = await services.run(lambda s: paysync.owner_language_of_trade(s, out_trade_no))
+    t = _t(services, found[1] if found else None)  # the payer's language: merchant or wallet owner
     if services.gateway is None:
-        return pages.unavailable(_t(services))
+        return pages.unavailable(t)
     try:
         checkout = await services.run(lambda s: paysync.trade_checkout(s, out_trade_no=out_trade_no))
     except CommerceError as exc:
-        return pages.refused(_t(services), exc, _back_url(request))
+        return pages.refused(t, exc, _back_url(request))
     return _redirect_to_checkout(request, checkout)
 
 
