@@ -1,0 +1,200 @@
+"""Double and triple taps, at the same moment: Buy, Pay, Cancel, Ship, Confirm, Refund, Approve.
+
+Each tap is its own Telegram update with its own callback id, pressed
+concurrently through the real Application (``asyncio.gather``), as a nervous
+thumb or a laggy client sends them. One tap wins; the others get a short
+answer and change nothing. Pay and the refund's approval also reach the real
+gateway over HTTP (``live``), and its books must agree with the bot's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+
+from bot.commerce import orders, refunds
+from bot.commerce.payments import out_trade_no_for
+from bot.store.enums import OrderState, PaymentState, RefundState
+from bot.store.ledger import Journal
+from bot.store.models import Merchant, Order, OutboxMessage, Payment, Refund
+from gateway.store import refunds as gw_refunds
+from gateway.store import trades as gw_trades
+from tests.bot.buyer_helpers import paid_order, shop_with_product
+from tests.factories import make_product, make_user, place
+from tests.invariants import units
+from tests.payments import conftest as payment_fixtures
+from tests.reliability import helpers_a
+from tests.reliability.helpers_a import Live, count, say, taps
+from tests.telegram import Call
+
+# The fixtures, by name: the payment bench (bot and gateway over HTTP) and the bot's Application on it.
+bench, gateway_template, live = payment_fixtures.bench, payment_fixtures.gateway_template, helpers_a.live
+
+
+def told(calls: list[Call]) -> list[str]:
+    shown = {"answerCallbackQuery", "sendMessage", "editMessageText"}
+    return sorted(c.params["text"] for c in calls if c.method in shown and c.params.get("text"))
+
+
+async def order(shop: Any, order_id: int) -> Order:
+    async with shop.services.db.transaction() as s:
+        found = await s.get(Order, order_id)
+        assert found is not None
+        return found
+
+
+async def notices_of(shop: Any, kind: str) -> int:
+    return await count(shop.services.db, OutboxMessage, OutboxMessage.kind == kind)
+
+
+async def test_a_triple_tap_on_buy_places_one_order_and_each_tap_hears_of_it(shop):
+    _, product = await shop_with_product(shop, stock=5)
+    buyer = shop.chat(6101, lang="zh")
+
+    calls = await taps(buyer, f"buy:{product.id}:2", 3)
+
+    async with shop.services.db.transaction() as s:
+        [placed] = list(await s.scalars(select(Order).where(Order.buyer_id == 6101)))
+    assert placed.quantity == 2
+    assert told(calls) == [say(shop, "zh", "Order #{id} placed.", id=placed.id)] * 3
+    assert await units(shop.services.db, product.id) == (3, 2, 0)
+
+
+async def test_a_triple_tap_on_cancel_gives_the_units_back_once(shop):
+    _, product = await shop_with_product(shop, stock=4)
+    await make_user(shop.services.db, user_id=6102, language="en")
+    placed = await place(shop.services.db, buyer_id=6102, product_id=product.id, quantity=3, clock=shop.clock)
+
+    calls = await taps(shop.chat(6102, lang="en"), f"ord_cancel:{placed.id}", 3)
+
+    assert (await order(shop, placed.id)).state == OrderState.CANCELLED
+    assert await units(shop.services.db, product.id) == (4, 0, 0)
+    answers = sorted(c.text for c in calls if c.method == "answerCallbackQuery")
+    assert answers == ["Order cancelled."] + ["That can't be done in this order's current state."] * 2
+
+
+async def test_ship_pressed_twice_and_the_tracking_note_sent_twice_ships_once(shop):
+    _, product = await shop_with_product(shop, stock=4)
+    order_id = await paid_order(shop, 6103, product.id)
+    seller = shop.chat(5001, lang="zh")  # the shop's owner (shop_with_product), in Chinese
+
+    asked = await taps(seller, f"ship:{order_id}", 2)
+    assert len([c for c in asked if c.method == "sendMessage"]) == 2  # asked twice for the note
+    start = len(shop.telegram.calls)
+    await asyncio.gather(seller.send("SF 1234"), seller.send("SF 1234"))
+    replies = [c.text for c in shop.telegram.calls[start:] if c.method == "sendMessage"]
+
+    shipped = await order(shop, order_id)
+    assert (shipped.state, shipped.tracking_note) == (OrderState.SHIPPED, "SF 1234")
+    assert await notices_of(shop, "order_shipped") == 1
+    assert replies.count(say(shop, "zh", "Order #{id} is shipped; the buyer is told.", id=order_id)) == 1
+    assert len(replies) == 2 and say(shop, "zh", "Something went wrong. Please try again.") not in replies
+
+
+async def test_a_triple_tap_on_confirm_receipt_completes_once(shop):
+    merchant, product = await shop_with_product(shop, stock=4)
+    order_id = await paid_order(shop, 6104, product.id, lang="en")
+    await shop.services.run(lambda s: orders.ship_order(
+        s, order_id=order_id, merchant_id=merchant.id, tracking="YTO 1", now=shop.clock.now()))
+
+    calls = await taps(shop.chat(6104, lang="en"), f"ord_confirm:{order_id}", 3)
+
+    assert (await order(shop, order_id)).state == OrderState.COMPLETED
+    assert await notices_of(shop, "order_completed") == 1
+    answers = [c.text for c in calls if c.method == "answerCallbackQuery"]
+    assert answers.count("Thank you! The order is complete.") == 1 and len(answers) == 3
+
+
+async def test_a_refund_asked_twice_at_once_is_one_request(shop):
+    _, product = await shop_with_product(shop, stock=4)
+    order_id = await paid_order(shop, 6105, product.id, lang="zh")
+    buyer = shop.chat(6105)
+
+    await taps(buyer, f"ord_refund:{order_id}", 2)
+    await asyncio.gather(buyer.send("坏了"), buyer.send("坏了"), buyer.send("坏了"))
+
+    assert await count(shop.services.db, Refund) == 1
+    assert (await order(shop, order_id)).state == OrderState.REFUND_REQUESTED
+    assert await notices_of(shop, "merchant_refund_requested") == 1
+
+
+async def test_approve_and_reject_pressed_at_once_decide_once(shop):
+    _, product = await shop_with_product(shop, stock=4)
+    order_id = await paid_order(shop, 6106, product.id, lang="en")
+    now = shop.clock.now()
+    refund = await shop.services.run(lambda s: refunds.request_refund(
+        s, order_id=order_id, buyer_id=6106, reason="broken", now=now))
+    seller = shop.chat(5001, lang="zh")
+    await seller.press(f"rf_no:{refund.id}")  # asked for a reason: the rejection waits for it
+
+    await asyncio.gather(seller.press(f"rf_ok:{refund.id}"), seller.press(f"rf_ok:{refund.id}"),
+                         seller.send("not broken"))
+
+    async with shop.services.db.transaction() as s:
+        decided = await s.get(Refund, refund.id)
+    assert decided.state in (RefundState.APPROVED, RefundState.REJECTED)
+    assert (await order(shop, order_id)).state == (
+        OrderState.REFUND_REQUESTED if decided.state == RefundState.APPROVED else OrderState.PAID)
+    assert await notices_of(shop, "refund_rejected") == (decided.state == RefundState.REJECTED)
+
+
+async def test_pay_opened_three_times_and_paid_twice_at_once_charges_once(db, live: Live):
+    bench = live.bench
+    product = await make_product(db, price_fen=18_00, stock=3, clock=bench.clock)
+    buyer = await make_user(db)
+    placed = await place(db, buyer_id=buyer, product_id=product.id, clock=bench.clock)
+    link = bench.pay_link(placed.id)
+
+    pages = await asyncio.gather(*(bench.http.get(link) for _ in range(3)))
+    assert [p.status_code for p in pages] == [302] * 3
+    asked = [parse_qs(urlsplit(p.headers["location"]).query)["biz_content"][0] for p in pages]
+    trades_asked = {json.loads(biz)["out_trade_no"] for biz in asked}
+    assert trades_asked == {out_trade_no_for(placed.id)}
+    paid = await asyncio.gather(bench.pay(link), bench.pay(link))
+
+    await bench.wait_order_state(placed.id, OrderState.PAID)
+    assert sorted(p.status_code for p in paid) == [200, 303]  # one sent back to the shop, one refused
+    async with db.transaction() as s:
+        [payment] = list(await s.scalars(select(Payment)))
+    assert (payment.state, payment.out_trade_no) == (PaymentState.SUCCEEDED, out_trade_no_for(placed.id))
+    async with bench.gw.db.connect() as conn:
+        trades = (await conn.execute(select(gw_trades))).all()
+    assert len(trades) == 1 and trades[0].total_fen == 18_00 and trades[0].gmt_payment
+    assert await count(db, Journal, Journal.key.like("payment:%")) == 1
+    assert (await bench.gateway.query(out_trade_no_for(placed.id))).amount_fen == 18_00
+
+
+async def test_a_triple_tap_on_approve_refunds_once_at_the_gateway(db, live: Live):
+    bench = live.bench
+    product = await make_product(db, price_fen=25_00, stock=3, clock=bench.clock)
+    async with db.transaction() as s:
+        owner = (await s.get(Merchant, product.merchant_id)).owner_id
+    buyer = await make_user(db, user_id=6107, language="en")
+    placed = await place(db, buyer_id=buyer, product_id=product.id, clock=bench.clock)
+    await bench.pay(bench.pay_link(placed.id))
+    await bench.wait_order_state(placed.id, OrderState.PAID)
+    buyer_chat = live.chat(buyer)
+    await buyer_chat.press(f"ord_refund:{placed.id}")
+    await buyer_chat.send("wrong size")
+    async with db.transaction() as s:
+        [refund] = list(await s.scalars(select(Refund)))
+
+    seller = live.chat(owner)
+    calls = await taps(seller, f"rf_ok:{refund.id}", 3)
+
+    async with db.transaction() as s:
+        done = await s.get(Refund, refund.id)
+    assert done.state == RefundState.SUCCEEDED
+    assert (await bench.order(placed.id)).state == OrderState.REFUNDED
+    assert await count(db, Journal, Journal.key.like("refund:%")) == 1
+    async with bench.gw.db.connect() as conn:
+        sent = (await conn.execute(select(gw_refunds))).all()
+        trade = (await conn.execute(select(gw_trades))).one()
+    assert len(sent) == 1 and trade.refunded_fen == 25_00
+    assert len([c for c in calls if c.method == "sendMessage"]) == 1  # "approved", once
+    refused = [c.text for c in calls if c.method == "answerCallbackQuery" and c.text]
+    assert refused == [say(bench, "zh", "That can't be done in this order's current state.")] * 2
