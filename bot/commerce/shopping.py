@@ -158,7 +158,8 @@ async def buyer_order_views(session: AsyncSession, *, buyer_id: int, limit: int 
 
 async def search_listings(session: AsyncSession, *, words: str, limit: int = 10) -> list[Listing]:
     """Products on sale whose title has every word (``p_<id>`` names one), for inline mode."""
-    if words.startswith("p_") and words[2:].isdigit() and len(words) <= 17:
+    # ASCII digits only ("²" passes isdigit() but not int()), at most 9: ids are 32-bit in PostgreSQL.
+    if words.startswith("p_") and words[2:].isascii() and words[2:].isdigit() and len(words) <= 11:
         try:
             found = await listing(session, product_id=int(words[2:]))
         except NotFound:
