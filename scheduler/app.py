@@ -32,6 +32,7 @@ INTERVALS = {
     "expire_unpaid": {"minutes": 1},
     "auto_confirm": {"hours": 1},
     "retry_pending": {"minutes": 5},
+    "wallet_retry": {"minutes": 1},
     "reconcile": {"minutes": 10},
 }
 

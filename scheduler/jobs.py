@@ -77,6 +77,14 @@ async def auto_confirm(services: Services, now: dt.datetime) -> int:
     return done
 
 
+async def wallet_retry(services: Services, now: dt.datetime) -> dict[str, int]:
+    """Finish wallet requests a crash or an outage left pending: withdrawals, bills cut off mid-call."""
+    from bot.payments.wallet_calls import retry_wallet
+
+    done = await retry_wallet(services, now)
+    return {name: count for name, count in done.items() if count}
+
+
 async def reconcile(services: Services, now: dt.datetime) -> list[dt.date]:
     """Reconcile each finished day not reconciled yet with the gateway's statement."""
     return await settlement_runs.run_reconciliation(services.db, services.gateway, now=now,
@@ -88,6 +96,7 @@ JOBS: dict[str, Job] = {
     "expire_unpaid": expire_unpaid,
     "auto_confirm": auto_confirm,
     "retry_pending": retry_pending,
+    "wallet_retry": wallet_retry,
     "reconcile": reconcile,
 }
 
