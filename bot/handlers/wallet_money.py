@@ -174,7 +174,11 @@ async def _withdrawal_step(message: Message, context: ShopContext, kind: str, te
     """Amount, then bank account, then the holder's name, then the confirmation."""
     t, draft, rules = context.t, current_draft(context, "withdraw"), wallet_rules(context)
     if kind == "w_wd_amount":
-        draft["amount"] = wallet.parse_wallet_amount(text, rules=rules)
+        amount = wallet.parse_wallet_amount(text, rules=rules)
+        balance = await context.services.run(lambda s: wallet.balance(s, user_id=message.chat_id))
+        if amount > balance:  # said now, not after two more questions; the core checks it again
+            raise InsufficientFunds(account="wallet", amount_fen=amount, balance_fen=balance)
+        draft["amount"] = amount
         awaiting.wait_for(context.user_data, "w_wd_account", draft["no"])
         await message.reply_text(t("Send the number of the bank account that should receive it."))
         return
