@@ -25,6 +25,7 @@ class LocalBotApi(BaseRequest):
     def __init__(self) -> None:
         self.answered_at: dict[str, float] = {}
         self.answer_text: dict[str, str] = {}
+        self.answer_count: dict[str, int] = {}
         self.messages: list[dict[str, Any]] = []
         self._message_ids = itertools.count(1)
 
@@ -46,6 +47,7 @@ class LocalBotApi(BaseRequest):
             query_id = str(params["callback_query_id"])
             self.answered_at.setdefault(query_id, time.perf_counter())
             self.answer_text.setdefault(query_id, str(params.get("text", "")))
+            self.answer_count[query_id] = self.answer_count.get(query_id, 0) + 1
             result: Any = True
         elif name == "getMe":
             result = BOT_USER

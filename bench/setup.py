@@ -19,7 +19,9 @@ from bench.botapi import LocalBotApi
 from bot import callbacks
 from bot.app import build_application
 from bot.commerce import catalog, merchants, users
+from bot.commerce.shopping import ORDER_PLACED
 from bot.config import Settings
+from bot.handlers.buyer import BUY_QUEUE
 from bot.services import Services, build_services
 from bot.store import Database, make_engine
 from bot.store.enums import LIVE_ORDER_STATES, MerchantKind, OutboxState
@@ -46,26 +48,46 @@ class BenchShop:
 
     async def facts(self, started: Any) -> dict[str, Any]:
         """What the database says after the sale: orders, oversell, sell-out time, backlog."""
-        async with self.services.db.transaction() as s:
-            stock = await s.scalar(select(Product.stock).where(Product.id == self.product_id))
-            placed, units, last = (await s.execute(
-                select(func.count(), func.coalesce(func.sum(Order.quantity), 0), func.max(Order.created_at))
-                .where(Order.product_id == self.product_id, Order.state.in_(LIVE_ORDER_STATES))
-            )).one()
-            backlog = await s.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.PENDING))
-        group = getattr(self.services, "buy_taps", None)
-        return {
-            "orders": placed,
-            "oversold": max(0, units - self.stock),
-            "conserved": stock + units == self.stock and stock >= 0,
-            "sellout_seconds": round((last - started).total_seconds(), 3) if stock == 0 and last else None,
-            "outbox_backlog": backlog,
-            "batches": getattr(group, "batches", placed),
-        }
+        return await sale_facts(self.services.db, self.product_id, self.stock, started)
+
+    @property
+    def batches(self) -> int:
+        """Transactions the Buy taps shared (0 if no tap came)."""
+        queue = self.app.bot_data.get(BUY_QUEUE)
+        return queue.batches if queue is not None else 0
+
+
+async def sale_facts(db: Database, product_id: int, stock: int, started: Any) -> dict[str, Any]:
+    """Orders, units oversold, conservation, buyers with two orders, sell-out time, outbox counts."""
+    async with db.transaction() as s:
+        left = await s.scalar(select(Product.stock).where(Product.id == product_id))
+        live = (Order.product_id == product_id, Order.state.in_(LIVE_ORDER_STATES))
+        placed, units, last = (await s.execute(
+            select(func.count(), func.coalesce(func.sum(Order.quantity), 0), func.max(Order.created_at))
+            .where(*live)
+        )).one()
+        per_buyer = select(Order.buyer_id).where(*live).group_by(Order.buyer_id).having(func.count() > 1)
+        doubled = await s.scalar(select(func.count()).select_from(per_buyer.subquery()))
+        outbox = dict((await s.execute(
+            select(OutboxMessage.state, func.count()).where(OutboxMessage.kind == ORDER_PLACED)
+            .group_by(OutboxMessage.state)
+        )).all())
+    return {
+        "orders": placed,
+        "oversold": max(0, units - stock),
+        "conserved": left + units == stock and left >= 0,
+        "buyers_with_two_orders": doubled,
+        "sellout_seconds": round((last - started).total_seconds(), 3) if left == 0 and last else None,
+        "outbox_backlog": outbox.get(OutboxState.PENDING, 0),
+        "confirmations_sent": outbox.get(OutboxState.SENT, 0),
+        "confirmations_queued": sum(outbox.values()),
+    }
 
 
 @contextlib.asynccontextmanager
-async def _database(url: str | None) -> AsyncIterator[str]:
+async def fresh_database(url: str | None) -> AsyncIterator[str]:
+    """A database nobody else uses, dropped afterwards: a temporary SQLite file, or a new
+    PostgreSQL database on the server ``url`` names."""
     if url is None or url.startswith("sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             yield url or f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -89,7 +111,8 @@ async def _database(url: str | None) -> AsyncIterator[str]:
             await conn.close()
 
 
-async def _product(db: Database, services: Services, stock: int) -> int:
+async def stock_product(db: Database, services: Services, stock: int) -> int:
+    """An approved merchant's product with ``stock`` units on sale; its id."""
     now = services.clock.now()
     async with db.transaction() as s:
         await users.touch_user(s, user_id=OWNER_ID, first_name="Mei", username=None, language="en", now=now)
@@ -122,12 +145,12 @@ async def _buy_button(app: Application, api: LocalBotApi, product_id: int) -> st
 @contextlib.asynccontextmanager
 async def open_shop(url: str | None, stock: int) -> AsyncIterator[BenchShop]:
     """A migrated database with one product on sale, and the bot ready to take taps."""
-    async with _database(url) as db_url:
+    async with fresh_database(url) as db_url:
         db = Database(make_engine(db_url, pool_size=10))
         await upgrade(db.engine)
         settings = Settings(_env_file=None, database_url=db_url)
         services = build_services(settings, db=db)
-        product_id = await _product(db, services, stock)
+        product_id = await stock_product(db, services, stock)
         api = LocalBotApi()
         app = build_application(settings, services=services, request=api)
         async with app:

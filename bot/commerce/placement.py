@@ -202,11 +202,14 @@ async def _take_and_insert(
          "expires_at": now + rules.order_ttl}
         for i in winners
     ]
-    inserted = await session.execute(
-        insert(orders).returning(*_COLUMNS, sort_by_parameter_order=True), rows
-    )
-    for i, row in zip(winners, inserted, strict=True):
-        outcomes[i] = PlacedOrder(*row, created=True)
+    # RETURNING only (key, id), in any order: asking SQLAlchemy to keep the parameters' order makes
+    # it insert row by row on SQLite; the other fields are the ones just written.
+    inserted = await session.execute(insert(orders).returning(orders.c.idempotency_key, orders.c.id), rows)
+    ids = dict(inserted.tuples().all())
+    for i, row in zip(winners, rows, strict=True):
+        outcomes[i] = PlacedOrder(ids[row["idempotency_key"]], row["state"], product_id, merchant_id,
+                                  row["quantity"], row["total_fen"], currency, row["expires_at"],
+                                  created=True)
 
 
 async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> bool:
