@@ -30,6 +30,8 @@ from typing import IO
 
 import httpx
 
+from bot.demo_data import ADMIN_ID
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -52,7 +54,7 @@ def demo_env(data: Path, ports: Ports) -> dict[str, str]:
         "SHOPBOT_TELEGRAM_FILE_BASE_URL": f"{sandbox}/file/bot",
         "SHOPBOT_WEB_PORT": str(ports.web),
         "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.web}",
-        "SHOPBOT_ADMIN_IDS": "[9001]",
+        "SHOPBOT_ADMIN_IDS": f"[{ADMIN_ID}]",
         "SHOPBOT_PAY_KEYS_FILE": str(data / "gateway" / "keys.json"),
         "SHOPBOT_GATEWAY_PORT": str(ports.gateway),
         "SHOPBOT_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",

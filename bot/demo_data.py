@@ -69,6 +69,25 @@ class DemoShop:
     products: tuple[DemoProduct, ...]
 
 
+@dataclass(frozen=True)
+class DemoPerson:
+    """A sandbox persona who is not a merchant: known to the bot from the start, in their language."""
+
+    user_id: int
+    first_name: str
+    username: str
+    language: str
+
+
+# Known up front so that the bot writes to them in their language before they first /start
+# (the admin gets the notice of a new application in English, not in the default Chinese).
+PEOPLE = (
+    DemoPerson(1001, "Ling", "ling_buys", "zh"),
+    DemoPerson(1002, "Alex", "alex_buys", "en"),
+    DemoPerson(9001, "Admin", "shopbot_admin", "en"),
+)
+ADMIN_ID = 9001
+
 SHOPS = (
     DemoShop(
         owner_id=2001, first_name="Mei", username="meis_tea_house", language="zh",
@@ -157,6 +176,17 @@ async def _ensure_shop(services: Services, shop: DemoShop) -> int:
     return await services.run(work)
 
 
+async def _ensure_people(services: Services) -> None:
+    now = services.clock.now()
+
+    async def work(s: AsyncSession) -> None:
+        for person in PEOPLE:
+            await users.touch_user(s, user_id=person.user_id, first_name=person.first_name,
+                                   username=person.username, language=person.language, now=now)
+
+    await services.run(work)
+
+
 async def _upload_photo(bot: Bot, shop: DemoShop, item: DemoProduct) -> str:
     """Send the photo to the merchant's own chat, as a merchant adding a product would; its file id."""
     message: Message = await _patiently(lambda: bot.send_photo(shop.owner_id, demo_photo(*item.colors),
@@ -207,6 +237,7 @@ async def seed(settings: Settings | None = None) -> dict[str, int]:
     ids: dict[str, int] = {}
     try:
         async with bot:
+            await _ensure_people(services)
             for shop in SHOPS:
                 ids[shop.username] = await _ensure_shop(services, shop)
                 await _post_cards(services, bot, shop, ids[shop.username])

@@ -45,6 +45,9 @@ async function loadPersonas() {
   const select = $("persona");
   select.replaceChildren();
   const labels = Object.fromEntries(state.info.personas.map((p) => [p.id, p.label]));
+  const order = state.info.personas.map((p) => p.id);
+  const rank = (user) => (order.includes(user.id) ? order.indexOf(user.id) : order.length);
+  state.users.sort((a, b) => rank(a) - rank(b) || a.id - b.id);  /* the cast first, then new users */
   for (const user of state.users) {
     const label = labels[user.id] || `${user.first_name} (${user.id})`;
     select.append(Render.el("option", { value: user.id, text: label }));
@@ -69,7 +72,9 @@ async function choosePersona(userId) {
   state.persona = state.users.find((u) => u.id === Number(userId));
   localStorage.setItem("sandbox.persona", state.persona.id);
   updateBlockButton();
-  state.chats = (await api(`/users/${state.persona.id}/chats`)).chats;
+  const kinds = ["private", "group", "channel"];
+  state.chats = (await api(`/users/${state.persona.id}/chats`)).chats
+    .sort((a, b) => kinds.indexOf(a.type) - kinds.indexOf(b.type));  /* the bot's chat first */
   renderChats();
   await openChat(state.persona.id);
 }
