@@ -17,7 +17,9 @@ State is in memory: a simulated company's books, gone when it stops.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +38,6 @@ class BillerConfig:
     failure_rate: float = 0.0
     pay_latency_s: float = 0.0
     seed: int = 7
-    # The billing period printed on bills ("2026-11"); the demo passes its clock's month.
-    period: str = "current"
 
 
 @dataclass
@@ -79,7 +79,7 @@ async def lookup(request: Request) -> JSONResponse:
     if problem is not None:
         return problem
     return JSONResponse({"biller": biller, "account": account, "amount_due": yuan(due),
-                         "holder": holder_of(account), "period": request.app.state.config.period})
+                         "holder": holder_of(account), "period": request.app.state.now().strftime("%Y-%m")})
 
 
 def _check(books: Books, body: dict[str, Any]) -> str | None:
@@ -158,8 +158,13 @@ async def void(request: Request) -> JSONResponse:
     return JSONResponse(answer)
 
 
-def build_biller_app(config: BillerConfig | None = None) -> Starlette:
-    """The biller service; ``app.state.config`` may be changed while it runs (tests)."""
+def build_biller_app(
+    config: BillerConfig | None = None, *, now: Callable[[], dt.datetime] | None = None
+) -> Starlette:
+    """The biller service; ``app.state.config`` may be changed while it runs (tests).
+
+    ``now`` is its clock (the billing period on bills); the gateway passes its own.
+    """
     config = config or BillerConfig()
     app = Starlette(routes=[
         Route("/v1/catalogue", catalogue, methods=["GET"]),
@@ -171,4 +176,5 @@ def build_biller_app(config: BillerConfig | None = None) -> Starlette:
     app.state.config = config
     app.state.books = Books()
     app.state.rng = random.Random(config.seed)
+    app.state.now = now or (lambda: dt.datetime.now(dt.UTC))
     return app

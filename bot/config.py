@@ -83,5 +83,5 @@ class Settings(BaseSettings):
     wallet_withdrawal_delay_working_days: int = 1  # shown as the expected arrival date
     # The simulated biller service (phone top-ups, utility bills); a call slower than this is a
     # timeout, and the wallet is refunded.
-    biller_url: str = "http://127.0.0.1:8092"
+    biller_url: str = "http://127.0.0.1:8090/billers"  # the demo mounts it on the gateway
     biller_timeout_s: float = 5.0

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from billers.app import build_biller_app
 from gateway import bills, checkout, console, keys, notify, protocol, signing
 from gateway.clock import Clock, SystemClock
 from gateway.config import GatewaySettings
@@ -78,6 +79,9 @@ def build_gateway_app(
         clock=clock or SystemClock(),
         rng=rng or random.Random(settings.seed),
     )
+    # The simulated biller service (phone top-ups, utility bills) rides along in the demo: another
+    # company, but one process fewer. It shares nothing with the gateway but the clock.
+    app.mount("/billers", build_biller_app(now=app.state.gateway.clock.now))
     return app
 
 

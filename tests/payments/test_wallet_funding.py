@@ -121,3 +121,11 @@ async def test_a_withdrawal_stays_held_while_the_gateway_is_down_and_is_retried_
     assert (await balance(db, ling), await balance(db, ling, "held")) == (60_00, 0)
     assert await clearing(bench) == 60_00
 
+
+
+async def test_the_demo_serves_the_billers_beside_the_gateway(bench: Bench):
+    from bot.payments.billers import BillerClient
+
+    base = bench.gateway.gateway_url.removesuffix("/gateway.do")
+    quote = await BillerClient(f"{base}/billers").lookup(biller="city_gas", account_no="31415926")
+    assert quote is not None and quote.period == bench.gw_clock.now().strftime("%Y-%m")
