@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
-MAX_ID = 10**15
+MAX_ID = 2**31  # ids are 32-bit integer columns in PostgreSQL: a larger one names no row
 # Exactly what ``encode`` writes: ASCII digits without leading zeros, no trailing newline.
 _ID = r"(?:0|[1-9]\d{0,14})"
 _SHAPE = re.compile(rf"([a-z][a-z_]{{0,15}})((?::{_ID}){{0,4}})", re.ASCII)

@@ -43,7 +43,7 @@ from bot.notices import Notice, RenderContext, renderer
 from bot.payments.links import pay_url
 from bot.store.groupcommit import GroupCommit
 
-DEEP_LINK = re.compile(r"^([pos])_(\d{1,15})$")
+DEEP_LINK = re.compile(r"^([pos])_(\d{1,9})$")  # 32-bit ids, as PostgreSQL stores them
 BUY_QUEUE = "buy_queue"
 
 
@@ -221,7 +221,7 @@ async def inline_search(update: Update, context: ShopContext) -> None:
 def register(application: Application) -> None:
     """Deep links (registered before common's plain /start), card buttons, inline mode."""
     application.add_handler(CommandHandler(
-        "start", start_link, filters=filters.Regex(r"^/start(@\w+)? [pos]_\d{1,15}$")))
+        "start", start_link, filters=filters.Regex(r"^/start(@\w+)? [pos]_\d{1,9}$")))
     application.add_handler(CallbackQueryHandler(buy, pattern=callbacks.pattern(cards.BUY)))
     application.add_handler(CallbackQueryHandler(change_quantity, pattern=callbacks.pattern(cards.CARD_QTY)))
     application.add_handler(CallbackQueryHandler(shop_button, pattern=callbacks.pattern(cards.SHOP)))

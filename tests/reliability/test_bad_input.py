@@ -313,3 +313,17 @@ async def test_a_quantity_beyond_stock_or_limits_is_refused_and_changes_nothing(
     said = texts(answer)
     assert placed == 0 and await snapshot(db) == before
     assert [c.method for c in answer] == ["answerCallbackQuery"] and is_refusal(said[0], lang), said
+
+
+@pytest.mark.parametrize(("typed", "lang", "answer"), [
+    ("/start p_999999999", "en", "This is no longer available."),
+    ("/start o_999999999", "zh-hans", "该内容已不存在。"),
+    ("/start s_999999999", "en", "This is no longer available."),
+    ("/start p_999999999999999", "en", "Welcome to Shopbot!"),  # no id that long: a plain /start
+])
+async def test_a_deep_link_to_an_id_beyond_any_row_is_answered_plainly(shop, typed, lang, answer):
+    chat = await _user(shop, lang)
+    before = await snapshot(shop.services.db)
+    said = texts(await chat.send(typed))
+    assert len(said) == 1 and answer in said[0] and not is_bug_answer(said[0]), said
+    assert await snapshot(shop.services.db) == before
