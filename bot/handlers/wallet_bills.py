@@ -186,7 +186,8 @@ def bill_result(op: wallet.WalletOp | WalletOperation, company: str, t: Translat
 async def bill_settled_later(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
     """A bill whose answer came late: its receipt, or its refund."""
     op = await ctx.session.get(WalletOperation, int(params.get("op_id") or 0))
-    return None if op is None else Notice(bill_result(op, op.biller or "", ctx.t))
+    # The catalogue (and so the company's name) lives at the biller; the notice names no company.
+    return None if op is None else Notice(bill_result(op, ctx.t("The biller"), ctx.t))
 
 
 def register(application: Application) -> None:

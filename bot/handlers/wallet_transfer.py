@@ -1,8 +1,8 @@
-"""Sending money to another user of the bot, and asking for it with a link or a QR code.
+"""Sending money to another user of the bot.
 
 The recipient is named by @username, by a message of theirs forwarded to the
 bot (or a ``/send`` replying to one), or by the "request money" link they
-made: ``t.me/<bot>?start=rq_<token>``, also as a QR code. Then the amount,
+made (``wallet_request``, which fills the draft and ends here). Then the amount,
 an optional note, and one confirmation; the core refuses a transfer above the
 large-amount threshold until the sender confirms a second time
 (``ConfirmationRequired``), and one over the daily limit. The recipient hears
@@ -11,25 +11,21 @@ of it through the outbox.
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 
-import segno
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot import callbacks
 from bot.commerce import wallet, wallet_payments
-from bot.commerce.errors import ConfirmationRequired, IllegalTransition, InvalidInput
+from bot.commerce.errors import ConfirmationRequired, InvalidInput
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button
 from bot.handlers.wallet import (
-    DRAFT,
     PRIVATE,
-    REQUEST,
     SEND,
     answers_wallet_errors,
     confirm_keyboard,
@@ -42,25 +38,17 @@ from bot.handlers.wallet import (
 )
 from bot.i18n import Translator
 from bot.notices import Notice, RenderContext, renderer
-from bot.store.enums import MoneyRequestState
 
 SEND_OK = callbacks.action("w_send_ok")  # draft number
 SEND_AGAIN = callbacks.action("w_send_big")  # draft number: the large-amount confirmation
 SKIP_NOTE = callbacks.action("w_note_skip")  # draft number
-ANY_AMOUNT = callbacks.action("w_req_any")  # draft number
-INPUT_KINDS = {"w_to", "w_amount", "w_note", "w_req_amount"}
+INPUT_KINDS = {"w_to", "w_amount", "w_note"}
 USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})", re.ASCII)
-REQUEST_LINK = r"^/start(@\w+)? rq_[A-Za-z0-9_-]{1,32}$"
 
 
 def display_name(username: str | None, first_name: str) -> str:
     """How a user is named to another: @username, else the first name."""
     return f"@{username}" if username else first_name
-
-
-def request_link(bot_username: str, token: str) -> str:
-    """The deep link that opens a money request in the bot's private chat."""
-    return f"https://t.me/{bot_username}?start=rq_{token}"
 
 
 # --- choosing the recipient
@@ -144,7 +132,7 @@ def _confirmation(draft: dict[str, Any], t: Translator) -> tuple[str, InlineKeyb
     return text, confirm_keyboard("✅ " + t("Send {amount}", amount=amount), SEND_OK, draft["no"], t)
 
 
-async def _show_confirmation(message: Message, context: ShopContext, draft: dict[str, Any]) -> None:
+async def show_confirmation(message: Message, context: ShopContext, draft: dict[str, Any]) -> None:
     awaiting.done(context.user_data)
     text, keyboard = _confirmation(draft, context.t)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
@@ -157,7 +145,7 @@ async def skip_note(update: Update, context: ShopContext) -> None:
         return
     draft["note"] = ""
     await update.callback_query.answer()
-    await _show_confirmation(update.effective_message, context, draft)
+    await show_confirmation(update.effective_message, context, draft)
 
 
 async def confirm_send(update: Update, context: ShopContext) -> None:
@@ -198,72 +186,6 @@ def receipt_text(op: wallet.WalletOp, name: str, balance_fen: int, t: Translator
     return "\n".join(lines)
 
 
-# --- requests for money
-
-
-async def start_request(update: Update, context: ShopContext) -> None:
-    """Request money: ask how much (or let the payer choose)."""
-    number = new_draft(context, "request")
-    awaiting.wait_for(context.user_data, "w_req_amount", number)
-    t = context.t
-    keyboard = InlineKeyboardMarkup([[button(t("Let the payer choose"), ANY_AMOUNT, number)]])
-    await update.callback_query.answer()
-    await update.effective_chat.send_message(
-        t("How much do you want to ask for? Send an amount, or let the payer choose."), reply_markup=keyboard)
-
-
-async def any_amount(update: Update, context: ShopContext) -> None:
-    """A request without an amount: the payer types it."""
-    if pressed_draft(update, context, "request") is None:
-        await update.callback_query.answer(context.t("This button is no longer valid."))
-        return
-    await update.callback_query.answer()
-    await _make_request(update.effective_message, context, None)
-
-
-async def _make_request(message: Message, context: ShopContext, amount_fen: int | None) -> None:
-    """Create the request and send its link and QR code."""
-    t, services, user_id = context.t, context.services, message.chat_id
-    if current_draft(context, "request") is None:  # a second tap: the first made the request
-        return
-    context.user_data.pop(DRAFT, None)
-    awaiting.done(context.user_data)
-    request = await services.run(lambda s: wallet_payments.create_money_request(
-        s, user_id=user_id, amount_fen=amount_fen, note="", rules=wallet_rules(context),
-        now=services.clock.now()))
-    link = request_link(context.bot.username, request.token)
-    what = t.money(request.amount_fen) if request.amount_fen else t("any amount")
-    caption = t("Your request for {amount}. Share this link, or let them scan the code:", amount=what)
-    png = io.BytesIO()
-    segno.make(link, error="m").save(png, kind="png", scale=8, border=2)
-    png.seek(0)
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("Open the link"), url=link)]])
-    await message.chat.send_photo(png, caption=f"{caption}\n{link}", reply_markup=keyboard)
-
-
-async def open_request(update: Update, context: ShopContext) -> None:
-    """``/start rq_<token>``: someone's request; pay it after a confirmation."""
-    token = context.args[0].removeprefix("rq_")
-    payer, t = update.effective_user.id, context.t
-    request = await context.services.run(lambda s: wallet_payments.money_request(s, token=token))
-    if request.user_id == payer:
-        raise InvalidInput("recipient", "self")
-    if request.state != MoneyRequestState.OPEN:
-        raise IllegalTransition(state=request.state)
-    number = new_draft(context, "send", to=request.user_id, to_name=request.user_name, token=request.token,
-                       note=request.note)
-    message = update.effective_message
-    if request.amount_fen is None:
-        awaiting.wait_for(context.user_data, "w_amount", number)
-        draft = current_draft(context, "send")
-        await message.reply_text(t("{name} asks you for money. How much do you want to send?",
-                                   name=escape(draft["to_name"])), parse_mode=ParseMode.HTML)
-        return
-    draft = current_draft(context, "send")
-    draft["amount"] = request.amount_fen
-    await _show_confirmation(message, context, draft)
-
-
 # --- the text steps
 
 
@@ -271,10 +193,6 @@ async def receive_text(update: Update, context: ShopContext) -> None:
     """The typed recipient, amount or note of the draft we wait on."""
     kind, _number = awaiting.waiting(context.user_data)
     message, text = update.effective_message, update.effective_message.text
-    if kind == "w_req_amount":
-        amount = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
-        await _make_request(message, context, amount)
-        return
     draft = current_draft(context, "send")
     if draft is None:
         awaiting.done(context.user_data)
@@ -286,12 +204,12 @@ async def receive_text(update: Update, context: ShopContext) -> None:
     elif kind == "w_amount":
         if draft.get("token"):  # the request's own note goes with it
             draft["amount"] = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
-            await _show_confirmation(message, context, draft)
+            await show_confirmation(message, context, draft)
         else:
             await _amount_given(message, context, draft, text)
     else:
         draft["note"] = wallet.clean_note(text, rules=wallet_rules(context))
-        await _show_confirmation(message, context, draft)
+        await show_confirmation(message, context, draft)
 
 
 @renderer("wallet_transfer_received")
@@ -306,12 +224,10 @@ async def transfer_received(ctx: RenderContext, params: dict[str, Any]) -> Notic
 
 
 def register(application: Application) -> None:
-    """Send, request, /send, the request deep link and the text steps."""
-    application.add_handler(CommandHandler("start", answers_wallet_errors(open_request),
-                                           filters=filters.Regex(REQUEST_LINK) & PRIVATE))
+    """Send, /send, the confirmations and the text steps."""
     application.add_handler(CommandHandler("send", answers_wallet_errors(send_command), PRIVATE))
-    for action, callback in ((SEND, start_send), (REQUEST, start_request), (SEND_OK, confirm_send),
-                             (SEND_AGAIN, confirm_send), (SKIP_NOTE, skip_note), (ANY_AMOUNT, any_amount)):
+    for action, callback in ((SEND, start_send), (SEND_OK, confirm_send), (SEND_AGAIN, confirm_send),
+                             (SKIP_NOTE, skip_note)):
         application.add_handler(CallbackQueryHandler(answers_wallet_errors(callback),
                                                      pattern=callbacks.pattern(action)))
     application.add_handler(MessageHandler(awaiting.AwaitingInput(application, INPUT_KINDS),

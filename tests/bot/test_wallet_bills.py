@@ -8,9 +8,11 @@ import pytest
 
 from billers.app import BillerConfig, build_biller_app
 from billers.catalogue import BY_CODE, amount_due
-from bot.commerce import ledger
+from bot.commerce import billing, ledger
+from bot.commerce.wallet import WalletRules
 from bot.store.enums import WalletOpKind, WalletOpState
 from gateway.testing import serve_asgi
+from tests.bot.buyer_helpers import drain, sent_to
 from tests.bot.wallet_helpers import balance, funded, operations
 from tests.telegram import texts
 
@@ -149,3 +151,24 @@ async def test_the_biller_being_down_is_said_plainly(shop):
     chat = await _chat(shop, "en")
     answer = await chat.press_button(await chat.send("/wallet"), "Pay a bill")
     assert "The bill service is unavailable right now" in texts(answer)[-1]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_bill_settled_after_its_answer_was_lost_is_told_through_the_outbox(shop, lang):
+    words = WORDS[lang]
+    await funded(shop, USER, 100_00, lang=lang)
+    rules, now = WalletRules.from_settings(shop.services.settings), shop.clock.now()
+
+    async def lost_answers(s):  # what retry_wallet does once the biller tells how each bill ended
+        paid = await billing.start_bill(s, user_id=USER, biller="cmcc", account_no="13800138000",
+                                        amount_fen=30_00, key="lost-1", rules=rules, now=now)
+        refused = await billing.start_bill(s, user_id=USER, biller="cmcc", account_no="13800138000",
+                                           amount_fen=10_00, key="lost-2", rules=rules, now=now)
+        await billing.bill_accepted(s, op_id=paid.id, reference="R-77", now=now, tell=True)
+        await billing.bill_failed(s, op_id=refused.id, reason="biller_no_answer", now=now, tell=True)
+
+    await shop.services.run(lost_answers)
+    told = sent_to(await drain(shop), USER)[-2:]  # after the top-up's notice
+    assert words["receipt"] in told[0].text and "R-77" in told[0].text and "30.00" in told[0].text
+    assert words["refunded"] in told[1].text and "10.00" in told[1].text
+    assert await balance(shop, USER) == 70_00

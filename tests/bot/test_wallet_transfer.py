@@ -24,9 +24,11 @@ from tests.telegram import texts
 SENDER, MEI, THIRD = 3001, 3002, 3003
 LANGS = {
     "zh": {"lang": "zh-hans", "send": "转账", "no_note": "不留言", "ok": "确认转账", "again": "确认",
-           "sent": "已向 @mei_tea 转账 ¥50.00", "got": "@ling 向你转账 ¥50.00", "note": "备注"},
+           "sent": "已向 @mei_tea 转账 ¥50.00", "got": "@ling 向你转账 ¥50.00", "note": "备注",
+           "closed": "这个收款请求已结束", "self": "不能给自己转账"},
     "en": {"lang": "en", "send": "Send money", "no_note": "No note", "ok": "Send CN¥", "again": "Yes, send",
-           "sent": "Sent CN¥50.00 to @mei_tea", "got": "@ling sent you CN¥50.00", "note": "Note"},
+           "sent": "Sent CN¥50.00 to @mei_tea", "got": "@ling sent you CN¥50.00", "note": "Note",
+           "closed": "This request for money is closed.", "self": "You can't send money to yourself."},
 }
 
 
@@ -158,7 +160,9 @@ async def test_request_money_by_link_is_paid_once(shop, lang):
     await payer.press_button(confirmation, words["ok"])
     assert (await balance(shop, SENDER), await balance(shop, MEI)) == (170_00, 30_00)
     again = await payer.send(f"/start {link[1]}")
-    assert again[-1].method == "sendMessage" and await balance(shop, MEI) == 30_00
+    assert words["closed"] in again[-1].text and await balance(shop, MEI) == 30_00
+    own = await mei.send(f"/start {link[1]}")
+    assert words["self"] in own[-1].text
     async with shop.services.db.transaction() as s:
         [request] = await s.scalars(select(MoneyRequest))
     assert request.state == MoneyRequestState.PAID and request.user_id == MEI
@@ -177,4 +181,39 @@ async def test_forged_and_stale_buttons_are_refused(shop):
     assert "no longer valid" in (await thief.press(data))[-1].text  # another user's draft is not theirs
     assert "no longer valid" in (await chat.press("w_send_ok:1:2:3"))[-1].text
     assert "does not exist" in (await thief.send("/start rq_NoSuchToken"))[-1].text
+    assert await balance(shop, MEI) == 0 and await count_operations(shop) == 1
+
+
+async def test_a_request_without_an_amount_lets_the_payer_choose(shop):
+    payer = await _people(shop, "en")
+    mei = shop.chat(MEI, lang="en", username="mei_tea")
+    made = await mei.press_button(await mei.press_button(await mei.send("/wallet"), "Request money"),
+                                  "Let the payer choose")
+    assert "any amount" in made[-1].text
+    token = re.search(r"start=(rq_[\w-]+)", made[-1].text)[1]
+    asked = await payer.send(f"/start {token}")
+    assert "@mei_tea asks you for money" in asked[-1].text
+    confirmation = await payer.send("8.80")
+    await payer.press_button(confirmation, "Send CN¥8.80")
+    assert (await balance(shop, SENDER), await balance(shop, MEI)) == (191_20, 8_80)
+
+
+async def test_send_command_with_a_username_and_an_amount(shop):
+    chat = await _people(shop, "zh")
+    note_asked = await chat.send("/send @mei_tea 66")
+    confirmation = await chat.send("生日快乐")
+    assert "¥66.00" in confirmation[-1].text and "生日快乐" in confirmation[-1].text
+    await chat.press_button(confirmation, "确认转账")
+    assert await balance(shop, MEI) == 66_00 and note_asked
+
+
+async def test_cancel_on_the_confirmation_sends_nothing(shop):
+    chat = await _people(shop, "en")
+    await chat.press_button(await chat.send("/wallet"), "Send money")
+    await chat.send("@mei_tea")
+    confirmation = await chat.press_button(await chat.send("20"), "No note")
+    cancelled = await chat.press_button(confirmation, "Cancel")
+    assert "Cancelled. Nothing was changed." in texts(cancelled)
+    late = await chat.press_button(confirmation, "Send CN¥20.00")  # the draft is gone
+    assert "no longer valid" in late[-1].text
     assert await balance(shop, MEI) == 0 and await count_operations(shop) == 1
