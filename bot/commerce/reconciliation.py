@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import start_of_business_day
-from bot.commerce import cycles
+from bot.commerce import cycles, wallet_funding
 from bot.commerce.outbox import notify
 from bot.payments.base import StatementLine
 from bot.store.enums import PaymentState, PayoutState, RefundState
@@ -63,7 +63,10 @@ async def _records(session: AsyncSession, kind: str, references: set[str]) -> di
     model, ref, _, _ = _KINDS[kind]
     column = getattr(model, ref)
     rows = await session.execute(select(column, model.amount_fen, model.state).where(column.in_(references)))
-    return {r: (amount, state) for r, amount, state in rows}
+    found = {r: (amount, state) for r, amount, state in rows}
+    if kind == "transfer":  # wallet withdrawals leave on the same transfer path as payouts
+        found |= await wallet_funding.withdrawal_records(session, references)
+    return found
 
 
 async def _completed_on(session: AsyncSession, kind: str, day: dt.date) -> dict[str, int]:
@@ -74,7 +77,10 @@ async def _completed_on(session: AsyncSession, kind: str, day: dt.date) -> dict[
         select(getattr(model, ref), model.amount_fen)
         .where(model.state == state, column >= start, column < end)
     )
-    return {reference: amount for reference, amount in rows}
+    found = {reference: amount for reference, amount in rows}
+    if kind == "transfer":
+        found |= await wallet_funding.withdrawals_completed(session, start=start, end=end)
+    return found
 
 
 async def compare(session: AsyncSession, *, day: dt.date, lines: Sequence[StatementLine]) -> list[Difference]:

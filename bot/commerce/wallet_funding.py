@@ -178,6 +178,26 @@ async def withdrawal_returned(
     return WalletOp.of(await locked_operation(session, row.id))
 
 
+async def withdrawal_records(session: AsyncSession, references: set[str]) -> dict[str, tuple[int, str]]:
+    """(amount, state) of the withdrawals with these transfer numbers, for reconciliation."""
+    rows = await session.execute(
+        select(WalletOperation.out_biz_no, WalletOperation.amount_fen, WalletOperation.state)
+        .where(WalletOperation.out_biz_no.in_(references)))
+    return {str(no): (amount, state) for no, amount, state in rows}
+
+
+async def withdrawals_completed(
+    session: AsyncSession, *, start: dt.datetime, end: dt.datetime
+) -> dict[str, int]:
+    """Withdrawals the gateway transferred within [start, end), by transfer number."""
+    rows = await session.execute(
+        select(WalletOperation.out_biz_no, WalletOperation.amount_fen)
+        .where(WalletOperation.kind == WalletOpKind.WITHDRAWAL,
+               WalletOperation.state == WalletOpState.SUCCEEDED,
+               WalletOperation.completed_at >= start, WalletOperation.completed_at < end))
+    return {str(no): amount for no, amount in rows}
+
+
 async def count_attempt(session: AsyncSession, *, op_id: int) -> None:
     """One more try at the other system (for logs and for giving up on a bill)."""
     await session.execute(update(operations).where(operations.c.id == op_id)

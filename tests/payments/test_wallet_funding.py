@@ -129,3 +129,27 @@ async def test_the_demo_serves_the_billers_beside_the_gateway(bench: Bench):
     base = bench.gateway.gateway_url.removesuffix("/gateway.do")
     quote = await BillerClient(f"{base}/billers").lookup(biller="city_gas", account_no="31415926")
     assert quote is not None and quote.period == bench.gw_clock.now().strftime("%Y-%m")
+
+
+async def test_the_days_statement_reconciles_with_top_ups_and_withdrawals(db, bench: Bench):
+    import datetime as dt
+
+    from bot.clock import business_date
+    from bot.commerce import cycles, reconciliation
+    from scheduler import jobs
+
+    bench.check_books = False
+    ling = await make_user(db)
+    await top_up(bench, ling, 100_00)
+    await wallet_calls.withdraw(bench.services, user_id=ling, amount_fen=30_00, bank_account=BANK,
+                                account_name="Wang Ling", key="wd:1")
+    day = business_date(bench.clock.now())
+    for clock in (bench.clock, bench.gw_clock):
+        clock.advance(dt.timedelta(days=1))
+
+    assert day in await jobs.reconcile(bench.services, bench.clock.now())
+
+    async with db.transaction() as s:
+        report = await cycles.run_summary(s, job=reconciliation.JOB, period=day.isoformat())
+        assert await reconciliation.differences_on(s, day) == []
+    assert report == {"lines": 2, "differences": 0}  # the top-up's trade and the withdrawal's transfer
