@@ -53,6 +53,7 @@ def refusals(shop: Any, lang: str) -> set[str]:
 
 
 def say(shop: Any, lang: str, msgid: str, **params: Any) -> str:
+    """What the bot says for ``msgid`` in ``lang``: tests compare against the catalogs, not copies."""
     return Translator(lang, shop.services.catalogs)(msgid, **params)
 
 
@@ -154,12 +155,6 @@ def action_modules(app: Application) -> dict[str, set[str]]:
             if any(handler.pattern.match(data) for data in (name, f"{name}:1", f"{name}:1:1")):
                 found[name].add(handler.callback.__module__)
     return found
-
-
-def answers(calls: list[Call]) -> list[str]:
-    """What the user was told: callback answers and messages, in order."""
-    return [c.params.get("text") or "" for c in calls
-            if c.method in {"answerCallbackQuery", "sendMessage", "editMessageText"}]
 
 
 async def taps(chat: Chat, data: str, times: int) -> list[Call]:

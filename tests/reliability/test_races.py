@@ -198,3 +198,28 @@ async def test_a_triple_tap_on_approve_refunds_once_at_the_gateway(db, live: Liv
     assert len([c for c in calls if c.method == "sendMessage"]) == 1  # "approved", once
     refused = [c.text for c in calls if c.method == "answerCallbackQuery" and c.text]
     assert refused == [say(bench, "zh", "That can't be done in this order's current state.")] * 2
+
+
+async def test_cancel_tapped_while_the_payment_notification_arrives_ends_paid(db, live: Live):
+    bench = live.bench
+    product = await make_product(db, price_fen=9_00, stock=2, clock=bench.clock)
+    buyer = await make_user(db, user_id=6108, language="en")
+    placed = await place(db, buyer_id=buyer, product_id=product.id, clock=bench.clock)
+    bench.gw.settings.notify_drop_rate = 1.0  # keep the notification back to post it with the tap
+    await bench.pay(bench.pay_link(placed.id))
+
+    async def queued() -> bool:
+        return bool(await bench.notices(out_trade_no_for(placed.id)))
+
+    await bench.eventually(queued, "the gateway's notification")
+    [notice] = await bench.notices(out_trade_no_for(placed.id))
+
+    tapped, answer = await asyncio.gather(live.chat(buyer).press(f"ord_cancel:{placed.id}"),
+                                          bench.post_notice(notice))
+
+    assert answer.text == "success"
+    assert (await bench.order(placed.id)).state == OrderState.PAID  # paid first, or cancelled and revived
+    assert await units(db, product.id) == (1, 0, 1)
+    assert await count(db, Journal, Journal.key.like("payment:%")) == 1
+    [told_buyer] = [c.text for c in tapped if c.method == "answerCallbackQuery"]
+    assert told_buyer in {"Order cancelled.", "That can't be done in this order's current state."}
