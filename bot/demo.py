@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,18 @@ class Demo:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
+    def check_ports(self) -> None:
+        """Refuse to start on a taken port: the readiness checks would find the other server instead."""
+        for name, port in (("gateway", self.ports.gateway), ("sandbox", self.ports.sandbox),
+                           ("bot's web app", self.ports.web)):
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is fine
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    raise RuntimeError(f"Port {port} (the {name}) is taken: is another demo running? Stop "
+                                       "it, or choose others with --ports GATEWAY,SANDBOX,WEB.") from None
+
     def start(self, *, scheduler: bool = True) -> None:
         """Migrate, start gateway and sandbox, seed, then start the bot (and the scheduler)."""
         (self.data / "gateway").mkdir(parents=True, exist_ok=True)
@@ -194,9 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seed_only:
         return _seed_only()
+    demo = Demo(args.data, args.ports)
+    try:
+        demo.check_ports()  # before --reset, which must not delete the data of a demo still running
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
     if args.reset and args.data.exists():
         shutil.rmtree(args.data)
-    demo = Demo(args.data, args.ports)
     # Set both explicitly: a shell that starts the demo in the background leaves SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -79,6 +79,7 @@ def demo(tmp_path: Path, chromium_path: str) -> Iterator[Demo]:
     running = Demo(tmp_path / "var", free_ports())
     print(f"demo logs: {running.logs}")
     try:
+        running.check_ports()
         running.start(scheduler=False)
         yield running
     finally:

@@ -72,6 +72,11 @@ def test_ctrl_c_stops_everything_and_a_rerun_keeps_the_data(tmp_path: Path) -> N
         info = httpx.get(f"http://127.0.0.1:{ports.sandbox}/sandbox/api/info", timeout=5).json()
         assert {2001, 2002, 1001, 1002, 9001} <= {p["id"] for p in info["personas"]}
         assert len(_children_of(data)) == 4  # gateway, sandbox, bot, scheduler
+        second = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--data", str(data), "--ports",
+                                 spec, "--reset"], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        assert f"Port {ports.gateway} (the gateway) is taken" in second.stderr
+        assert _cards(data) == sum(len(shop.products) for shop in SHOPS)  # --reset deleted nothing
     finally:
         out = _interrupt(demo)
     assert "Stopping" in out
