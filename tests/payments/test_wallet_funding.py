@@ -153,3 +153,43 @@ async def test_the_days_statement_reconciles_with_top_ups_and_withdrawals(db, be
         report = await cycles.run_summary(s, job=reconciliation.JOB, period=day.isoformat())
         assert await reconciliation.differences_on(s, day) == []
     assert report == {"lines": 2, "differences": 0}  # the top-up's trade and the withdrawal's transfer
+
+
+async def test_a_top_up_whose_notification_is_lost_is_found_by_the_sync(db, bench: Bench):
+    from bot.payments.syncing import sync_unpaid
+
+    ling = await make_user(db)
+    bench.gw.settings.notify_drop_rate = 1.0
+    rules = WalletRules.from_settings(bench.services.settings)
+    op = await bench.services.run(lambda s: wallet_funding.start_top_up(
+        s, user_id=ling, amount_fen=66_00, key="topup:lost", rules=rules, now=bench.clock.now()))
+    assert op.out_trade_no is not None
+    await bench.pay(trade_pay_url(bench.services.settings, op.out_trade_no))
+    assert await balance(db, ling) == 0
+
+    assert await sync_unpaid(bench.services, now=bench.clock.now()) == 1
+
+    assert await balance(db, ling) == 66_00
+
+
+async def test_a_refund_of_a_wallet_paid_order_needs_no_gateway_call(db, bench: Bench):
+    from bot.commerce import refunds, wallet_payments
+    from bot.payments.refunding import send_refund
+    from bot.store.enums import RefundState
+    from tests.factories import make_merchant, make_product, place
+
+    merchant = await make_merchant(db, clock=bench.clock)
+    product = await make_product(db, merchant=merchant, price_fen=25_00, clock=bench.clock)
+    ling = await make_user(db)
+    await top_up(bench, ling, 25_00)
+    order = await place(db, buyer_id=ling, product_id=product.id, clock=bench.clock)
+    now = bench.clock.now()
+    await db.run(lambda s: wallet_payments.pay_order(s, user_id=ling, order_id=order.id, key="pay", now=now))
+    refund = await db.run(lambda s: refunds.request_refund(s, order_id=order.id, buyer_id=ling,
+                                                           reason="changed my mind", now=now))
+    await db.run(lambda s: refunds.approve_refund(s, refund_id=refund.id, merchant_id=merchant.id, now=now))
+
+    assert await send_refund(bench.services, refund.out_request_no) == RefundState.SUCCEEDED
+
+    # Back in the wallet; the clearing account (money at the gateway) never moved.
+    assert await balance(db, ling) == 25_00 and await clearing(bench) == 25_00

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import ManualClock
+from bot.clock import ManualClock, business_date
 from bot.commerce import ledger, payments, wallet, wallet_funding, wallet_payments
 from bot.commerce.errors import (
     ConfirmationRequired,
@@ -312,3 +312,27 @@ async def test_a_key_is_checked_before_anything_is_written(db):
     with pytest.raises(InvalidInput):
         await send(db, ling, wei, 1_00, key="x" * 65)
     assert new_key() != new_key()
+
+
+async def test_a_withdrawal_is_refused_for_a_bad_account_or_too_little_money_and_changes_nothing(db):
+    ling = await make_user(db)
+    await fund(db, ling, 50_00)
+    before, ops = await snapshot(db), await ops_count(db)
+
+    def withdraw(amount_fen: int, account: str = "6222 0202 0011 2233", name: str = "Wang Ling"):
+        return db.run(lambda s: wallet_funding.request_withdrawal(
+            s, user_id=ling, amount_fen=amount_fen, bank_account=account, account_name=name,
+            key=new_key("wd"), rules=WALLET_RULES, now=NOW))
+
+    with pytest.raises(InsufficientFunds):
+        await withdraw(50_01)
+    for account in ("12", "6222<b>0202", "6222\u202e0202"):
+        with pytest.raises(InvalidInput):
+            await withdraw(10_00, account)
+    with pytest.raises(InvalidInput):
+        await withdraw(10_00, name="   ")
+    assert await snapshot(db) == before and await ops_count(db) == ops
+
+    held = await withdraw(50_00)
+    assert (held.state, await balance(db, ling), await balance(db, ling, "held")) == ("pending", 0, 50_00)
+    assert held.expected_at is not None and business_date(held.expected_at) == dt.date(2026, 1, 6)
