@@ -14,17 +14,19 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.commerce import orders, refunds
+from bot.commerce import merchants, orders, refunds
 from bot.commerce.payments import out_trade_no_for
-from bot.store.enums import OrderState, PaymentState, RefundState
+from bot.i18n import Translator
+from bot.store.enums import OrderState, PaymentState, PayoutState, RefundState, SettlementPlan
 from bot.store.ledger import Journal
-from bot.store.models import Merchant, Order, OutboxMessage, Payment, Refund
+from bot.store.models import Merchant, Order, OutboxMessage, Payment, Payout, Refund
 from gateway.store import refunds as gw_refunds
 from gateway.store import trades as gw_trades
+from gateway.store import transfers as gw_transfers
 from tests.bot.buyer_helpers import paid_order, shop_with_product
-from tests.factories import make_product, make_user, place
+from tests.factories import make_merchant, make_product, make_user, place
 from tests.invariants import units
 from tests.payments import conftest as payment_fixtures
 from tests.reliability import helpers_a
@@ -223,3 +225,39 @@ async def test_cancel_tapped_while_the_payment_notification_arrives_ends_paid(db
     assert await count(db, Journal, Journal.key.like("payment:%")) == 1
     [told_buyer] = [c.text for c in tapped if c.method == "answerCallbackQuery"]
     assert told_buyer in {"Order cancelled.", "That can't be done in this order's current state."}
+
+
+async def test_a_triple_tap_on_withdraw_pays_out_once(db, live: Live):
+    bench = live.bench
+    bench.check_books = False  # a payout leaves clearing; the gateway's transfers are compared below
+    owner = await make_user(db, user_id=5201, language="zh")
+    merchant = await make_merchant(db, owner_id=owner, name="Mei's Tea", clock=bench.clock)
+    now = bench.clock.now()
+    await db.run(lambda s: merchants.record_deposit(s, merchant_id=merchant.id, amount_fen=20_000_00,
+                                                    key="d", now=now))
+    await db.run(lambda s: s.execute(update(Merchant).where(Merchant.id == merchant.id).values(
+        plan=SettlementPlan.T0, deposit_required_fen=20_000_00)))
+    product = await make_product(db, merchant=merchant, price_fen=88_00, clock=bench.clock)
+    placed = await place(db, buyer_id=await make_user(db), product_id=product.id, clock=bench.clock)
+    await bench.pay(bench.pay_link(placed.id))
+    await bench.wait_order_state(placed.id, OrderState.PAID)
+    seller = live.chat(owner, lang="zh")
+    offer = await seller.send("/withdraw")
+    [button] = [b["callback_data"] for c in offer for b in c.buttons()]
+
+    calls = await taps(seller, button, 3)
+
+    async with db.transaction() as s:
+        [payout] = list(await s.scalars(select(Payout)))
+    async with bench.gw.db.connect() as conn:
+        sent = (await conn.execute(select(gw_transfers))).all()
+    assert len(sent) == 1 and sent[0].amount_fen == payout.amount_fen > 0
+    assert payout.state == PayoutState.SUCCEEDED
+    amount = Translator("zh", bench.services.catalogs).money(payout.amount_fen)
+    sent_text = say(bench, "zh", "Withdrawal of {amount} sent.", amount=amount)
+    # A tap that meets the transfer still under way says so; the notice then tells the merchant, once.
+    underway = say(bench, "zh", "Withdrawal of {amount} is on its way; you will be told when it arrives.",
+                   amount=amount)
+    edits = [c.text for c in calls if c.method == "editMessageText"]
+    assert sent_text in edits and set(edits) <= {sent_text, underway}
+    assert await count(db, OutboxMessage, OutboxMessage.kind == "payout_sent") == 1
