@@ -312,14 +312,3 @@ async def find_user(session: AsyncSession, *, username: str = "", user_id: int |
         raise NotFound(what="user")
     return user
 
-
-async def operations_of(
-    session: AsyncSession, *, user_id: int, kinds: tuple[WalletOpKind, ...], limit: int = 10
-) -> list[WalletOp]:
-    """The user's recent operations of these kinds, newest first (pending withdrawals, bills)."""
-    rows = await session.scalars(
-        select(WalletOperation)
-        .where(WalletOperation.user_id == user_id, WalletOperation.kind.in_(kinds))
-        .order_by(WalletOperation.id.desc()).limit(limit)
-    )
-    return [WalletOp.of(row) for row in rows]

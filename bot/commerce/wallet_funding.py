@@ -199,7 +199,7 @@ async def withdrawals_completed(
 
 
 async def count_attempt(session: AsyncSession, *, op_id: int) -> None:
-    """One more try at the other system (for logs and for giving up on a bill)."""
+    """One more try at sending a withdrawal, for whoever looks into one that stays pending."""
     await session.execute(update(operations).where(operations.c.id == op_id)
                           .values(attempts=operations.c.attempts + 1))
 

@@ -75,3 +75,25 @@ async def test_concurrent_transfers_cannot_slip_past_the_daily_limit_together(db
     assert sum(isinstance(r, WalletOp) for r in results) == 3
     assert sum(isinstance(r, DailyLimitExceeded) for r in results) == 3, results
     assert await balance(db, ling) == 910_00
+
+
+async def test_an_order_paid_from_the_wallet_by_many_taps_at_once_is_paid_once(db):
+    from bot.clock import ManualClock
+    from bot.commerce import wallet_payments
+    from bot.commerce.errors import IllegalTransition
+    from tests.factories import make_product, place
+
+    product = await make_product(db, price_fen=40_00, stock=2)
+    ling = await make_user(db)
+    await fund(db, ling, 100_00)
+    order = await place(db, buyer_id=ling, product_id=product.id)
+    now = ManualClock().now()
+
+    results = await asyncio.gather(
+        *(db.run(lambda s, k=f"pay:{i % 3}": wallet_payments.pay_order(s, user_id=ling, order_id=order.id,
+                                                                       key=k, now=now)) for i in range(9)),
+        return_exceptions=True)
+
+    paid = [r for r in results if isinstance(r, WalletOp)]
+    assert all(isinstance(r, WalletOp | IllegalTransition) for r in results), results
+    assert len({op.id for op in paid}) == 1 and await balance(db, ling) == 60_00
