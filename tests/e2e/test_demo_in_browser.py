@@ -35,6 +35,9 @@ class WebChat:
 
     def __init__(self, page: Page, shots: Path) -> None:
         self.page, self.shots, self.count = page, shots, 0
+        self.errors: list[str] = []  # the web chat's own script errors and failed loads
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
 
     def be(self, persona: int) -> None:
         self.page.select_option("#persona", str(persona))
@@ -159,4 +162,5 @@ def test_the_whole_loop_in_the_browser(demo: Demo, browser, artifacts: Path) -> 
     chat.shot("payout")
     chat.send("/payouts")
     expect(chat.message(re.compile(r"#1\b.*" + re.escape(f"{net / 100:.2f}"), re.S))).to_be_visible()
+    assert chat.errors == []
     context.close()
