@@ -33,6 +33,8 @@ import httpx
 
 from bot.demo_data import ADMIN_ID
 
+SANDBOX_TOKEN = "123456:SANDBOX-TOKEN"
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -51,6 +53,10 @@ def demo_env(data: Path, ports: Ports) -> dict[str, str]:
         "SHOPBOT_DATA_DIR": str(data),
         "SHOPBOT_DATABASE_URL": f"sqlite+aiosqlite:///{data}/shopbot.db",
         "SHOPBOT_CLOCK_FILE": str(data / "clock.json"),
+        # Said explicitly, so a developer's .env (a real token, Alipay's URL) cannot leak into the demo.
+        "SHOPBOT_TELEGRAM_TOKEN": SANDBOX_TOKEN,
+        "SHOPBOT_SANDBOX_BOT_TOKEN": SANDBOX_TOKEN,
+        "SHOPBOT_PAY_GATEWAY_URL": f"http://127.0.0.1:{ports.gateway}/gateway.do",
         "SHOPBOT_TELEGRAM_BASE_URL": f"{sandbox}/bot",
         "SHOPBOT_TELEGRAM_FILE_BASE_URL": f"{sandbox}/file/bot",
         "SHOPBOT_WEB_PORT": str(ports.web),
