@@ -34,7 +34,6 @@ from bot.commerce import wallet
 from bot.commerce.errors import (
     CommerceError,
     DailyLimitExceeded,
-    IllegalTransition,
     InsufficientFunds,
     InvalidInput,
     NotFound,
@@ -45,7 +44,7 @@ from bot.handlers.errors import Handler, describe, reply
 from bot.handlers.merchant import button
 from bot.i18n import Translator
 from bot.payments.billers import BillerUnavailable
-from bot.store.enums import MoneyRequestState, WalletOpKind, WalletOpState
+from bot.store.enums import WalletOpKind, WalletOpState
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +66,12 @@ PRIVATE = filters.ChatType.PRIVATE
 
 
 def new_draft(context: ShopContext, kind: str, **fields: Any) -> int:
-    """Start a draft of ``kind``; its number goes on the Confirm button."""
-    number = int(context.user_data.get(DRAFT, {}).get("no", 0)) + 1
+    """Start a draft of ``kind``; its number goes on the Confirm button.
+
+    The number is random, not counted: a button left from an earlier draft (or
+    from before a restart emptied ``user_data``) must not confirm this one.
+    """
+    number = secrets.randbelow(callbacks.MAX_ID)
     context.user_data[DRAFT] = {"no": number, "kind": kind, "key": secrets.token_hex(12), **fields}
     return number
 
@@ -122,9 +125,6 @@ def refusal(error: CommerceError, t: Translator) -> str:
             "bank_account": t("That doesn't look like a bank account number."),
             "account_no": t("That doesn't look like a phone or account number."),
         }.get(error.field, describe(error, t))
-    if isinstance(error, IllegalTransition) and error.params.get("state") in (
-            MoneyRequestState.PAID, MoneyRequestState.CANCELLED):
-        return t("This request for money is closed.")
     return describe(error, t)
 
 

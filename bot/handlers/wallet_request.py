@@ -19,7 +19,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks
 from bot.commerce import wallet, wallet_payments
-from bot.commerce.errors import IllegalTransition, InvalidInput
+from bot.commerce.errors import InvalidInput
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button
@@ -95,7 +95,8 @@ async def open_request(update: Update, context: ShopContext) -> None:
     if request.user_id == payer:
         raise InvalidInput("recipient", "self")
     if request.state != MoneyRequestState.OPEN:
-        raise IllegalTransition(state=request.state)
+        await update.effective_message.reply_text(t("This request for money is closed."))
+        return
     number = new_draft(context, "send", to=request.user_id, to_name=request.user_name, token=request.token,
                        note=request.note)
     message = update.effective_message

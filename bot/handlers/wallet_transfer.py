@@ -20,7 +20,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks
 from bot.commerce import wallet, wallet_payments
-from bot.commerce.errors import ConfirmationRequired, InvalidInput
+from bot.commerce.errors import ConfirmationRequired, IllegalTransition, InvalidInput
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button
@@ -156,14 +156,20 @@ async def confirm_send(update: Update, context: ShopContext) -> None:
         await query.answer(t("This button is no longer valid."))
         return
     if callbacks.decode(query.data).action == SEND_AGAIN:
-        draft["large_ok"] = True
+        draft["large_ok"] = draft.get("warned", False)  # only after the warning was shown
     services, sender = context.services, update.effective_user.id
     try:
         op = await services.run(lambda s: wallet_payments.transfer(
             s, sender_id=sender, recipient_id=draft["to"], amount_fen=draft["amount"], key=draft["key"],
             note=draft.get("note", ""), confirmed_large=draft.get("large_ok", False),
             request_token=draft.get("token"), rules=wallet_rules(context), now=services.clock.now()))
+    except IllegalTransition:
+        if not draft.get("token"):
+            raise
+        await query.answer(t("This request for money is closed."), show_alert=True)
+        return
     except ConfirmationRequired:
+        draft["warned"] = True
         await query.answer()
         amount = t.money(draft["amount"])
         text = ("⚠️ " + t("{amount} is a large amount. Check the recipient, {name}, and confirm once more.",

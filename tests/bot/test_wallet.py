@@ -17,10 +17,11 @@ BUYER, MEI = 3101, 3102
 WORDS = {
     "zh": {"lang": "zh-hans", "buy": "购买", "wallet_pay": "钱包支付", "pay": "支付 ¥12.50",
            "paid": "已用钱包支付。", "older": "较早", "history": "账单明细", "to": "转给 @mei_tea",
-           "order": "订单 #", "status": "已付款", "short": "钱包余额不足：你只有 ¥5.00。"},
+           "order": "订单 #", "status": "已付款", "state": "订单当前状态不允许",
+           "short": "钱包余额不足：你只有 ¥5.00。"},
     "en": {"lang": "en", "buy": "Buy", "wallet_pay": "Pay with wallet", "pay": "Pay CN¥12.50",
            "paid": "Paid from your wallet.", "older": "Older", "history": "History", "to": "to @mei_tea",
-           "order": "order #", "status": "Paid",
+           "order": "order #", "status": "Paid", "state": "current state",
            "short": "Not enough money in your wallet: you have CN¥5.00."},
 }
 
@@ -58,6 +59,8 @@ async def test_pay_an_order_with_the_wallet_in_one_confirmation(shop, lang):
             ["order_paid", "merchant_new_order"]))))
     assert kinds == {"order_paid", "merchant_new_order"}
     assert len(await operations(shop, BUYER, WalletOpKind.ORDER)) == 1
+    late = await chat.press_button(order_message, words["wallet_pay"])  # the old message's button
+    assert late[-1].method == "answerCallbackQuery" and words["state"] in late[-1].text
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
