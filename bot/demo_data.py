@@ -34,7 +34,7 @@ from bot.config import Settings
 from bot.handlers.posting import render
 from bot.i18n import Translator
 from bot.services import Services, build_services
-from bot.store.enums import MerchantKind, MerchantStatus
+from bot.store.enums import MerchantKind, MerchantStatus, ProductStatus
 from bot.store.models import PostedCard, Product
 
 T = TypeVar("T")
@@ -163,10 +163,10 @@ async def _ensure_shop(services: Services, shop: DemoShop) -> int:
         if merchant.status == MerchantStatus.PENDING:  # the individual: an admin approves it
             merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
         merchant.payout_account = merchant.payout_account or shop.payout_account
-        have = set(await s.scalars(select(Product.title).where(Product.merchant_id == merchant.id)))
+        if await s.scalar(select(Product.id).where(Product.merchant_id == merchant.id).limit(1)):
+            return merchant.id  # seeded before (products come with their shop): keep what changed since
         for item in shop.products:
-            if item.title not in have:
-                await catalog.create_product(s, merchant=merchant, rules=services.rules, now=now,
+            await catalog.create_product(s, merchant=merchant, rules=services.rules, now=now,
                                              draft=catalog.ProductDraft(title=item.title,
                                                                         price_fen=item.price_fen,
                                                                         stock=item.stock,
@@ -194,8 +194,11 @@ async def _upload_photo(bot: Bot, shop: DemoShop, item: DemoProduct) -> str:
     return message.photo[-1].file_id
 
 
-async def _post_cards(services: Services, bot: Bot, shop: DemoShop, merchant_id: int) -> int:
-    """Link the shop's channel and post each product's card there once; how many were posted."""
+async def _post_cards(services: Services, bot: Bot, shop: DemoShop, merchant_id: int) -> None:
+    """Link the shop's channel and post each seeded product's card there once.
+
+    A product renamed, paused or archived in the demo since is left alone.
+    """
     now = services.clock.now()
     chat = await bot.get_chat(shop.channel_id)
     merchant = await services.run(lambda s: merchants.get_merchant(s, merchant_id))
@@ -203,12 +206,13 @@ async def _post_cards(services: Services, bot: Bot, shop: DemoShop, merchant_id:
         s, merchant=merchant, chat_id=chat.id, title=chat.title or shop.name, language=shop.language,
         now=now))
     t = Translator(channel.language, services.catalogs)
-    posted = 0
     for item in shop.products:
         product = await services.run(lambda s, title=item.title: s.scalar(
-            select(Product).where(Product.merchant_id == merchant_id, Product.title == title)))
-        if await services.run(lambda s, p=product: s.scalar(select(PostedCard.id).where(
-                PostedCard.product_id == p.id, PostedCard.chat_id == chat.id))):
+            select(Product).where(Product.merchant_id == merchant_id, Product.title == title)
+            .order_by(Product.id).limit(1)))
+        if product is None or product.status != ProductStatus.ACTIVE or await services.run(
+                lambda s, p=product: s.scalar(select(PostedCard.id).where(
+                    PostedCard.product_id == p.id, PostedCard.chat_id == chat.id).limit(1))):
             continue
         if product.photo is None:
             product.photo = await _upload_photo(bot, shop, item)
@@ -219,8 +223,6 @@ async def _post_cards(services: Services, bot: Bot, shop: DemoShop, merchant_id:
         await services.run(lambda s, p=product, m=sent: posting.record_posted_card(
             s, product=p, chat_id=chat.id, message_id=m.message_id, has_photo=True,
             language=channel.language, now=now))
-        posted += 1
-    return posted
 
 
 async def _set_photo(session: AsyncSession, product_id: int, photo: str | None) -> None:
