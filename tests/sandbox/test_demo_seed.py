@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,9 @@ from bot.demo_data import PEOPLE, SHOPS, seed
 from bot.store.enums import MerchantKind, MerchantStatus, ProductStatus
 from bot.store.models import Merchant, MerchantChannel, PostedCard, Product, User
 from sandbox.testing import RunningSandbox, sandbox_settings, serve_sandbox
-from tests.conftest import TestDatabase
+
+if TYPE_CHECKING:  # imported for real, pytest would try to collect it as a test class
+    from tests.conftest import TestDatabase
 
 T = TypeVar("T")
 
