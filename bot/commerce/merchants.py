@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import ledger
@@ -31,6 +31,7 @@ from bot.store.enums import MerchantKind, MerchantStatus, SettlementPlan
 from bot.store.models import Merchant
 
 _REGISTRATION_NO = re.compile(r"^[0-9A-Z]{8,32}$")
+merchants = Merchant.__table__
 
 
 async def get_merchant(session: AsyncSession, merchant_id: int) -> Merchant:
@@ -87,7 +88,7 @@ async def apply_merchant(
     session.add(merchant)
     await session.flush()
     if kind == MerchantKind.ENTERPRISE and rules.auto_approve_enterprises:
-        await _approve(session, merchant, now)
+        await _approve(session, merchant.id, now)
     else:
         for admin_id in admin_ids:
             await notify(session, chat_id=admin_id, kind="admin_new_application", now=now,
@@ -95,31 +96,45 @@ async def apply_merchant(
     return merchant
 
 
-async def _approve(session: AsyncSession, merchant: Merchant, now: dt.datetime) -> None:
-    merchant.status, merchant.approved_at = MerchantStatus.APPROVED, now
-    await session.flush()
+async def _move(
+    session: AsyncSession, merchant_id: int, allowed: tuple[str, ...], target: str, **values: object
+) -> Merchant:
+    """Move a shop from one of ``allowed`` to ``target`` in one conditional UPDATE, or refuse.
+
+    Two admins (or one double tap) deciding at once: the second UPDATE finds the status
+    changed and refuses, so the merchant hears of one decision.
+    """
+    merchant = await get_merchant(session, merchant_id)
+    moved = await session.execute(
+        update(merchants).where(merchants.c.id == merchant_id, merchants.c.status.in_(allowed))
+        .values(status=target, **values).execution_options(synchronize_session=False)
+    )
+    await session.refresh(merchant)
+    if moved.rowcount != 1:
+        raise IllegalTransition(state=merchant.status)
+    return merchant
+
+
+async def _approve(session: AsyncSession, merchant_id: int, now: dt.datetime) -> Merchant:
+    merchant = await _move(session, merchant_id, (MerchantStatus.PENDING, MerchantStatus.SUSPENDED),
+                           MerchantStatus.APPROVED, approved_at=now)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_approved", now=now,
                  dedupe_key=f"merchant-approved:{merchant.id}:{now.isoformat()}", name=merchant.name)
+    return merchant
 
 
 async def approve_merchant(session: AsyncSession, *, merchant_id: int, now: dt.datetime) -> Merchant:
     """An admin approves a pending application (or lifts a suspension)."""
-    merchant = await get_merchant(session, merchant_id)
-    if merchant.status not in (MerchantStatus.PENDING, MerchantStatus.SUSPENDED):
-        raise IllegalTransition(state=merchant.status)
-    await _approve(session, merchant, now)
-    return merchant
+    return await _approve(session, merchant_id, now)
 
 
 async def reject_merchant(
     session: AsyncSession, *, merchant_id: int, reason: str, now: dt.datetime
 ) -> Merchant:
     """An admin rejects a pending application, telling the applicant why."""
-    merchant = await get_merchant(session, merchant_id)
-    if merchant.status != MerchantStatus.PENDING:
-        raise IllegalTransition(state=merchant.status)
-    merchant.reject_reason = clean_text(reason, field="reason", max_chars=300)
-    merchant.status = MerchantStatus.REJECTED
+    reason = clean_text(reason, field="reason", max_chars=300)
+    merchant = await _move(session, merchant_id, (MerchantStatus.PENDING,), MerchantStatus.REJECTED,
+                           reject_reason=reason)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_rejected", now=now,
                  name=merchant.name, reason=merchant.reject_reason)
     return merchant
@@ -129,11 +144,9 @@ async def suspend_merchant(
     session: AsyncSession, *, merchant_id: int, reason: str, now: dt.datetime
 ) -> Merchant:
     """An admin suspends an approved merchant: its cards stop selling at once."""
-    merchant = await get_merchant(session, merchant_id)
-    if merchant.status != MerchantStatus.APPROVED:
-        raise IllegalTransition(state=merchant.status)
-    merchant.status = MerchantStatus.SUSPENDED
-    merchant.reject_reason = clean_text(reason, field="reason", max_chars=300)
+    reason = clean_text(reason, field="reason", max_chars=300)
+    merchant = await _move(session, merchant_id, (MerchantStatus.APPROVED,), MerchantStatus.SUSPENDED,
+                           reject_reason=reason)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_suspended", now=now,
                  name=merchant.name, reason=merchant.reject_reason)
     return merchant

@@ -19,13 +19,22 @@ from sqlalchemy import select, update
 from bot.commerce import merchants, orders, refunds
 from bot.commerce.payments import out_trade_no_for
 from bot.i18n import Translator
-from bot.store.enums import OrderState, PaymentState, PayoutState, RefundState, SettlementPlan
+from bot.store.enums import (
+    MerchantKind,
+    MerchantStatus,
+    OrderState,
+    PaymentState,
+    PayoutState,
+    RefundState,
+    SettlementPlan,
+)
 from bot.store.ledger import Journal
 from bot.store.models import Merchant, Order, OutboxMessage, Payment, Payout, Refund
 from gateway.store import refunds as gw_refunds
 from gateway.store import trades as gw_trades
 from gateway.store import transfers as gw_transfers
 from tests.bot.buyer_helpers import paid_order, shop_with_product
+from tests.conftest import ADMIN_ID
 from tests.factories import make_merchant, make_product, make_user, place
 from tests.invariants import units
 from tests.payments import conftest as payment_fixtures
@@ -261,3 +270,18 @@ async def test_a_triple_tap_on_withdraw_pays_out_once(db, live: Live):
     edits = [c.text for c in calls if c.method == "editMessageText"]
     assert sent_text in edits and set(edits) <= {sent_text, underway}
     assert await count(db, OutboxMessage, OutboxMessage.kind == "payout_sent") == 1
+
+
+async def test_a_triple_tap_on_approve_application_approves_once(shop):
+    applicant = await make_user(shop.services.db, user_id=6109, language="en")
+    merchant = await make_merchant(shop.services.db, owner_id=applicant, kind=MerchantKind.INDIVIDUAL,
+                                   approved=False, name="Ling's Cups", clock=shop.clock)
+    admin = shop.chat(ADMIN_ID, lang="en")
+
+    calls = await taps(admin, f"app_ok:{merchant.id}", 3)
+
+    async with shop.services.db.transaction() as s:
+        assert (await s.get(Merchant, merchant.id)).status == MerchantStatus.APPROVED
+    said = [c.text for c in calls if c.method in ("sendMessage", "answerCallbackQuery") and c.text]
+    assert said.count("Ling's Cups is approved and may sell now.") == 1, said
+    assert await notices_of(shop, "merchant_approved") == 1
