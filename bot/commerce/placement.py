@@ -205,7 +205,7 @@ async def _take_and_insert(
     # RETURNING only (key, id), in any order: asking SQLAlchemy to keep the parameters' order makes
     # it insert row by row on SQLite; the other fields are the ones just written.
     inserted = await session.execute(insert(orders).returning(orders.c.idempotency_key, orders.c.id), rows)
-    ids = dict(inserted.tuples().all())
+    ids = {key: order_id for key, order_id in inserted}
     for i, row in zip(winners, rows, strict=True):
         outcomes[i] = PlacedOrder(ids[row["idempotency_key"]], row["state"], product_id, merchant_id,
                                   row["quantity"], row["total_fen"], currency, row["expires_at"],

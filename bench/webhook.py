@@ -1,0 +1,236 @@
+"""The flash sale through N bot processes behind their webhook endpoints.
+
+The scale-out path, over real HTTP end to end: N processes of ``shopbot run
+--webhook`` (the production entry point: webhook endpoint, outbox dispatcher
+and all) share one PostgreSQL database; this process plays Telegram. It
+posts every tap as an update to a worker's ``/telegram/webhook`` (round
+robin, as a load balancer would), and serves the Bot API the workers call
+back (``answerCallbackQuery``, ``sendMessage``…), so a tap's latency is from
+posting the update to receiving its answer. Closed loop, as in-process: C
+buyers, each tapping again once answered.
+
+The load generator and the fake Telegram run in this process and take CPU
+from the same two cores as the workers and PostgreSQL; the figures say what
+one machine does with all of it on board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bench.botapi import BOT_USER
+from bench.flash_sale import Figures, answer_figures, ceiling, percentile, tap_updates
+from bench.setup import fresh_database, sale_facts, stock_product
+from bot import callbacks, cards
+from bot.config import Settings
+from bot.services import build_services
+from bot.store import Database, make_engine
+from bot.store.migrate import upgrade
+from bot.web import SECRET_HEADER
+
+SECRET = "bench-webhook-secret"
+TOKEN = "123456:BENCH"
+TAP_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeTelegram:
+    """The Bot API the workers call: answers at once, notes each callback answer and wakes its tapper."""
+
+    def __init__(self) -> None:
+        self.answer_count: dict[str, int] = {}
+        self.answer_text: dict[str, str] = {}
+        self.answered_at: dict[str, float] = {}
+        self.waiting: dict[str, asyncio.Future[None]] = {}
+        self.messages = 0
+
+    async def endpoint(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        params = await _params(request)
+        result: Any = True
+        if method == "answerCallbackQuery":
+            query_id = str(params.get("callback_query_id"))
+            self.answer_count[query_id] = self.answer_count.get(query_id, 0) + 1
+            self.answer_text.setdefault(query_id, str(params.get("text", "")))
+            self.answered_at.setdefault(query_id, time.perf_counter())
+            waiter = self.waiting.pop(query_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        elif method == "getMe":
+            result = BOT_USER
+        elif method.startswith(("send", "edit")):
+            self.messages += 1
+            result = {"message_id": self.messages, "date": 0, "from": BOT_USER, "text": "",
+                      "chat": {"id": int(params.get("chat_id") or 0), "type": "private"}}
+        return Response(json.dumps({"ok": True, "result": result}), media_type="application/json")
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/bot{token}/{method}", self.endpoint, methods=["POST", "GET"])])
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """PTB posts URL-encoded form fields (or JSON); values that are JSON stay strings here."""
+    body = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return json.loads(body or b"{}")
+    return dict(parse_qsl(body.decode()))
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette, port: int) -> AsyncIterator[None]:
+    """Serve ``app`` on ``port`` in this event loop while the block runs."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off", access_log=False))
+    task = asyncio.create_task(server.serve())
+    async with httpx.AsyncClient() as client:
+        await _healthy(client, port, "/")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def workers(count: int, db_url: str, telegram_port: int) -> AsyncIterator[list[int]]:
+    """``count`` processes of ``shopbot run --webhook``; their web ports once all are healthy."""
+    ports = [free_port() for _ in range(count)]
+    procs = []
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as logs:
+        for port in ports:
+            env = {**os.environ, "SHOPBOT_DATABASE_URL": db_url, "SHOPBOT_DATA_DIR": tmp,
+                   "SHOPBOT_TELEGRAM_TOKEN": TOKEN,
+                   "SHOPBOT_TELEGRAM_BASE_URL": f"http://127.0.0.1:{telegram_port}/bot",
+                   "SHOPBOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+                   "SHOPBOT_WEBHOOK_SECRET": SECRET, "SHOPBOT_WEB_PORT": str(port),
+                   "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                   # Telegram's ~30 messages/s are for the bot, not per process: the workers share them.
+                   "SHOPBOT_OUTBOX_MESSAGES_PER_SECOND": str(max(1, 30 // count))}
+            log = logs.enter_context(Path(tmp, f"worker-{port}.log").open("wb"))  # noqa: ASYNC230
+            procs.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "run", "--webhook", env=env, cwd=tmp,
+                stdout=log, stderr=asyncio.subprocess.STDOUT))
+        try:
+            async with httpx.AsyncClient() as client:
+                for port in ports:
+                    try:
+                        await _healthy(client, port)
+                    except RuntimeError:
+                        print(Path(tmp, f"worker-{port}.log").read_text()[-3000:], file=sys.stderr)  # noqa: ASYNC240
+                        raise
+            yield ports
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+async def _healthy(client: httpx.AsyncClient, port: int, path: str = "/healthz") -> None:
+    """Wait until something answers HTTP on ``port`` (``/healthz`` of a worker: 200)."""
+    for _ in range(300):
+        with contextlib.suppress(httpx.TransportError):
+            answer = await client.get(f"http://127.0.0.1:{port}{path}")
+            if answer.status_code == 200 or path == "/":
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"worker on port {port} never became healthy")
+
+
+async def _deliver(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> None:
+    """Post an update until the webhook takes it; Telegram, too, redelivers after a failed post."""
+    for attempt in range(5):
+        try:
+            posted = await client.post(url, json=payload, headers={SECRET_HEADER: SECRET})
+        except httpx.TransportError:  # e.g. a keep-alive connection the server just closed
+            await asyncio.sleep(0.05 * 2**attempt)
+            continue
+        if posted.status_code == 200:
+            return
+        raise RuntimeError(f"webhook answered {posted.status_code}")
+    raise RuntimeError(f"could not deliver update {payload['update_id']}")
+
+
+async def load(ports: list[int], telegram: FakeTelegram, updates: list[dict[str, Any]],
+               concurrency: int) -> tuple[float, list[float]]:
+    """Post the taps with ``concurrency`` buyers at a time, each waiting for its answer."""
+    cursor = iter(enumerate(updates))
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=TAP_TIMEOUT_S) as client:
+
+        async def buyer() -> None:
+            loop = asyncio.get_running_loop()
+            for n, payload in cursor:
+                query_id = payload["callback_query"]["id"]
+                answered = telegram.waiting[query_id] = loop.create_future()
+                started = time.perf_counter()
+                url = f"http://127.0.0.1:{ports[n % len(ports)]}/telegram/webhook"
+                await _deliver(client, url, payload)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered, TAP_TIMEOUT_S)
+                latencies.append(telegram.answered_at.get(query_id, time.perf_counter()) - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(buyer() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+async def run_workers(db_url: str | None, stock: int, buyers: int, concurrency: int, double_share: float,
+                      count: int, seed: int = 7) -> Figures:
+    """The sale through ``count`` webhook workers; the PTB ceiling measured in this process."""
+    if not db_url or db_url.startswith("sqlite"):
+        raise SystemExit("--workers needs PostgreSQL (--db postgresql+asyncpg://…): processes share it")
+    async with fresh_database(db_url) as url:
+        db = Database(make_engine(url))
+        await upgrade(db.engine)
+        services = build_services(Settings(_env_file=None, database_url=url), db=db)
+        product_id = await stock_product(db, services, stock)
+        updates = tap_updates(callbacks.encode(cards.BUY, product_id, 1), buyers, double_share, seed)
+        telegram, telegram_port = FakeTelegram(), free_port()
+        async with serving(telegram.app(), telegram_port), workers(count, url, telegram_port) as ports:
+            wall_start = services.clock.now()
+            elapsed, latencies = await load(ports, telegram, updates, concurrency)
+            await asyncio.sleep(1.0)  # a late second answer to some tap would show up now
+            facts = await sale_facts(db, product_id, stock, wall_start)
+        await db.dispose()
+    top, top_cpu = await ceiling(updates, concurrency)
+    taps_per_s = len(updates) / elapsed
+    return Figures(
+        db="postgresql", stock=stock, buyers=buyers, taps=len(updates), concurrency=concurrency,
+        workers=count, seconds=round(elapsed, 3), taps_per_s=round(taps_per_s, 1),
+        p50_ms=round(percentile(latencies, 50) * 1000, 2), p99_ms=round(percentile(latencies, 99) * 1000, 2),
+        **answer_figures(updates, telegram.answer_count, telegram.answer_text),
+        **{k: v for k, v in facts.items() if k != "confirmations_queued"}, batches=0,
+        ceiling_taps_per_s=round(top, 1), ratio=round(taps_per_s / top, 3),
+        cpu_us_per_tap=0, ceiling_cpu_us_per_tap=round(top_cpu * 1e6),
+    )

@@ -1,0 +1,86 @@
+"""The flash-sale benchmark's scenario, small enough for CI: no timing, only the promises.
+
+Many buyers tap Buy on one product at once, some of them twice, through the
+real application on both databases. Whatever the interleaving: never more
+orders than units, every tap exactly one answer, one order per buyer (a
+double tap gets the same order back), each loser told sold out, each winner
+one confirmation with a Pay button that is the bot's own /pay link. The
+``shop`` fixture checks the ledger and stock invariants at teardown. The
+second test runs the benchmark itself (``bench.flash_sale.run``), so
+``make bench`` cannot silently rot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from telegram import Update
+
+from bench.flash_sale import run, tap_updates
+from bot.store.enums import OrderState
+from bot.store.models import Order, Product
+from tests.bot.buyer_helpers import drain, shop_with_product
+from tests.conftest import POSTGRES_ADMIN_URL
+
+STOCK, BUYERS, DOUBLE_SHARE, CONCURRENCY = 40, 100, 0.3, 24
+
+
+async def _tap_all(shop, updates: list[dict]) -> None:
+    """``CONCURRENCY`` buyers at a time, each tapping again once answered, as the benchmark does."""
+    cursor = iter(updates)
+
+    async def buyer() -> None:
+        for payload in cursor:
+            await shop.app.process_update(Update.de_json(payload, shop.app.bot))
+
+    await asyncio.gather(*(buyer() for _ in range(CONCURRENCY)))
+
+
+async def test_a_flash_sale_never_oversells_and_answers_every_tap_once(shop):
+    _, product = await shop_with_product(shop, stock=STOCK)
+    updates = tap_updates(f"buy:{product.id}:1", BUYERS, DOUBLE_SHARE, seed=11)
+    taps_by_buyer: dict[int, list[str]] = defaultdict(list)
+    for update in updates:
+        query = update["callback_query"]
+        taps_by_buyer[query["from"]["id"]].append(query["id"])
+    assert any(len(taps) == 2 for taps in taps_by_buyer.values())  # the scenario has double taps
+
+    await _tap_all(shop, updates)
+
+    answers: dict[str, list[str]] = defaultdict(list)
+    for call in shop.telegram.calls:
+        if call.method == "answerCallbackQuery":
+            answers[str(call.params["callback_query_id"])].append(str(call.params.get("text", "")))
+    assert sorted(answers) == sorted(u["callback_query"]["id"] for u in updates)
+    assert all(len(said) == 1 for said in answers.values()), "a tap answered more than once"
+
+    async with shop.services.db.transaction() as s:
+        orders = {o.buyer_id: o for o in await s.scalars(select(Order).where(Order.product_id == product.id))}
+        count = await s.scalar(select(func.count()).select_from(Order))
+        left = await s.scalar(select(Product.stock).where(Product.id == product.id))
+    assert count == len(orders) == STOCK and left == 0  # one order per buyer, every unit sold, no more
+    assert all(o.state == OrderState.AWAITING_PAYMENT and o.quantity == 1 for o in orders.values())
+    for buyer, taps in taps_by_buyer.items():
+        expected = f"Order #{orders[buyer].id} placed." if buyer in orders else "Sorry, sold out."
+        assert [answers[q][0] for q in taps] == [expected] * len(taps), buyer
+
+    calls = await drain(shop, rounds=3)
+    sent = [c for c in calls if c.method == "sendMessage" and c.chat_id in taps_by_buyer]
+    assert sorted(c.chat_id for c in sent) == sorted(orders)  # each winner one confirmation, losers none
+    for message in sent:
+        assert f"#{orders[message.chat_id].id}" in message.text
+        [pay] = [b["url"] for b in message.buttons() if "url" in b]
+        assert "/pay/" in pay and "alipay" not in pay.lower()  # the bot's short link, signed on use
+
+
+async def test_the_benchmark_runs_and_keeps_its_promises_on_both_databases(pg_template):
+    pg = POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://")
+    urls = [None, pg] if pg_template else [None]
+    for url in urls:
+        figures = await run(url, stock=30, buyers=80, concurrency=16, double_share=0.25)
+        assert figures.correct, figures  # no oversell, conserved, one answer a tap, one order a buyer
+        assert figures.taps == 100 and figures.orders == 30
+        assert 80 - 30 <= figures.sold_out_answers <= 100 - 30  # every loser told, no winner
+        assert figures.ceiling_taps_per_s > 0 and figures.batches >= 1
