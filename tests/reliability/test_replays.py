@@ -17,6 +17,8 @@ from sqlalchemy import select
 from telegram import Update
 
 from bot.app import build_application
+from bot.services import build_services
+from bot.store import Database, make_engine
 from bot.store.enums import OrderState
 from bot.store.models import Order, OutboxMessage, Refund
 from bot.web import SECRET_HEADER, build_web_app
@@ -90,9 +92,11 @@ async def test_a_refund_reason_delivered_twice_asks_for_one_refund(shop):
 
 async def test_the_same_update_reaching_two_workers_at_once_is_processed_by_one(shop):
     _, product = await shop_with_product(shop, stock=5)
-    # A second worker: its own Application and Telegram connection, the same database.
+    # A second worker: its own Application, Telegram connection and database engine; the same database.
+    other_db = Database(make_engine(shop.services.db.url))
+    other_services = build_services(shop.services.settings, db=other_db, clock=shop.clock)
     other_telegram = FakeTelegram()
-    other = build_application(shop.services.settings, services=shop.services, request=other_telegram)
+    other = build_application(shop.services.settings, services=other_services, request=other_telegram)
     await other.initialize()
     try:
         buyer = shop.chat(6003, lang="en")
@@ -101,6 +105,7 @@ async def test_the_same_update_reaching_two_workers_at_once_is_processed_by_one(
             await asyncio.gather(deliver(shop.app, update), deliver(other, update))
     finally:
         await other.shutdown()
+        await other_db.dispose()
 
     [order] = await orders_of(shop, 6003)  # three different taps of one buyer: still one order
     assert order.quantity == 1
