@@ -11,6 +11,7 @@ transfer); a request is paid once, and one's own request cannot be paid.
 from __future__ import annotations
 
 import io
+import secrets
 
 import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -19,7 +20,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks
 from bot.commerce import wallet, wallet_payments
-from bot.commerce.errors import InvalidInput
+from bot.commerce.errors import IllegalTransition, InvalidInput
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button
@@ -38,6 +39,8 @@ from bot.handlers.wallet_transfer import show_confirmation
 from bot.store.enums import MoneyRequestState
 
 ANY_AMOUNT = callbacks.action("w_req_any")  # draft number
+CANCEL_REQUEST = callbacks.action("w_req_cancel")  # a number standing for one of the user's requests
+MADE = "wallet_requests"  # user_data: that number → the request's token (tokens are not callback ids)
 INPUT_KINDS = {"w_req_amount"}
 REQUEST_LINK = r"^/start(@\w+)? rq_[A-Za-z0-9_-]{1,32}$"
 
@@ -83,8 +86,29 @@ async def _make_request(message: Message, context: ShopContext, amount_fen: int 
     png = io.BytesIO()
     segno.make(link, error="m").save(png, kind="png", scale=8, border=2)
     png.seek(0)
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("Open the link"), url=link)]])
+    number = secrets.randbelow(callbacks.MAX_ID)
+    context.user_data.setdefault(MADE, {})[number] = request.token
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("Open the link"), url=link)],
+                                     [button(t("Withdraw this request"), CANCEL_REQUEST, number)]])
     await message.chat.send_photo(png, caption=f"{caption}\n{link}", reply_markup=keyboard)
+
+
+async def cancel_request(update: Update, context: ShopContext) -> None:
+    """Withdraw a request one made: its link then says it is closed."""
+    t, query = context.t, update.callback_query
+    decoded = callbacks.decode(query.data)
+    token = context.user_data.get(MADE, {}).get(decoded.arg(0)) if decoded else None
+    if token is None:
+        await query.answer(t("This button is no longer valid."))
+        return
+    try:
+        await context.services.run(lambda s: wallet_payments.cancel_money_request(
+            s, user_id=update.effective_user.id, token=token))
+    except IllegalTransition:  # paid meanwhile (or withdrawn already)
+        await query.answer(t("This request for money is closed."), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_caption(t("Request withdrawn: its link no longer takes payments."))
 
 
 async def open_request(update: Update, context: ShopContext) -> None:
@@ -122,7 +146,8 @@ def register(application: Application) -> None:
     """Request money, its deep link and the amount step."""
     application.add_handler(CommandHandler("start", answers_wallet_errors(open_request),
                                            filters=filters.Regex(REQUEST_LINK) & PRIVATE))
-    for action, callback in ((REQUEST, start_request), (ANY_AMOUNT, any_amount)):
+    for action, callback in ((REQUEST, start_request), (ANY_AMOUNT, any_amount),
+                             (CANCEL_REQUEST, cancel_request)):
         application.add_handler(CallbackQueryHandler(answers_wallet_errors(callback),
                                                      pattern=callbacks.pattern(action)))
     application.add_handler(MessageHandler(awaiting.AwaitingInput(application, INPUT_KINDS),

@@ -120,3 +120,14 @@ async def test_a_merchant_sees_the_shops_settlement_funds_apart_from_the_wallet(
     assert ("余额：¥0.00" if lang == "zh" else "Balance: CN¥0.00") in shown
     assert "Mei&#x27;s Tea House" in shown and "20.00" in shown and "/balance" in shown
     assert sent_to(await drain(shop), 5001)  # the seller heard of the order, through the outbox
+
+
+async def test_history_of_an_empty_wallet_and_back_to_the_menu(shop):
+    await funded(shop, BUYER, 0, lang="en")
+    chat = shop.chat(BUYER, lang="en")
+    empty = await chat.press_button(await chat.send("/wallet"), "History")
+    assert "No movements yet." in empty[-1].text and empty[-1].method == "editMessageText"
+    back = await chat.press_button(empty, "Back to the wallet")
+    assert "Balance: CN¥0.00" in back[-1].text and "Send money" in str(back[-1].buttons())
+    unavailable = await chat.press_button(back, "Top up")  # this shop has no payment gateway
+    assert "Payments are not available right now." in texts(unavailable)

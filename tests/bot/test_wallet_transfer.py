@@ -217,3 +217,18 @@ async def test_cancel_on_the_confirmation_sends_nothing(shop):
     late = await chat.press_button(confirmation, "Send CN¥20.00")  # the draft is gone
     assert "no longer valid" in late[-1].text
     assert await balance(shop, MEI) == 0 and await count_operations(shop) == 1
+
+
+async def test_a_withdrawn_request_takes_no_payment(shop):
+    payer = await _people(shop, "en")
+    mei = shop.chat(MEI, lang="en", username="mei_tea")
+    await mei.press_button(await mei.send("/wallet"), "Request money")
+    made = await mei.send("30")
+    token = re.search(r"start=(rq_[\w-]+)", made[-1].text)[1]
+    not_theirs = await payer.press_button(made, "Withdraw this request")
+    assert "no longer valid" in not_theirs[-1].text
+    withdrawn = await mei.press_button(made, "Withdraw this request")
+    assert withdrawn[-1].method == "editMessageCaption" and "withdrawn" in withdrawn[-1].text
+    assert "This request for money is closed." in (await payer.send(f"/start {token}"))[-1].text
+    assert "closed" in (await mei.press_button(made, "Withdraw this request"))[-1].text
+    assert await balance(shop, MEI) == 0
