@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -71,7 +72,7 @@ def is_transient(exc: BaseException) -> bool:
 class Database:
     """The engine plus the unit of work: one transaction per command."""
 
-    def __init__(self, engine: AsyncEngine, *, retries: int = 5) -> None:
+    def __init__(self, engine: AsyncEngine, *, retries: int = 8) -> None:
         self.engine = engine
         self.retries = retries
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
@@ -113,7 +114,8 @@ class Database:
                 if attempt == self.retries or not is_transient(exc):
                     raise
                 log.warning("transient database error, retrying: %s", exc.orig)
-                await asyncio.sleep(0.01 * 2**attempt)
+                # Jittered: writers that failed together must not all come back at the same moment.
+                await asyncio.sleep(random.uniform(0.5, 1.5) * 0.01 * 2**attempt)
         raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
