@@ -125,7 +125,8 @@ async def pick(update: Update, context: ShopContext) -> None:
     else:
         text += "\n\n" + t("To post into a channel or group, link it first with /linkchannel @name.")
     rows = [[button(c.title[:40], POST_TO, product.id, c.id)] for c in channels]
-    await say(update, text, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    await say(update, text, parse_mode=ParseMode.HTML, reply_markup=markup)  # the title is escaped
 
 
 @answers_errors

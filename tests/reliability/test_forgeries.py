@@ -14,10 +14,10 @@ from sqlalchemy import select
 from bot import callbacks
 from bot.commerce import catalog
 from bot.store.enums import OrderState
-from bot.store.models import Order
+from bot.store.models import Order, Refund
 from tests.bot.buyer_helpers import drain
 from tests.conftest import ADMIN_ID
-from tests.factories import make_user, pay
+from tests.factories import make_user, notices, pay
 from tests.reliability.helpers_a import (
     checked_actions,
     count,
@@ -169,7 +169,6 @@ EVIL = "<b>Boss</b> & <script>alert(1)</script> <a href='x'>"
 
 async def test_user_text_is_escaped_in_every_html_message(shop):
     db, clock = shop.services.db, shop.clock
-    shop.services.settings = shop.services.settings.model_copy(update={"admin_ids": [ADMIN_ID]})
     merchant_chat = shop.chat(5011, lang="en", first_name=EVIL)
     await merchant_chat.press_button(await merchant_chat.send("/apply"), "Enterprise")
     for answer in (f"Shop {EVIL}"[:64], EVIL, "+86 21 5555 0000", "91310000MA1FL0000X"):
@@ -181,29 +180,42 @@ async def test_user_text_is_escaped_in_every_html_message(shop):
     await make_user(db, user_id=3011, language="zh", first_name=EVIL, clock=clock)
     buyer = shop.chat(3011, lang="zh", first_name=EVIL, username="evil")
     card = await buyer.send(f"/start p_{product_id}")
-    bought = await buyer.press_button(card, "购买")
+    await buyer.press_button(card, "购买")
     order_id = await shop.services.run(lambda s: _only_order(s, 3011))
     await pay(db, order_id, clock=clock)
     await buyer.send("/orders")
     await buyer.press(f"ord_write:{order_id}")
     await buyer.send(EVIL)
-    await drain(shop)
-    shipped = await merchant_chat.press(f"ship:{order_id}")
-    shipped += await merchant_chat.send(f"SF {EVIL}")
+    await merchant_chat.press(f"ord_answer:{order_id}")
+    await merchant_chat.send(f"Re: {EVIL}")
+    await merchant_chat.press(f"ship:{order_id}")
+    await merchant_chat.send(f"SF {EVIL}")
     await buyer.press(f"ord_refund:{order_id}")
     await buyer.send(EVIL)
+    refund_id = await shop.services.run(lambda s: s.scalar(select(Refund.id)))
+    await merchant_chat.press(f"rf_no:{refund_id}")
+    await merchant_chat.send(f"No: {EVIL}")
     await merchant_chat.send("/products")
     await merchant_chat.send("/post")
     await merchant_chat.press(f"post_pick:{product_id}")
-    await merchant_chat.send(f"/followup {EVIL}")
+    await merchant_chat.press_button(await merchant_chat.send(f"/followup {EVIL}"), "Send")
+    applicant = shop.chat(5012, lang="en")
+    await applicant.press_button(await applicant.send("/apply"), "Individual")
+    for answer in (f"Cups {EVIL}"[:64], EVIL, "@cups"):
+        await applicant.send(answer)
+    await shop.chat(ADMIN_ID, lang="en").send("/applications")
     await buyer.inline("Tea")
     await drain(shop)
-    assert bought and shipped
 
+    kinds = {kind for _, kind, _ in await notices(db)}
+    assert {"order_paid", "merchant_new_order", "relay_to_seller", "relay_to_buyer", "order_shipped",
+            "merchant_refund_requested", "refund_rejected", "followup", "admin_new_application"} <= kinds
     html = html_calls(shop.telegram.calls)
-    assert len(html) >= 12 and any("&lt;script&gt;" in (c.params.get("text") or "") for c in html)
+    assert len(html) >= 18 and sum("&lt;script&gt;" in c.text for c in html) >= 12
     for call in html:
-        assert html_problems(call) == [], (call.method, call.params.get("text"))
+        assert html_problems(call) == [], (call.method, call.text)
+    plain = [c for c in shop.telegram.calls if c.text and c.params.get("parse_mode") is None]
+    assert [c.text for c in plain if "&lt;" in c.text or "&amp;" in c.text] == []  # never escaped twice
     [inline] = [c for c in shop.telegram.calls if c.method == "answerInlineQuery"]
     [result] = inline.params["results"]
     shown = result["input_message_content"]["message_text"]  # the title itself is plain text
