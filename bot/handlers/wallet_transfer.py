@@ -104,16 +104,26 @@ async def _recipient_chosen(
     if user.id == message.from_user.id:
         raise InvalidInput("recipient", "self")
     draft.update(to=user.id, to_name=display_name(user.username, user.first_name))
+    awaiting.wait_for(context.user_data, "w_amount", draft["no"])  # also after a refused /send amount
     if amount_text:
         await _amount_given(message, context, draft, amount_text)
         return
-    awaiting.wait_for(context.user_data, "w_amount", draft["no"])
     await message.reply_text(t("How much do you want to send to {name}?", name=escape(draft["to_name"])),
                              parse_mode=ParseMode.HTML)
 
 
+async def _checked_amount(message: Message, context: ShopContext, draft: dict[str, Any], text: str) -> int:
+    """The typed amount, refused now if the transfer would be (balance, daily limit)."""
+    rules, services = wallet_rules(context), context.services
+    amount = wallet.parse_wallet_amount(text, rules=rules)
+    await services.run(lambda s: wallet_payments.check_transfer(
+        s, sender_id=message.from_user.id, recipient_id=draft["to"], amount_fen=amount, rules=rules,
+        now=services.clock.now()))
+    return amount
+
+
 async def _amount_given(message: Message, context: ShopContext, draft: dict[str, Any], text: str) -> None:
-    draft["amount"] = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
+    draft["amount"] = await _checked_amount(message, context, draft, text)
     awaiting.wait_for(context.user_data, "w_note", draft["no"])
     skip = InlineKeyboardMarkup([[button(context.t("No note"), SKIP_NOTE, draft["no"])]])
     await message.reply_text(context.t("Add a note for {name} (one message), or tap No note.",
@@ -209,7 +219,7 @@ async def receive_text(update: Update, context: ShopContext) -> None:
         await _recipient_chosen(message, context, user)
     elif kind == "w_amount":
         if draft.get("token"):  # the request's own note goes with it
-            draft["amount"] = wallet.parse_wallet_amount(text, rules=wallet_rules(context))
+            draft["amount"] = await _checked_amount(message, context, draft, text)
             await show_confirmation(message, context, draft)
         else:
             await _amount_given(message, context, draft, text)

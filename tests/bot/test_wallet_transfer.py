@@ -18,6 +18,7 @@ from tests.bot.wallet_helpers import (
     operations,
     person,
     reply_to_forward,
+    transfer,
 )
 from tests.telegram import texts
 
@@ -100,8 +101,6 @@ async def test_bad_amounts_get_a_clear_answer_and_change_nothing(shop, typed, an
     await chat.press_button(await chat.send("/wallet"), "Send money")
     await chat.send("@mei_tea")
     replies = await chat.send(typed)
-    if typed == "300":  # a valid amount: refused at the confirmation
-        replies = await chat.press_button(await chat.press_button(replies, "No note"), "Send CN¥300.00")
     assert answer in texts(replies)[-1]
     assert "<b>" not in texts(replies)[-1] or typed != "<b>5</b>"
     assert (await balance(shop, SENDER), await balance(shop, MEI)) == (200_00, 0)
@@ -138,10 +137,11 @@ async def test_a_large_transfer_needs_a_second_confirmation_and_the_daily_limit_
     assert await balance(shop, MEI) == 1_500_00
     await chat.press_button(await chat.send("/wallet"), words["send"])
     await chat.send("@mei_tea")
-    refused = await chat.press_button(await chat.press_button(await chat.send("4000"), words["no_note"]),
-                                      words["ok"])
-    assert ("3,500.00" in refused[-1].text) and refused[-1].method == "answerCallbackQuery"
-    assert await balance(shop, MEI) == 1_500_00
+    refused = await chat.send("4000")  # said at once; the amount may be typed again
+    assert "3,500.00" in refused[-1].text and refused[-1].method == "sendMessage"
+    confirmation = await chat.press_button(await chat.send("3500"), words["no_note"])
+    await chat.press_button(await chat.press_button(confirmation, words["ok"]), words["again"])
+    assert await balance(shop, MEI) == 5_000_00
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -232,3 +232,15 @@ async def test_a_withdrawn_request_takes_no_payment(shop):
     assert "This request for money is closed." in (await payer.send(f"/start {token}"))[-1].text
     assert "closed" in (await mei.press_button(made, "Withdraw this request"))[-1].text
     assert await balance(shop, MEI) == 0
+
+
+async def test_money_spent_elsewhere_before_the_confirmation_is_refused_at_the_press(shop):
+    chat = await _people(shop, "en", fen=100_00)
+    await funded(shop, THIRD, 0, lang="en")
+    await chat.press_button(await chat.send("/wallet"), "Send money")
+    await chat.send("@mei_tea")
+    confirmation = await chat.press_button(await chat.send("80"), "No note")
+    await transfer(shop, SENDER, THIRD, 50_00)  # from another device, meanwhile
+    refused = await chat.press_button(confirmation, "Send CN¥80.00")
+    assert refused[-1].text == "Not enough money in your wallet: you have CN¥50.00."
+    assert (await balance(shop, SENDER), await balance(shop, MEI)) == (50_00, 0)
