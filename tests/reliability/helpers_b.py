@@ -6,17 +6,22 @@ can say "this got a short, clear answer in the user's language" without
 pinning each sentence. The strategies draw what people type into the bot's
 prompts: amounts and counts written every way a keyboard allows, and free
 text with HTML, Markdown, emoji, right-to-left and zero-width characters, up
-to Telegram's 4096 characters.
+to Telegram's 4096 characters. Run as a program, it is the flash sale that
+``test_crash`` kills.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from functools import cache
+from typing import Any
 
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from bot import callbacks
 from bot.handlers.errors import MESSAGES, RULES
 from bot.i18n import Translator, load_catalogs
 
@@ -131,3 +136,63 @@ def counts(draw: st.DrawFn, minimum: int, maximum: int) -> tuple[str, int | str 
         _grouped(maximum + 1), str(minimum - 1) if minimum > 0 else "-1", "十",
     ]))
     return broken.replace("{}", str(n)), None
+
+
+# --- the flash sale the crash test kills: ``python -m tests.reliability.helpers_b DB_URL PRODUCT FIRST N``
+
+WAVE = 20  # buyers tapping at once
+
+
+async def flash_sale(url: str, product_id: int, first_buyer: int, buyers: int) -> None:
+    """Buyers tap Buy twice each, in waves, through the real Application; every other one pays.
+
+    Update and callback ids come from ``Chat``'s counter, which starts afresh
+    in every process: run again after a crash, this replays the same updates,
+    as Telegram redelivers the ones a dead bot never confirmed.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from bot.app import build_application
+    from bot.clock import ManualClock
+    from bot.config import Settings
+    from bot.services import build_services
+    from tests.telegram import Chat, FakeTelegram
+
+    settings = Settings(_env_file=None, database_url=url, data_dir=Path(tempfile.mkdtemp()), clock_file=None)
+    clock = ManualClock()
+    services = build_services(settings, clock=clock)
+    telegram = FakeTelegram()
+    app = build_application(settings, services=services, request=telegram)
+    await app.initialize()
+    buy = callbacks.encode("buy", product_id, 1)
+    for start in range(first_buyer, first_buyer + buyers, WAVE):
+        chats = [Chat(app, telegram, user_id, language_code="en") for user_id in range(start, start + WAVE)]
+        await asyncio.gather(*(chat.press(buy) for chat in chats for _ in range(2)))
+
+        await services.run(lambda s, ids=[c.user_id for c in chats[::2]]: _pay(s, ids, clock.now()))
+        print(f"wave {start}", flush=True)
+    await app.shutdown()
+    await services.db.dispose()
+    print("done", flush=True)
+
+
+async def _pay(session: Any, buyer_ids: list[int], now: Any) -> None:
+    """These buyers' unpaid orders paid, as the gateway's notification would record them."""
+    from bot.commerce import payments
+    from bot.store.enums import OrderState
+    from bot.store.models import Order
+
+    unpaid = list(await session.scalars(select(Order).where(
+        Order.buyer_id.in_(buyer_ids), Order.state == OrderState.AWAITING_PAYMENT)))
+    for order in unpaid:
+        payment = await payments.payment_for_order(session, order_id=order.id, now=now)
+        await payments.confirm_payment(session, out_trade_no=payment.out_trade_no,
+                                       trade_no=f"T{payment.out_trade_no}", amount_fen=payment.amount_fen,
+                                       now=now)
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(flash_sale(sys.argv[1], *map(int, sys.argv[2:5])))
