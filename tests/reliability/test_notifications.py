@@ -88,6 +88,15 @@ async def test_forged_notifications_are_rejected_logged_and_change_nothing(db, b
     assert await bench.order_state(order.id) == OrderState.PAID
     assert await gateway_paid(bench, order.id) == 66_00
 
+    # A refund the bot never asked for, on our paid trade: acknowledged (so it is not resent), logged
+    # as an error for a person to look at, and nothing moves.
+    paid = await snapshot(db)
+    stranger_refund = bench.forge(fields | {"out_biz_no": "RF999-1", "refund_fee": "1.00"})
+    with caplog.at_level(logging.ERROR, logger="bot.payments"):
+        assert (await bench.post_notice(stranger_refund)).text == "success"
+    assert any("never sent" in r.getMessage() for r in caplog.records)
+    assert await snapshot(db) == paid
+
 
 async def test_the_same_notification_at_once_and_again_pays_once(db, bench: Bench):
     product = await make_product(db, price_fen=12_00, stock=3, clock=bench.clock)
