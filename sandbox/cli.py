@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from types import FrameType
 
 import uvicorn
 
 from .app import build_sandbox_app
 from .config import SandboxSettings
+from .world import World
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +40,24 @@ def main(argv: list[str] | None = None) -> int:
     app = build_sandbox_app(settings)
     print(f"sandbox: web chat at http://{settings.host}:{settings.port}/  "
           f"bot token {settings.bot_token}")
-    # Web chats hold long polls open; do not wait for them on Ctrl+C.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            timeout_graceful_shutdown=2)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises SIGINT once stopped (as uvicorn.run)
+        _Server(config, app.state.world).run()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn that tells the world it is stopping, so open web-chat long polls answer at once.
+
+    Otherwise each open browser tab holds a poll for up to 30 s, and Ctrl-C
+    ends with the poll cancelled and a traceback in the log.
+    """
+
+    def __init__(self, config: uvicorn.Config, world: World) -> None:
+        super().__init__(config)
+        self.world = world
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.world.closing = True
+        super().handle_exit(sig, frame)

@@ -182,7 +182,7 @@ async def chat_messages(world: World, request: Request) -> Any:
     except ValueError as err:
         raise ApiError(400, "after and timeout must be numbers") from err
     changes = world.store.changes(chat_id, after)
-    while not changes and timeout > 0:
+    while not changes and timeout > 0 and not world.closing:
         await world.store.changed.wait(min(timeout, 1.0))
         timeout -= 1.0
         changes = world.store.changes(chat_id, after)

@@ -32,6 +32,8 @@ class World:
     limiter: RateLimiter
     queries: QueryBook
     webhook: WebhookDelivery
+    # Set when the server is asked to stop: long polls answer at once instead of being cut off.
+    closing: bool = False
 
     @classmethod
     def build(cls, settings: SandboxSettings, clock: ClockControl) -> World:
