@@ -81,6 +81,8 @@ def test_ctrl_c_stops_everything_and_a_rerun_keeps_the_data(tmp_path: Path) -> N
         out = _interrupt(demo)
     assert "Stopping" in out
     assert _children_of(data) == []
+    for log in (data / "logs").glob("*.log"):  # every child stopped cleanly, not cut off
+        assert "Traceback" not in log.read_text(), log.name
     expected = sum(len(shop.products) for shop in SHOPS)
     assert _cards(data) == expected
     _sql(data, "INSERT INTO users (id, first_name, language, blocked, created_at) "
