@@ -141,8 +141,11 @@ def privileged_commands(app: Application) -> list[str]:
 
 def checked_actions(app: Application) -> list[str]:
     """The declared callback actions a stranger's press must be refused for."""
-    return sorted(a for a, modules in action_modules(app).items()
-                  if a not in PUBLIC_ACTIONS and not all(m.startswith(PUBLIC_MODULE_PREFIX) for m in modules))
+    def public(action: str, modules: set[str]) -> bool:
+        return action in PUBLIC_ACTIONS or (bool(modules) and all(
+            m.startswith(PUBLIC_MODULE_PREFIX) for m in modules))
+
+    return sorted(a for a, modules in action_modules(app).items() if not public(a, modules))
 
 
 def action_modules(app: Application) -> dict[str, set[str]]:
