@@ -1,10 +1,11 @@
-"""Double and triple taps, at the same moment: Buy, Pay, Cancel, Ship, Confirm, Refund, Approve.
+"""Double and triple taps, at the same moment: Buy, Pay, Cancel, Ship, Confirm, Refund, Approve, Withdraw.
 
 Each tap is its own Telegram update with its own callback id, pressed
 concurrently through the real Application (``asyncio.gather``), as a nervous
 thumb or a laggy client sends them. One tap wins; the others get a short
-answer and change nothing. Pay and the refund's approval also reach the real
-gateway over HTTP (``live``), and its books must agree with the bot's.
+answer and change nothing. Pay, the refund's approval, a cancel racing the
+payment and a withdrawal also reach the real gateway over HTTP (``live``),
+and its books must agree with the bot's.
 """
 
 from __future__ import annotations
