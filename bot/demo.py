@@ -5,8 +5,9 @@ sandbox, seeds the demo shop (``bot.demo_data``: only what is missing, so a
 second run keeps the data), then starts the bot and the scheduler, each as
 its own process wired to the others by environment variables, and prints the
 web chat's address. Each process logs to its own file under ``var/logs``, so
-the terminal stays readable. Ctrl-C (or SIGTERM) stops them all, the bot
-first; ``make demo-reset`` (``--reset``) starts from nothing.
+the terminal stays readable. Ctrl-C (or SIGTERM) stops them all, newest
+first (the scheduler and the bot before the servers they talk to);
+``make demo-reset`` (``--reset``) starts from nothing.
 
 The end-to-end tests start the same ``Demo`` on free ports in a temporary
 directory, so what they drive is what a new user runs.
@@ -81,9 +82,9 @@ def shopbot(*args: str) -> list[str]:
 class Demo:
     """The demo's processes: started in order, each ready before the next, stopped together."""
 
-    def __init__(self, data: Path, ports: Ports | None = None, *, extra_env: dict[str, str] | None = None):
+    def __init__(self, data: Path, ports: Ports | None = None) -> None:
         self.data, self.ports = data, ports or Ports()
-        self.env = {**os.environ, **demo_env(data, self.ports), **(extra_env or {})}
+        self.env = {**os.environ, **demo_env(data, self.ports)}
         self.logs = data / "logs"
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self._files: list[IO[bytes]] = []
@@ -160,7 +161,7 @@ class Demo:
         if scheduler:
             self.spawn("scheduler", "scheduler")
 
-    def watch(self) -> str | None:
+    def watch(self) -> str:
         """Block until a child dies; its name (Ctrl-C interrupts the wait)."""
         while True:
             for name, child in self.children.items():
@@ -169,7 +170,7 @@ class Demo:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        """SIGTERM every child, newest first (the bot before the servers it talks to)."""
+        """SIGTERM every child, newest first (scheduler, bot, sandbox, gateway), each waited for."""
         for child in reversed(self.children.values()):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  Logs: {demo.logs}/    Ctrl-C stops everything; `make demo` again keeps the data,\n"
               f"  `make demo-reset` starts fresh.\n", flush=True)
         died = demo.watch()
-        print(f"{died} stopped unexpectedly:\n{demo.tail(died or '')}", file=sys.stderr)
+        print(f"{died} stopped unexpectedly:\n{demo.tail(died)}", file=sys.stderr)
         status = 1
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)
