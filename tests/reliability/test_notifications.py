@@ -16,8 +16,9 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from bot.commerce import merchants
+from bot.commerce import merchants, refunds
 from bot.commerce.payments import out_trade_no_for
+from bot.payments.refunding import send_refund
 from bot.store.enums import OrderState, PaymentState
 from bot.store.ledger import Journal
 from bot.store.models import OutboxMessage, Payment
@@ -127,9 +128,6 @@ async def test_a_refund_notice_before_its_payment_and_a_paid_notice_after_the_re
     assert await snapshot(db) == before
 
     assert (await bench.post_notice(paid)).text == "success"
-    from bot.commerce import refunds
-    from bot.payments.refunding import send_refund
-
     now = bench.clock.now()
     refund = await db.run(lambda s: refunds.request_refund(s, order_id=order.id, buyer_id=buyer,
                                                            reason="late", now=now))
