@@ -33,6 +33,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    stale,
 )
 from bot.i18n import Translator
 from bot.notices import Notice, RenderContext, renderer
@@ -83,7 +84,7 @@ async def pick(update: Update, context: ShopContext) -> None:
     t = context.t
     found = _draft_args(update, context)
     if found is None or not 0 <= found[1] < len(found[0]["offered"]):
-        await update.callback_query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     draft, index = found
     draft["biller"], draft["biller_name"], draft["amounts"] = draft["offered"][index]
@@ -137,7 +138,7 @@ async def choose_amount(update: Update, context: ShopContext) -> None:
     t = context.t
     found = _draft_args(update, context)
     if found is None or "account" not in found[0] or not 0 <= found[1] < len(found[0]["amounts"]):
-        await update.callback_query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     draft, index = found
     draft["amount"] = draft["amounts"][index]
@@ -152,7 +153,7 @@ async def pay(update: Update, context: ShopContext) -> None:
     t, query = context.t, update.callback_query
     draft = pressed_draft(update, context, "bill")
     if draft is None or "amount" not in draft:
-        await query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     op = await wallet_calls.pay_bill(context.services, user_id=update.effective_user.id,
                                      biller=draft["biller"], account_no=draft["account"],

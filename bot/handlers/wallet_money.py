@@ -40,6 +40,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    stale,
     wallet_rules,
 )
 from bot.i18n import Translator
@@ -70,7 +71,7 @@ async def ask_pay_order(update: Update, context: ShopContext) -> None:
     """Pay with wallet: turn the order message into a confirmation (or say what is missing)."""
     t, query = context.t, update.callback_query
     if (order_id := _order_id(update)) is None:
-        await query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     user_id = update.effective_user.id
     view, balance = await context.services.run(lambda s: _order_and_balance(s, order_id, user_id))
@@ -94,7 +95,7 @@ async def pay_order(update: Update, context: ShopContext) -> None:
     """Confirm: pay from the wallet and redraw the order, paid."""
     t, query = context.t, update.callback_query
     if (order_id := _order_id(update)) is None:
-        await query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     user_id, now = update.effective_user.id, context.services.clock.now()
 
@@ -111,7 +112,7 @@ async def pay_order(update: Update, context: ShopContext) -> None:
 async def back_to_order(update: Update, context: ShopContext) -> None:
     """Back: the order as it was, with its buttons."""
     if (order_id := _order_id(update)) is None:
-        await update.callback_query.answer(context.t("This button is no longer valid."))
+        await stale(update, context)
         return
     view = await context.services.run(lambda s: shopping.order_view(
         s, order_id=order_id, user_id=update.effective_user.id))
@@ -206,7 +207,7 @@ async def confirm_withdrawal(update: Update, context: ShopContext) -> None:
     t, query, services = context.t, update.callback_query, context.services
     draft = pressed_draft(update, context, "withdraw")
     if draft is None or "name" not in draft:
-        await query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     await query.answer()
     op = await wallet_calls.withdraw(services, user_id=update.effective_user.id,

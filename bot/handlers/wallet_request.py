@@ -33,6 +33,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    stale,
     wallet_rules,
 )
 from bot.handlers.wallet_transfer import show_confirmation
@@ -64,7 +65,7 @@ async def start_request(update: Update, context: ShopContext) -> None:
 async def any_amount(update: Update, context: ShopContext) -> None:
     """A request without an amount: the payer types it."""
     if pressed_draft(update, context, "request") is None:
-        await update.callback_query.answer(context.t("This button is no longer valid."))
+        await stale(update, context)
         return
     await update.callback_query.answer()
     await _make_request(update.effective_message, context, None)
@@ -99,7 +100,7 @@ async def cancel_request(update: Update, context: ShopContext) -> None:
     decoded = callbacks.decode(query.data)
     token = context.user_data.get(MADE, {}).get(decoded.arg(0)) if decoded else None
     if token is None:
-        await query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     try:
         await context.services.run(lambda s: wallet_payments.cancel_money_request(

@@ -34,6 +34,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    stale,
     wallet_rules,
 )
 from bot.i18n import Translator
@@ -151,7 +152,7 @@ async def show_confirmation(message: Message, context: ShopContext, draft: dict[
 async def skip_note(update: Update, context: ShopContext) -> None:
     """No note: straight to the confirmation."""
     if (draft := pressed_draft(update, context, "send")) is None or "amount" not in draft:
-        await update.callback_query.answer(context.t("This button is no longer valid."))
+        await stale(update, context)
         return
     draft["note"] = ""
     await update.callback_query.answer()
@@ -163,7 +164,7 @@ async def confirm_send(update: Update, context: ShopContext) -> None:
     t, query = context.t, update.callback_query
     draft = pressed_draft(update, context, "send")
     if draft is None or "amount" not in draft:
-        await query.answer(t("This button is no longer valid."))
+        await stale(update, context)
         return
     if callbacks.decode(query.data).action == SEND_AGAIN:
         draft["large_ok"] = draft.get("warned", False)  # only after the warning was shown
