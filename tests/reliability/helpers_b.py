@@ -40,10 +40,15 @@ SPECIAL_TEXTS = [
 ]
 
 
+# The wallet's own refusals (``bot.handlers.wallet.refusal``), beside the shop's.
+WALLET_REFUSALS = ("Not enough money in your wallet: you have {balance}.",
+                   "That is over your daily transfer limit of {limit}; you can still send {left} today.")
+
+
 @cache
 def _patterns(lang: str) -> tuple[re.Pattern[str], ...]:
     t = Translator(lang, load_catalogs())
-    templates = [*RULES.values(), *MESSAGES.values(), FALLBACK]
+    templates = [*RULES.values(), *MESSAGES.values(), *WALLET_REFUSALS, FALLBACK]
     return tuple(re.compile("".join(".+?" if i % 2 else re.escape(part)
                                     for i, part in enumerate(re.split(r"\{(\w+)\}", t(tpl)))), re.S)
                  for tpl in templates)
