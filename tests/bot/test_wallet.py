@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -131,3 +133,16 @@ async def test_history_of_an_empty_wallet_and_back_to_the_menu(shop):
     assert "Balance: CN¥0.00" in back[-1].text and "Send money" in str(back[-1].buttons())
     unavailable = await chat.press_button(back, "Top up")  # this shop has no payment gateway
     assert "Payments are not available right now." in texts(unavailable)
+
+
+async def test_pay_with_wallet_pressed_twice_at_once_pays_once(shop):
+    await funded(shop, BUYER, 100_00, lang="en")
+    chat = shop.chat(BUYER, lang="en")
+    order, order_message = await _buy(shop, chat, WORDS["en"])
+    confirmation = await chat.press_button(order_message, "Pay with wallet")
+    data = next(b["callback_data"] for b in confirmation[-1].buttons() if "Pay" in b["text"])
+    await asyncio.gather(chat.press(data), chat.press(data))
+    assert await balance(shop, BUYER) == 87_50
+    assert len(await operations(shop, BUYER, WalletOpKind.ORDER)) == 1
+    async with shop.services.db.transaction() as s:
+        assert (await s.get(Order, order.id)).state == OrderState.PAID

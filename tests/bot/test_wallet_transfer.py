@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -244,3 +245,14 @@ async def test_money_spent_elsewhere_before_the_confirmation_is_refused_at_the_p
     refused = await chat.press_button(confirmation, "Send CN¥80.00")
     assert refused[-1].text == "Not enough money in your wallet: you have CN¥50.00."
     assert (await balance(shop, SENDER), await balance(shop, MEI)) == (50_00, 0)
+
+
+async def test_two_presses_at_the_same_moment_send_once(shop):
+    chat = await _people(shop, "en")
+    await chat.press_button(await chat.send("/wallet"), "Send money")
+    await chat.send("@mei_tea")
+    confirmation = await chat.press_button(await chat.send("60"), "No note")
+    data = next(b["callback_data"] for b in confirmation[-1].buttons() if "Send" in b["text"])
+    await asyncio.gather(chat.press(data), chat.press(data), chat.press(data))
+    assert (await balance(shop, SENDER), await balance(shop, MEI)) == (140_00, 60_00)
+    assert len(await operations(shop, SENDER, WalletOpKind.TRANSFER)) == 1
