@@ -167,6 +167,7 @@ async def edit_or_send(update: Update, text: str, keyboard: InlineKeyboardMarkup
 
 
 def escape(text: str | None) -> str:
+    """User text (or nothing) made safe for an HTML message."""
     return html.escape(text or "")
 
 

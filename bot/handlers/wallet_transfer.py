@@ -144,6 +144,7 @@ def _confirmation(draft: dict[str, Any], t: Translator) -> tuple[str, InlineKeyb
 
 
 async def show_confirmation(message: Message, context: ShopContext, draft: dict[str, Any]) -> None:
+    """The draft is complete: ask for the one confirmation (the request flow ends here too)."""
     awaiting.done(context.user_data)
     text, keyboard = _confirmation(draft, context.t)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
