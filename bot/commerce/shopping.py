@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce import orders, outbox, stats
+from bot.commerce import arrivals, orders, outbox, stats
 from bot.commerce.catalog import search_products
 from bot.commerce.errors import CommerceError, Forbidden, NotFound, SoldOut
 from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
@@ -53,13 +53,21 @@ class OrderView:
 
 @dataclass(frozen=True)
 class BuyResult:
-    """A Buy tap's outcome: the order (maybe an existing one), or sold out."""
+    """A Buy tap's outcome: the order (maybe an existing one), sold out, or a refusal.
 
-    order: PlacedOrder | None
+    ``fresh`` is False when the tap's update was already handled (a
+    redelivery): nothing was done and nothing should be said. ``language``
+    is the sender's, when the tap recorded its own arrival.
+    """
+
+    order: PlacedOrder | None = None
+    error: CommerceError | None = None
+    fresh: bool = True
+    language: str | None = None
 
     @property
     def sold_out(self) -> bool:
-        return self.order is None
+        return self.fresh and self.order is None and self.error is None
 
 
 async def listing(session: AsyncSession, *, product_id: int) -> Listing:
@@ -91,43 +99,54 @@ async def shop_listings(session: AsyncSession, *, merchant_id: int, limit: int =
 
 @dataclass(frozen=True)
 class BuyTap:
-    """A Buy tap, and whether its buyer gets the order confirmation in their private chat."""
+    """A Buy tap; whether its buyer gets the confirmation in their private chat; its arrival.
+
+    With an ``arrival`` the tap's update is recorded in the same transaction
+    as its order (``arrivals.record_arrivals``), instead of one of its own
+    before the handler ran: one transaction per batch of taps, not two.
+    """
 
     place: PlaceRequest
     confirm: bool = True
+    arrival: arrivals.Arrival | None = None
 
 
 async def buy_batch(
     session: AsyncSession, taps: list[BuyTap], *, rules: Rules, now: dt.datetime
-) -> list[BuyResult | CommerceError]:
-    """Buy taps that arrived together, in one transaction: one answer per tap, in order.
+) -> list[BuyResult]:
+    """Buy taps that arrived together, in one transaction: one result per tap, in order.
 
-    Orders are placed set-wise (``placement.place_orders``); each tap that
-    reached a product on sale (an order, or sold out) is counted as a buy tap
-    in one multi-row insert, and each new order
-    queues its confirmation (kind ``order_placed``, with the Pay button) in
-    the outbox, so sending 50,000 of them at Telegram's pace never holds up
-    taking orders.
+    The taps' updates are recorded first, and a redelivered one does nothing
+    more. Orders are placed set-wise (``placement.place_orders``); each tap
+    that reached a product on sale (an order, or sold out) is counted as a
+    buy tap in one multi-row insert, and each new order queues its
+    confirmation (kind ``order_placed``, with the Pay button) in the outbox,
+    so sending 50,000 of them at Telegram's pace never holds up taking orders.
     """
-    outcomes = await place_orders(session, [tap.place for tap in taps], rules=rules, now=now)
-    counted = [tap.place.product_id for tap, o in zip(taps, outcomes, strict=True)
+    recorded = [tap.arrival for tap in taps if tap.arrival is not None]
+    seen = iter(await arrivals.record_arrivals(session, recorded, now=now) if recorded else [])
+    results: list[BuyResult] = []
+    for tap in taps:
+        arrived = next(seen) if tap.arrival is not None else None
+        results.append(BuyResult(fresh=arrived.fresh, language=arrived.language) if arrived else BuyResult())
+    live = [i for i, result in enumerate(results) if result.fresh]
+    outcomes = await place_orders(session, [taps[i].place for i in live], rules=rules, now=now)
+    counted = [taps[i].place.product_id for i, o in zip(live, outcomes, strict=True)
                if isinstance(o, (PlacedOrder, SoldOut))]
     if counted:
         await session.execute(insert(events), [{"product_id": pid, "kind": stats.BUY_TAP, "at": now}
                                                for pid in counted])
-    confirmations = [(tap.place.buyer_id, ORDER_PLACED, f"{ORDER_PLACED}:{o.id}", {"order_id": o.id})
-                     for tap, o in zip(taps, outcomes, strict=True)
-                     if tap.confirm and isinstance(o, PlacedOrder) and o.created]
+    confirmations = [(taps[i].place.buyer_id, ORDER_PLACED, f"{ORDER_PLACED}:{o.id}", {"order_id": o.id})
+                     for i, o in zip(live, outcomes, strict=True)
+                     if taps[i].confirm and isinstance(o, PlacedOrder) and o.created]
     if confirmations:
         await outbox.notify_many(session, confirmations, now=now)
-    results: list[BuyResult | CommerceError] = []
-    for outcome in outcomes:
+    for i, outcome in zip(live, outcomes, strict=True):
+        language = results[i].language
         if isinstance(outcome, PlacedOrder):
-            results.append(BuyResult(outcome))
-        elif isinstance(outcome, SoldOut):
-            results.append(BuyResult(None))
-        else:
-            results.append(outcome)
+            results[i] = BuyResult(order=outcome, language=language)
+        elif not isinstance(outcome, SoldOut):
+            results[i] = BuyResult(error=outcome, language=language)
     return results
 
 
