@@ -48,8 +48,8 @@ USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})", re.ASCII)
 
 
 def display_name(username: str | None, first_name: str) -> str:
-    """How a user is named to another: @username, else the first name."""
-    return f"@{username}" if username else first_name
+    """How the sender sees the recipient: the name and the @username, so a stale username shows."""
+    return f"{first_name} (@{username})" if username else first_name
 
 
 # --- choosing the recipient

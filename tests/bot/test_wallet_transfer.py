@@ -26,17 +26,17 @@ from tests.telegram import texts
 SENDER, MEI, THIRD = 3001, 3002, 3003
 LANGS = {
     "zh": {"lang": "zh-hans", "send": "转账", "no_note": "不留言", "ok": "确认转账", "again": "确认",
-           "sent": "已向 @mei_tea 转账 ¥50.00", "got": "@ling 向你转账 ¥50.00", "note": "备注",
+           "sent": "已向 Mei (@mei_tea) 转账 ¥50.00", "got": "@ling 向你转账 ¥50.00", "note": "备注",
            "closed": "这个收款请求已结束", "self": "不能给自己转账"},
     "en": {"lang": "en", "send": "Send money", "no_note": "No note", "ok": "Send CN¥", "again": "Yes, send",
-           "sent": "Sent CN¥50.00 to @mei_tea", "got": "@ling sent you CN¥50.00", "note": "Note",
+           "sent": "Sent CN¥50.00 to Mei (@mei_tea)", "got": "@ling sent you CN¥50.00", "note": "Note",
            "closed": "This request for money is closed.", "self": "You can't send money to yourself."},
 }
 
 
 async def _people(shop, lang="zh", fen=200_00):
     await funded(shop, SENDER, fen, lang=lang, username="ling")
-    await funded(shop, MEI, 0, lang=lang, username="mei_tea")
+    await funded(shop, MEI, 0, lang=lang, username="mei_tea", first_name="Mei")
     return shop.chat(SENDER, lang=LANGS[lang]["lang"], username="ling")
 
 
@@ -79,15 +79,15 @@ async def test_send_to_the_author_of_a_forwarded_message(shop):
     hidden = await forward(chat, "hello", sender=None)
     assert "hides their account" in hidden[-1].text
     asked = await forward(chat, "see you at 8", sender=person(MEI))  # still waiting for a recipient
-    assert "How much do you want to send to @mei_tea?" in texts(asked)
+    assert "How much do you want to send to Mei (@mei_tea)?" in texts(asked)
 
 
 async def test_send_command_replying_to_a_forwarded_message(shop):
     chat = await _people(shop, "en")
     note_asked = await reply_to_forward(chat, "/send 12.50", sender=person(MEI))
-    assert "Add a note for @mei_tea" in note_asked[-1].text
+    assert "Add a note for Mei (@mei_tea)" in note_asked[-1].text
     confirmation = await chat.press_button(note_asked, "No note")
-    assert "Send CN¥12.50 to @mei_tea?" in confirmation[-1].text
+    assert "Send CN¥12.50 to Mei (@mei_tea)?" in confirmation[-1].text
     await chat.press_button(confirmation, "Send CN¥12.50")
     assert await balance(shop, MEI) == 12_50
 

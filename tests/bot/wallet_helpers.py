@@ -15,9 +15,10 @@ from tests.telegram import DATE, Call, Chat
 _keys = itertools.count(1)
 
 
-async def funded(shop: Any, user_id: int, fen: int, *, lang: str = "zh", username: str | None = None) -> None:
+async def funded(shop: Any, user_id: int, fen: int, *, lang: str = "zh", username: str | None = None,
+                 first_name: str = "Ling") -> None:
     """A user whose wallet was topped up with ``fen``: the verified notification's path, minus the HTTP."""
-    await make_user(shop.services.db, user_id=user_id, language=lang, clock=shop.clock)
+    await make_user(shop.services.db, user_id=user_id, language=lang, first_name=first_name, clock=shop.clock)
     if username:
         await set_username(shop, user_id, username)
     if fen <= 0:
