@@ -76,6 +76,17 @@ def new_draft(context: ShopContext, kind: str, **fields: Any) -> int:
     return number
 
 
+def seal(draft: dict[str, Any]) -> int:
+    """Give the draft a new number and key for the confirmation about to be shown.
+
+    The buttons of earlier steps (another amount, No note) and any earlier
+    confirmation go stale, so what is confirmed is what this one shows, under
+    a key of its own; a double tap on it still repeats the same key.
+    """
+    draft["no"], draft["key"] = secrets.randbelow(callbacks.MAX_ID), secrets.token_hex(12)
+    return draft["no"]
+
+
 def current_draft(context: ShopContext, kind: str) -> dict[str, Any] | None:
     """The draft being built (a text step adds to it), if it is of ``kind``."""
     draft = context.user_data.get(DRAFT)

@@ -33,6 +33,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    seal,
     stale,
 )
 from bot.i18n import Translator
@@ -130,7 +131,7 @@ async def receive_account(update: Update, context: ShopContext) -> None:
 async def _confirm(message: Message, draft: dict[str, Any], text: str, t: Translator) -> None:
     label = "✅ " + t("Pay {amount}", amount=t.money(draft["amount"]))
     await message.chat.send_message(text, parse_mode=ParseMode.HTML,
-                                    reply_markup=confirm_keyboard(label, PAY, draft["no"], t))
+                                    reply_markup=confirm_keyboard(label, PAY, seal(draft), t))
 
 
 async def choose_amount(update: Update, context: ShopContext) -> None:

@@ -40,6 +40,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    seal,
     stale,
     wallet_rules,
 )
@@ -199,7 +200,7 @@ async def _withdrawal_step(message: Message, context: ShopContext, kind: str, te
           name=escape(draft["name"])),
         t("Expected to arrive by {date}.", date=arrival.isoformat())])
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=confirm_keyboard(
-        "✅ " + t("Withdraw {amount}", amount=amount), WITHDRAW_OK, draft["no"], t))
+        "✅ " + t("Withdraw {amount}", amount=amount), WITHDRAW_OK, seal(draft), t))
 
 
 async def confirm_withdrawal(update: Update, context: ShopContext) -> None:

@@ -34,6 +34,7 @@ from bot.handlers.wallet import (
     escape,
     new_draft,
     pressed_draft,
+    seal,
     stale,
     wallet_rules,
 )
@@ -146,6 +147,9 @@ def _confirmation(draft: dict[str, Any], t: Translator) -> tuple[str, InlineKeyb
 async def show_confirmation(message: Message, context: ShopContext, draft: dict[str, Any]) -> None:
     """The draft is complete: ask for the one confirmation (the request flow ends here too)."""
     awaiting.done(context.user_data)
+    seal(draft)
+    for flag in ("warned", "large_ok"):  # a new confirmation starts from the first step
+        draft.pop(flag, None)
     text, keyboard = _confirmation(draft, context.t)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 

@@ -172,3 +172,12 @@ async def test_a_bill_settled_after_its_answer_was_lost_is_told_through_the_outb
     assert words["receipt"] in told[0].text and "R-77" in told[0].text and "30.00" in told[0].text
     assert words["refunded"] in told[1].text and "10.00" in told[1].text
     assert await balance(shop, USER) == 70_00
+
+
+async def test_buttons_of_earlier_steps_go_stale_once_the_confirmation_is_shown(shop, biller):
+    chat = await _chat(shop, "en")
+    _, amounts, confirmation = await _phone_confirmation(shop, chat, WORDS["en"])
+    assert "no longer valid" in (await chat.press_button(amounts, "30.00"))[-1].text
+    await chat.press_button(confirmation, "50.00")
+    assert "no longer valid" in (await chat.press_button(amounts, "10.00"))[-1].text
+    assert await balance(shop, USER) == 50_00
