@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot import callbacks, cards
 from bot.commerce import refunds
@@ -72,6 +73,20 @@ class Prompt:
 
     def taken(self, lang: str) -> None:
         self.seen.pop(lang, None)
+
+
+# Besides the commerce tables of ``factories.snapshot``: everything else a prompt could touch.
+EXTRA_TABLES = ("followups", "followup_deliveries", "posted_cards", "merchant_channels", "payouts",
+                "wallet_operations", "wallet_money_requests")
+
+
+async def tables(db: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table a typed answer could change."""
+    rows = await snapshot(db)
+    async with db.transaction() as s:
+        for table in EXTRA_TABLES:
+            rows[table] = [tuple(r) for r in await s.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+    return rows
 
 
 async def _user(shop: Any, lang: str) -> Chat:
@@ -207,9 +222,9 @@ REGISTRATION = Prompt(_apply(1, "Tea Corner", "Fine tea", "+86 21 5555 0000"))
 async def _answer(shop: Any, prompt: Prompt, lang: str, text: str) -> tuple[list[str], bool, bool]:
     """Send ``text`` to the prompt: (what the bot said, was it refused, did the tables stay)."""
     chat = await prompt.chat(shop, lang)
-    before = await snapshot(shop.services.db)
+    before = await tables(shop.services.db)
     said = texts(await chat.send(text))
-    unchanged = await snapshot(shop.services.db) == before
+    unchanged = await tables(shop.services.db) == before
     refused = len(said) == 1 and is_refusal(said[0], lang)
     assert not any(is_bug_answer(s) for s in said), f"{text!r}: {said}"
     assert refused or not any(is_refusal(s, lang) for s in said), f"{text!r}: {said}"
@@ -296,10 +311,10 @@ async def test_inline_search_answers_any_text_with_cards_on_sale_only(shop, word
         merchant = await make_merchant(db, clock=shop.clock)
         shop.search_product = await make_product(db, merchant=merchant, title="Green tea", clock=shop.clock)
     chat = await _user(shop, lang)
-    before = await snapshot(db)
+    before = await tables(db)
     calls = await chat.inline(words)
     assert [c.method for c in calls] == ["answerInlineQuery"], f"{words!r}: {calls}"
-    assert await snapshot(db) == before
+    assert await tables(db) == before
     results = calls[0].params["results"]
     results = json.loads(results) if isinstance(results, str) else results
     product_id = shop.search_product.id
@@ -320,7 +335,7 @@ async def test_a_quantity_beyond_stock_or_limits_is_refused_and_changes_nothing(
     merchant = await make_merchant(db, clock=shop.clock)
     product = await _product(shop, merchant, stock=stock, per_buyer_limit=limit)
     buyer = await _user(shop, lang)
-    before = await snapshot(db)
+    before = await tables(db)
     answer = await buyer.press(callbacks.encode(cards.BUY, product.id, quantity))
     allowed = quantity <= min(stock, limit or stock, shop.services.rules.max_quantity_per_order)
     async with db.transaction() as s:
@@ -330,7 +345,7 @@ async def test_a_quantity_beyond_stock_or_limits_is_refused_and_changes_nothing(
         assert placed == quantity
         return
     said = texts(answer)
-    assert placed == 0 and await snapshot(db) == before
+    assert placed == 0 and await tables(db) == before
     assert [c.method for c in answer] == ["answerCallbackQuery"] and is_refusal(said[0], lang), said
 
 
@@ -342,7 +357,16 @@ async def test_a_quantity_beyond_stock_or_limits_is_refused_and_changes_nothing(
 ])
 async def test_a_deep_link_to_an_id_beyond_any_row_is_answered_plainly(shop, typed, lang, answer):
     chat = await _user(shop, lang)
-    before = await snapshot(shop.services.db)
+    before = await tables(shop.services.db)
     said = texts(await chat.send(typed))
     assert len(said) == 1 and answer in said[0] and not is_bug_answer(said[0]), said
-    assert await snapshot(shop.services.db) == before
+    assert await tables(shop.services.db) == before
+
+
+async def test_a_refused_answer_is_logged_with_the_rule_it_broke(shop, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="bot.handlers.errors")
+    chat, _ = await _merchant(shop, "en")
+    await _steps(chat, "/newproduct", "/skip", "Green tea", "/skip")
+    assert texts(await chat.send("12.345")) == ["At most two decimal places, like 12.50."]
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "bot.handlers.errors"]
+    assert f"user {chat.user_id}" in logged and "too_many_decimals" in logged
