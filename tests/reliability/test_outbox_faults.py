@@ -87,15 +87,16 @@ async def test_a_429_storm_with_blocked_users_sends_every_message_once_at_telegr
     telegram = StormTelegram(clock, blocked)
     bot = Bot(shop.app.bot.token, request=telegram, get_updates_request=telegram)
     await bot.initialize()
-    pacer, tick = Pacer(), dt.timedelta(seconds=services.settings.outbox_poll_s)
-    for telegram.tick in range(300):
+    pacer, poll = Pacer(), dt.timedelta(seconds=services.settings.outbox_poll_s)
+    for tick in range(300):
+        telegram.tick = tick
         await drain_once(bot, services, pacer=pacer)
         async with services.db.transaction() as s:
             pending = await s.scalar(select(OutboxMessage.id).where(
                 OutboxMessage.state == OutboxState.PENDING).limit(1))
         if pending is None:
             break
-        clock.advance(tick)
+        clock.advance(poll)
     else:
         raise AssertionError("the outbox never drained")
 
