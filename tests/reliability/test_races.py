@@ -286,3 +286,19 @@ async def test_a_triple_tap_on_approve_application_approves_once(shop):
     said = [c.text for c in calls if c.method in ("sendMessage", "answerCallbackQuery") and c.text]
     assert said.count("Ling's Cups is approved and may sell now.") == 1, said
     assert await notices_of(shop, "merchant_approved") == 1
+
+
+async def test_a_refund_asked_while_the_seller_ships_ends_in_one_consistent_state(shop):
+    _, product = await shop_with_product(shop, stock=4)
+    order_id = await paid_order(shop, 6110, product.id, lang="en")
+    buyer, seller = shop.chat(6110, lang="en"), shop.chat(5001, lang="zh")
+    await buyer.press(f"ord_refund:{order_id}")
+    await seller.press(f"ship:{order_id}")
+
+    await asyncio.gather(buyer.send("arrived broken"), seller.send("SF 777"))
+
+    settled = await order(shop, order_id)
+    assert settled.state == OrderState.REFUND_REQUESTED and await count(shop.services.db, Refund) == 1
+    shipped_first = settled.state_before_refund == OrderState.SHIPPED
+    assert shipped_first == (settled.tracking_note == "SF 777")
+    assert await notices_of(shop, "order_shipped") == int(shipped_first)
