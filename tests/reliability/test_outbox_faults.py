@@ -7,11 +7,13 @@ before the request left. The real dispatcher (``drain_once`` with one
 ``Pacer``, ticking every ``outbox_poll_s`` of the shop's clock as
 ``run_dispatcher`` does) must send every message exactly once, honour every
 ``retry_after``, keep Telegram's pace, and give up on blocked users at once
-without holding up anybody else.
+without holding up anybody else — also when the messages are a flash sale's
+order confirmations, queued by the Buy taps themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import random
@@ -23,11 +25,12 @@ from sqlalchemy import select
 from telegram import Bot
 from telegram.request import RequestData
 
+from bot import callbacks, cards
 from bot.commerce.outbox import notify
 from bot.dispatcher import Pacer, drain_once
 from bot.store.enums import OutboxState
-from bot.store.models import OutboxMessage, User
-from tests.factories import make_user
+from bot.store.models import Order, OutboxMessage, User
+from tests.factories import make_merchant, make_product, make_user
 from tests.telegram import FakeTelegram
 
 STORMS = ((5, 20), (35, 45))  # tick ranges in which Telegram throttles hard
@@ -134,3 +137,29 @@ async def test_a_429_storm_with_blocked_users_sends_every_message_once_at_telegr
             last[chat] = when
     per_second = Counter(when.replace(microsecond=0) for when, _, o in telegram.attempts if o == "sent")
     assert max(per_second.values()) <= services.settings.outbox_messages_per_second
+
+
+async def test_a_flash_sales_order_confirmations_reach_each_buyer_once_through_a_storm(shop):
+    services, clock = shop.services, shop.clock
+    merchant = await make_merchant(services.db, clock=clock)
+    product = await make_product(services.db, merchant=merchant, stock=30, clock=clock)
+    buyers = [shop.chat(7100 + n, lang="en" if n % 2 else "zh-hans") for n in range(40)]
+    await asyncio.gather(*(b.press(callbacks.encode(cards.BUY, product.id, 1)) for b in buyers))
+    async with services.db.transaction() as s:
+        winners = set(await s.scalars(select(Order.buyer_id)))
+    assert len(winners) == 30
+    blocked = {min(winners)}
+    telegram = StormTelegram(clock, blocked, seed=11)
+    bot = Bot(shop.app.bot.token, request=telegram, get_updates_request=telegram)
+    await bot.initialize()
+    pacer, poll = Pacer(), dt.timedelta(seconds=services.settings.outbox_poll_s)
+    for tick in range(120):
+        telegram.tick = tick
+        await drain_once(bot, services, pacer=pacer)
+        clock.advance(poll)
+
+    to_buyers = [c for c in telegram.calls if c.method == "sendMessage" and c.chat_id != merchant.owner_id]
+    assert Counter(int(c.chat_id) for c in to_buyers) == dict.fromkeys(winners - blocked, 1)  # the losers
+    for call in to_buyers:  # heard "sold out" at the tap; each winner gets the order once, with Pay
+        assert any("/pay/" in b.get("url", "") for b in call.buttons()), call.text
+    assert Counter(o for _, _, o in telegram.attempts)["429"] > 0
