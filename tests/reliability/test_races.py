@@ -295,10 +295,15 @@ async def test_a_refund_asked_while_the_seller_ships_ends_in_one_consistent_stat
     await buyer.press(f"ord_refund:{order_id}")
     await seller.press(f"ship:{order_id}")
 
+    start = len(shop.telegram.calls)
     await asyncio.gather(buyer.send("arrived broken"), seller.send("SF 777"))
+    to_seller = [c.text for c in shop.telegram.calls[start:] if c.chat_id == 5001]
 
     settled = await order(shop, order_id)
     assert settled.state == OrderState.REFUND_REQUESTED and await count(shop.services.db, Refund) == 1
     shipped_first = settled.state_before_refund == OrderState.SHIPPED
     assert shipped_first == (settled.tracking_note == "SF 777")
     assert await notices_of(shop, "order_shipped") == int(shipped_first)
+    expected = ("Order #{id} is shipped; the buyer is told." if shipped_first
+                else "That can't be done in this order's current state.")
+    assert to_seller == [say(shop, "zh", expected, id=order_id)]
