@@ -3,8 +3,9 @@
 Everything runs against the simulated gateway over real HTTP (``bench``),
 with its failure injection turned up: half the open-API calls answer 503
 (from its seeded RNG, so a run is replayable), or every call is held until
-the bot has stopped waiting — yet the gateway then does the work, as a real
-one whose answer was lost would. The bot's side retries on the scheduler's
+the bot has stopped waiting, or the answer "not now". A request that reached
+the gateway but whose answer was lost is made by calling the gateway
+directly, before the bot retries. The bot's side retries on the scheduler's
 passes with the same idempotency key (``out_trade_no``, ``out_request_no``,
 ``out_biz_no``). At the end nothing is lost and nothing happened twice: the
 bot's payments, refunds and payouts are exactly the gateway's trades, refunds
@@ -22,6 +23,7 @@ from sqlalchemy import func, select, update
 
 from bot.commerce import ledger, refunds
 from bot.commerce.payments import out_trade_no_for
+from bot.commerce.settlement import payee_of
 from bot.payments.base import GatewayUnavailable
 from bot.payments.syncing import sync_unpaid
 from bot.store.enums import OrderState, PaymentState, PayoutState, RefundState
@@ -156,14 +158,20 @@ async def test_refunds_through_a_failing_gateway_go_back_once_each(db, bench: Be
     async def retry() -> None:
         await jobs.retry_pending(bench.services, bench.clock.now())
 
-    # An outage, then answers that arrive after the bot stopped waiting (the gateway still refunds),
-    # then the platform's account short of money for a while ("no, not now"), then half the calls 503.
+    # An outage, then answers that arrive after the bot stopped waiting, then one refund made at the
+    # gateway whose answer was lost, then the platform's account short of money for a while ("no, not
+    # now"), then half the calls 503.
     bench.gw.settings.error_5xx_rate = 1.0
     await retry()
     bench.gw.settings.error_5xx_rate = 0.0
     bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 0.2, 0.5
     await retry()
     bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 2.0, 0.0
+    number, amount = next(iter(wanted.items()))
+    order_id = await db.run(lambda s: s.scalar(
+        select(Refund.order_id).where(Refund.out_request_no == number)))
+    assert (await bench.gateway.refund(out_trade_no=out_trade_no_for(order_id), out_request_no=number,
+                                       amount_fen=amount, reason="broken")).ok
     async with bench.gw.db.begin() as conn:
         balance = (await conn.execute(select(gateway_apps.c.balance_fen))).scalar_one()
         await conn.execute(gateway_apps.update().values(balance_fen=0))
@@ -205,9 +213,18 @@ async def test_payouts_through_a_failing_gateway_are_paid_once_each(db, bench: B
         bench.clock.advance(dt.timedelta(days=1))
         bench.gw_clock.advance(dt.timedelta(days=1))
 
-    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 0.2, 0.5  # accepted, answers lost
+    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 0.2, 0.5  # the bot gives up waiting
     await jobs.settlement(services, bench.clock.now())
+
+    assert await count(db, Payout, Payout.state == PayoutState.PENDING) == 4  # none got through
     bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 2.0, 0.0
+    # One transfer reaches the gateway but its answer never reaches the bot (as if sent just before
+    # a crash, see test_crash): the bot's retry must find it done, not pay it twice.
+    async with db.transaction() as s:
+        lost = await s.scalar(select(Payout).where(Payout.merchant_id == shops[0].id))
+    answer = await bench.gateway.transfer(out_biz_no=lost.out_biz_no, amount_fen=lost.amount_fen,
+                                          payee=payee_of(shops[0]), title="payout", payee_name=shops[0].name)
+    assert answer.ok
     bench.gw.settings.error_5xx_rate = 0.5
 
     async def settled() -> bool:
