@@ -33,7 +33,10 @@ payments = Payment.__table__
 
 @dataclass(frozen=True)
 class Confirmation:
-    """The outcome of a confirmed payment: ``paid``, ``repeat``, ``revived`` or ``refund``."""
+    """The outcome of a confirmed payment: ``paid``, ``repeat``, ``revived``, ``refund`` or ``credited``.
+
+    ``credited``: the order was already paid from the wallet, so this payment went to the wallet.
+    """
 
     outcome: str
     payment_id: int
@@ -118,6 +121,14 @@ async def confirm_payment(
     order = await session.get(Order, payment.order_id, with_for_update=True, populate_existing=True)
     if order is None:
         raise NotFound(what="order")
+    from bot.commerce import wallet_funding, wallet_payments  # they import this module
+
+    if await wallet_payments.paid_from_wallet(session, order.id) is not None:
+        # The buyer paid from the wallet and then at the gateway too: the second payment is kept
+        # in the wallet (a refund would count against the order as if its goods came back).
+        await wallet_funding.credit_duplicate_payment(session, order=order, out_trade_no=out_trade_no,
+                                                      amount_fen=amount_fen, now=now)
+        return Confirmation("credited", payment.id, order.id)
     await ledger.post(
         session, key=f"payment:{out_trade_no}", now=now, memo="buyer paid",
         legs=[(ledger.CLEARING, amount_fen),

@@ -29,7 +29,7 @@ from bot.commerce.money import check_amount, clean_text
 from bot.commerce.outbox import notify
 from bot.commerce.wallet import WalletOp, WalletRules, balance, claim, journal_key, locked_operation
 from bot.store.enums import PaymentPurpose, PaymentState, WalletOpKind, WalletOpState
-from bot.store.models import Payment
+from bot.store.models import Order, Payment
 from bot.store.wallet import WalletOperation
 
 operations = WalletOperation.__table__
@@ -86,6 +86,25 @@ async def complete_top_up(session: AsyncSession, *, out_trade_no: str, now: dt.d
     await _settle(session, row.id, WalletOpState.SUCCEEDED, now)
     await notify(session, chat_id=row.user_id, kind="wallet_topped_up", now=now,
                  dedupe_key=f"wallet-topup:{row.id}", op_id=row.id, amount_fen=row.amount_fen)
+    return WalletOp.of(await locked_operation(session, row.id))
+
+
+async def credit_duplicate_payment(
+    session: AsyncSession, *, order: Order, out_trade_no: str, amount_fen: int, now: dt.datetime
+) -> WalletOp:
+    """A gateway payment for an order the wallet already paid: it becomes a top-up of the buyer's wallet."""
+    row, created = await claim(session, user_id=order.buyer_id, key=f"duplicate:{out_trade_no}",
+                               kind=WalletOpKind.TOPUP, amount_fen=amount_fen, now=now, order_id=order.id,
+                               out_trade_no=out_trade_no)
+    if not created:
+        return WalletOp.of(row, repeat=True)
+    await ledger.post(session, key=journal_key(row.id, "topup"), now=now, memo="duplicate order payment",
+                      legs=[(ledger.CLEARING, amount_fen),
+                            (ledger.wallet_account(order.buyer_id), -amount_fen)],
+                      order_id=order.id, merchant_id=order.merchant_id)
+    await _settle(session, row.id, WalletOpState.SUCCEEDED, now)
+    await notify(session, chat_id=order.buyer_id, kind="wallet_topped_up", now=now,
+                 dedupe_key=f"wallet-topup:{row.id}", op_id=row.id, amount_fen=amount_fen, order_id=order.id)
     return WalletOp.of(await locked_operation(session, row.id))
 
 

@@ -36,9 +36,8 @@ async def send_refund(services: Services, out_request_no: str) -> str:
     todo = await services.run(lambda s: paysync.refund_to_send(s, out_request_no=out_request_no))
     if todo.state != RefundState.APPROVED:
         return todo.state
-    if todo.out_trade_no is None and await services.run(
-        lambda s: wallet_payments.is_wallet_refund(s, out_request_no=out_request_no)
-    ):  # the order was paid from the wallet: the refund goes back there, no gateway involved
+    if await services.run(lambda s: wallet_payments.is_wallet_refund(s, out_request_no=out_request_no)):
+        # The order was paid from the wallet: the refund goes back there, no gateway involved.
         return await _settle(services, out_request_no, succeeded=True)
     if gateway is None or todo.out_trade_no is None:
         log.warning("refund %s cannot go through the gateway (no gateway or no paid trade)", out_request_no)

@@ -336,3 +336,37 @@ async def test_a_withdrawal_is_refused_for_a_bad_account_or_too_little_money_and
     held = await withdraw(50_00)
     assert (held.state, await balance(db, ling), await balance(db, ling, "held")) == ("pending", 0, 50_00)
     assert held.expected_at is not None and business_date(held.expected_at) == dt.date(2026, 1, 6)
+
+
+async def test_paying_at_the_gateway_after_the_wallet_paid_keeps_the_money_in_the_wallet(db):
+    from bot.commerce import refunds
+
+    merchant = await make_merchant(db)
+    product = await make_product(db, merchant=merchant, price_fen=40_00, stock=3)
+    ling = await make_user(db)
+    await fund(db, ling, 40_00)
+    order = await place(db, buyer_id=ling, product_id=product.id)
+    trade = await db.run(lambda s: payments.payment_for_order(s, order_id=order.id, now=NOW))  # page opened
+    await db.run(lambda s: wallet_payments.pay_order(s, user_id=ling, order_id=order.id, key="p", now=NOW))
+
+    outcomes = [(await db.run(lambda s: payments.confirm_payment(  # the gateway's notice, twice
+        s, out_trade_no=trade.out_trade_no, trade_no="T2", amount_fen=40_00, now=NOW))).outcome
+        for _ in range(2)]
+
+    assert outcomes == ["credited", "repeat"]
+    assert await balance(db, ling) == 40_00
+    async with db.transaction() as s:
+        assert await ledger.balance(s, ledger.merchant_account(merchant.id, "pending")) == 40_00
+        assert (await s.get(Order, order.id)).refunded_fen == 0
+    topped = await notices(db, "wallet_topped_up")
+    assert [p["order_id"] for _, _, p in topped if "order_id" in p] == [order.id]
+
+    refund = await db.run(lambda s: refunds.request_refund(s, order_id=order.id, buyer_id=ling,
+                                                           reason="wrong size", now=NOW))
+    await db.run(lambda s: refunds.approve_refund(s, refund_id=refund.id, merchant_id=merchant.id, now=NOW))
+    async with db.transaction() as s:  # the gateway trade exists, yet the refund goes to the wallet
+        assert await wallet_payments.is_wallet_refund(s, out_request_no=refund.out_request_no)
+    await db.run(lambda s: refunds.complete_refund(s, out_request_no=refund.out_request_no, now=NOW))
+    assert await balance(db, ling) == 80_00
+    async with db.transaction() as s:
+        assert await ledger.balance(s, ledger.CLEARING) == 80_00
