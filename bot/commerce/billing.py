@@ -39,6 +39,13 @@ def biller_request_id(op_id: int) -> str:
     return f"SBB{op_id:08d}"
 
 
+def check_biller(code: str) -> str:
+    """A biller code as the catalogue writes them; anything else (a forged callback) is refused."""
+    if not _BILLER.fullmatch(code):
+        raise InvalidInput("biller", "unknown")
+    return code
+
+
 def clean_account_no(text: str) -> str:
     """A phone number or utility account as typed: spaces dropped, letters, digits and dashes."""
     account = re.sub(r"\s+", "", text)
@@ -53,8 +60,7 @@ async def start_bill(
 ) -> WalletOp:
     """Hold the bill's amount and record the request (pending); the client then calls the biller."""
     check_amount(amount_fen, field="amount", max_fen=rules.max_amount_fen)
-    if not _BILLER.fullmatch(biller):
-        raise InvalidInput("biller", "unknown")
+    check_biller(biller)
     account = clean_account_no(account_no)
     row, created = await claim(session, user_id=user_id, key=key, kind=WalletOpKind.BILL,
                                amount_fen=amount_fen, now=now, biller=biller, account_no=account)

@@ -42,7 +42,7 @@ async def biller_catalogue(services: Services) -> list[Biller]:
 async def quote_bill(services: Services, *, biller: str, account_no: str) -> BillQuote | None:
     """The amount a utility account owes now (None: no bill); ``InvalidInput`` for a malformed number."""
     account = billing.clean_account_no(account_no)
-    return await biller_client(services).lookup(biller=biller, account_no=account)
+    return await biller_client(services).lookup(biller=billing.check_biller(biller), account_no=account)
 
 
 async def pay_bill(

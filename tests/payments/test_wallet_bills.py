@@ -101,6 +101,8 @@ async def test_a_utility_bill_is_looked_up_by_account_and_paid_in_full(db, bille
     assert await wallet_calls.quote_bill(biller.services, biller="city_gas", account_no="12345000") is None
     with pytest.raises(InvalidInput):
         await wallet_calls.quote_bill(biller.services, biller="city_gas", account_no="12/34")
+    with pytest.raises(InvalidInput):  # a forged biller code never reaches the biller's URL
+        await wallet_calls.quote_bill(biller.services, biller="../v1/payments", account_no=METER)
 
 
 async def test_a_declined_bill_refunds_the_wallet_and_says_why(db, biller):
