@@ -87,6 +87,10 @@ async def remember_update(update: Update, context: ShopContext) -> None:
     seen = await arrivals_queue(context).submit(arrival_of(update, context))
     if not note_arrival(context, seen):
         raise ApplicationHandlerStop
+    if query is not None and not query.data and not query.game_short_name:
+        # No button of ours is without data, and PTB would offer this one to every handler's pattern.
+        await stale_button(update, context)
+        raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: ShopContext) -> None:
