@@ -106,6 +106,8 @@ function renderChats() {
     nav.append(Render.el("button", { type: "button", text: chatTitle(chat),
       "aria-current": String(Boolean(current)), onclick: () => openChat(chat.id) }));
   }
+  const open = nav.querySelector('[aria-current="true"]');
+  if (open) open.scrollIntoView({ block: "nearest", inline: "nearest" });  /* on a phone the row scrolls */
 }
 
 async function openChat(chatId) {
