@@ -100,7 +100,7 @@ async def send(update: Update, context: ShopContext) -> None:
     context.user_data.pop(DRAFT, None)
     await query.answer()
     with contextlib.suppress(BadRequest):
-        await query.edit_message_text(t("Sent to {count} followers.", count=sent.recipients))
+        await query.edit_message_text(t("Sent to followers: {count}.", count=sent.recipients))
 
 
 async def discard(update: Update, context: ShopContext) -> None:

@@ -140,7 +140,7 @@ def test_the_whole_loop_in_the_browser(demo: Demo, browser, artifacts: Path) -> 
     chat.be(BAO)
     chat.send("/followup New colours of scarves this week!")
     chat.press("New colours of scarves", "Send")
-    chat.message("Sent to 1 follower")
+    chat.message("Sent to followers: 1")
     chat.be(ALEX)
     chat.press("New colours of scarves", "Stop messages from Bao's Handmade")
     chat.toast("won't get messages from Bao's Handmade")
