@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
+    # Where the payment pages' "Back to the chat" links go; empty means https://t.me/<the bot>.
+    chat_url: str = ""
     # Signs the bot's own /pay/<token> links, so an order id cannot be guessed into one.
     link_secret: str = "change-me-link-secret"
     admin_ids: list[int] = Field(default_factory=list)

@@ -62,6 +62,7 @@ def demo_env(data: Path, ports: Ports) -> dict[str, str]:
         "SHOPBOT_TELEGRAM_FILE_BASE_URL": f"{sandbox}/file/bot",
         "SHOPBOT_WEB_PORT": str(ports.web),
         "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.web}",
+        "SHOPBOT_CHAT_URL": f"{sandbox}/",
         "SHOPBOT_ADMIN_IDS": f"[{ADMIN_ID}]",
         "SHOPBOT_PAY_KEYS_FILE": str(data / "gateway" / "keys.json"),
         "SHOPBOT_GATEWAY_PORT": str(ports.gateway),

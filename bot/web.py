@@ -50,7 +50,9 @@ def _t(services: Services, lang: str | None = None) -> Translator:
 
 
 def _back_url(request: Request) -> str:
-    """A link back to the bot's chat, when the bot's username is known."""
+    """A link back to the bot's chat: the configured one, or the bot's t.me page once its name is known."""
+    if chat_url := _services(request).settings.chat_url:
+        return chat_url
     application: Application | None = request.app.state.application
     try:
         username = application.bot.username if application is not None else None

@@ -41,6 +41,14 @@ async def test_health_and_the_return_page_link_back_to_the_bot(shop):
     assert "正在确认你的付款" in back.text
 
 
+async def test_the_return_page_links_to_the_configured_chat(shop):
+    shop.services.settings = shop.services.settings.model_copy(update={"chat_url": "http://127.0.0.1:8081/"})
+    async with client(shop) as http:
+        back = await http.get("/payments/return", params={"out_trade_no": "SB00000404"})
+
+    assert 'href="http://127.0.0.1:8081/"' in back.text and "t.me" not in back.text
+
+
 async def test_notifications_are_refused_when_no_gateway_is_configured(shop):
     async with client(shop) as http:
         answer = await http.post("/payments/notify", data={"out_trade_no": "SB1", "sign": "x"})
