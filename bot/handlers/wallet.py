@@ -247,7 +247,10 @@ def what_moved(m: wallet.Movement, t: Translator) -> str:
     if m.kind == "refund":
         return t("refund of order #{id}", id=m.order_id)
     if m.kind == WalletOpKind.BILL:
-        return t("bill {biller} {account}", biller=escape(m.biller), account=escape(m.account_no))
+        biller, account = escape(m.biller), escape(m.account_no)
+        if m.amount_fen > 0:  # the biller did not take it: the hold came back
+            return t("bill {biller} {account} refunded", biller=biller, account=account)
+        return t("bill {biller} {account}", biller=biller, account=account)
     if m.kind == WalletOpKind.WITHDRAWAL:
         return t("withdrawal") if m.amount_fen < 0 else t("withdrawal returned")
     return t("top-up")

@@ -181,3 +181,14 @@ async def test_buttons_of_earlier_steps_go_stale_once_the_confirmation_is_shown(
     await chat.press_button(confirmation, "50.00")
     assert "no longer valid" in (await chat.press_button(amounts, "10.00"))[-1].text
     assert await balance(shop, USER) == 50_00
+
+
+async def test_history_shows_a_refunded_bill_as_two_movements(shop, biller):
+    chat = await _chat(shop, "en")
+    *_, confirmation = await _phone_confirmation(shop, chat, WORDS["en"])
+    biller.failure_rate = 1.0
+    await chat.press_button(confirmation, "50.00")
+    history = await chat.press_button(await chat.send("/wallet"), "History")
+    lines = history[-1].text.split("\n")
+    assert "+CN¥50.00 · bill cmcc 13800138000 refunded" in lines[1]
+    assert "−CN¥50.00 · bill cmcc 13800138000" in lines[2]
