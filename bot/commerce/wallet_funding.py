@@ -37,6 +37,22 @@ operations = WalletOperation.__table__
 _BANK_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{4,38}[A-Za-z0-9]", re.ASCII)
 
 
+def clean_bank_account(text: str) -> str:
+    """A bank account number as typed, trimmed; ``InvalidInput`` when it cannot be one.
+
+    Public so the chat can answer the step where it was typed, not the final press.
+    """
+    account = clean_text(text, field="bank_account", max_chars=40)
+    if not _BANK_ACCOUNT.fullmatch(account):
+        raise InvalidInput("bank_account", "malformed")
+    return account
+
+
+def clean_account_name(text: str) -> str:
+    """The account holder's name as typed, trimmed and bounded."""
+    return clean_text(text, field="account_name", max_chars=64)
+
+
 def top_up_trade_no(op_id: int) -> str:
     """The gateway's merchant order number of a top-up."""
     return f"WT{op_id:08d}"
@@ -125,10 +141,8 @@ async def request_withdrawal(
 ) -> WalletOp:
     """Hold ``amount_fen`` for a withdrawal to a bank account; the payment client sends it."""
     check_amount(amount_fen, field="amount", max_fen=rules.max_amount_fen)
-    account = clean_text(bank_account, field="bank_account", max_chars=40)
-    if not _BANK_ACCOUNT.fullmatch(account):
-        raise InvalidInput("bank_account", "malformed")
-    name = clean_text(account_name, field="account_name", max_chars=64)
+    account = clean_bank_account(bank_account)
+    name = clean_account_name(account_name)
     arrival = start_of_business_day(expected_arrival(now, rules.withdrawal_delay_working_days))
     row, created = await claim(session, user_id=user_id, key=key, kind=WalletOpKind.WITHDRAWAL,
                                amount_fen=amount_fen, now=now, account_no=account, account_name=name,

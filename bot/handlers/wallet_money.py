@@ -25,7 +25,6 @@ from bot import callbacks, cards
 from bot.clock import business_date
 from bot.commerce import shopping, wallet, wallet_funding, wallet_payments
 from bot.commerce.errors import IllegalTransition, InsufficientFunds
-from bot.commerce.money import clean_text
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.buyer_orders import order_message
@@ -185,12 +184,11 @@ async def _withdrawal_step(message: Message, context: ShopContext, kind: str, te
         await message.reply_text(t("Send the number of the bank account that should receive it."))
         return
     if kind == "w_wd_account":
-        # Length and characters now; the account's shape is checked when the withdrawal is requested.
-        draft["account"] = clean_text(text, field="bank_account", max_chars=40)
+        draft["account"] = wallet_funding.clean_bank_account(text)
         awaiting.wait_for(context.user_data, "w_wd_name", draft["no"])
         await message.reply_text(t("Send the account holder's full name, as the bank knows it."))
         return
-    draft["name"] = clean_text(text, field="account_name", max_chars=64)
+    draft["name"] = wallet_funding.clean_account_name(text)
     awaiting.done(context.user_data)
     now = context.services.clock.now()
     arrival = wallet_funding.expected_arrival(now, rules.withdrawal_delay_working_days)
