@@ -16,17 +16,20 @@ import signal
 import uvicorn
 from telegram import Update
 from telegram.ext import Application
+from telegram.request import HTTPXRequest
 
 from bot.app import build_application
 from bot.config import Settings
 from bot.dispatcher import run_dispatcher
+from bot.handlers.common import publish_commands
 from bot.handlers.posting import refresh_cards
 from bot.payments.alipay import gateway_from_settings
 from bot.services import Services, build_services
-from bot.web import build_web_app
+from bot.web import WebhookReplyRequest, build_web_app
 
 log = logging.getLogger(__name__)
 CARD_REFRESH_SECONDS = 3.0
+WEBHOOK_POOL_SIZE = 16
 
 
 async def _refresh_loop(application: Application, services: Services, stop: asyncio.Event) -> None:
@@ -43,7 +46,10 @@ async def _refresh_loop(application: Application, services: Services, stop: asyn
 async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     """Run the bot until SIGINT or SIGTERM."""
     services = build_services(settings, gateway=gateway_from_settings(settings))
-    application = build_application(settings, services=services)
+    # With a webhook, callback answers ride on the webhook responses (``WebhookReplyRequest``); the
+    # other calls use a small pool: httpx checks every pooled connection on each request.
+    request = WebhookReplyRequest(HTTPXRequest(connection_pool_size=WEBHOOK_POOL_SIZE)) if webhook else None
+    application = build_application(settings, services=services, request=request)
     server = uvicorn.Server(
         uvicorn.Config(build_web_app(services, application), host=settings.web_host,
                        port=settings.web_port, log_level="warning", lifespan="off")
@@ -54,6 +60,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with application:
         await application.start()
+        await publish_commands(application.bot, services.catalogs)
         if webhook:
             await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
                                               allowed_updates=Update.ALL_TYPES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -22,6 +22,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.commerce import arrivals, users
 from bot.context import ShopContext
+from bot.i18n import Catalogs, Translator
 from bot.store.groupcommit import GroupCommit
 
 SET_LANGUAGE = callbacks.action("lang")
@@ -93,17 +94,31 @@ async def remember_update(update: Update, context: ShopContext) -> None:
         raise ApplicationHandlerStop
 
 
+# What everyone can do: listed by /start and /help, and in Telegram's command menu.
+COMMANDS = (
+    ("orders", "your orders"),
+    ("wallet", "your wallet: top up, send, pay bills"),
+    ("following", "shops you follow"),
+    ("apply", "open a shop"),
+    ("language", "change language"),
+)
+
+
 async def start(update: Update, context: ShopContext) -> None:
     """Greet the user and say what the bot can do."""
     t = context.t
     await update.effective_message.reply_text(
         t("Welcome to Shopbot! Open a product card to buy, or try these:")
-        + "\n/orders — " + t("your orders")
-        + "\n/wallet — " + t("your wallet: top up, send, pay bills")
-        + "\n/following — " + t("shops you follow")
-        + "\n/apply — " + t("open a shop")
-        + "\n/language — " + t("change language")
+        + "".join(f"\n/{command} — {t(about)}" for command, about in COMMANDS)
     )
+
+
+async def publish_commands(bot: Bot, catalogs: Catalogs) -> None:
+    """Fill Telegram's command menu, in English and in every language with a catalog."""
+    for lang in catalogs:
+        t = Translator(lang, catalogs)
+        menu = [BotCommand(command, t(about)) for command, about in COMMANDS]
+        await bot.set_my_commands(menu, language_code=None if lang == "en" else lang)
 
 
 async def help_command(update: Update, context: ShopContext) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from telegram import Update
 
 from bot.store.models import User
@@ -44,3 +46,17 @@ async def test_forged_language_button_is_refused(shop):
     for data in ("lang:7", "lang", "lang:1:2:3:4:5", "x" * 65, "drop table"):
         answer = await chat.press(data)
         assert [(c.method, c.text) for c in answer] == [("answerCallbackQuery", "此按钮已失效。")]
+
+
+async def test_the_command_menu_is_published_in_each_language(shop):
+    from bot.handlers.common import publish_commands
+
+    await publish_commands(shop.app.bot, shop.services.catalogs)
+
+    menus = {c.params.get("language_code"): c.params["commands"]
+             for c in shop.telegram.calls if c.method == "setMyCommands"}
+    menus = {lang: json.loads(m) if isinstance(m, str) else m for lang, m in menus.items()}
+    assert set(menus) == {None, "zh"}
+    assert {"command": "wallet", "description": "your wallet: top up, send, pay bills"} in menus[None]
+    assert [c["command"] for c in menus["zh"]] == [c["command"] for c in menus[None]]
+    assert all(c["description"] != e["description"] for c, e in zip(menus["zh"], menus[None], strict=True))
