@@ -44,8 +44,10 @@ def draw(runs: dict[str, list[dict]], out: Path, title: str) -> None:
         rate.plot(xs, [f["ceiling_taps_per_s"] for f in found], "x--", color=colour, alpha=0.6,
                   label=f"{db}: PTB ceiling (same run)")
         p99.plot(xs, [f["p99_ms"] for f in found], "o-", color=colour, label=db)
+    ticks = sorted({f["concurrency"] for found in runs.values() for f in found})
     for axis in (rate, p99):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.set_xlabel("concurrent buyers (closed loop)")
         axis.grid(True, alpha=0.3)
     rate.set_ylabel("taps per second")

@@ -6,8 +6,10 @@ and all) share one PostgreSQL database; this process plays Telegram. It
 posts every tap as an update to a worker's ``/telegram/webhook`` (round
 robin, as a load balancer would), and serves the Bot API the workers call
 back (``answerCallbackQuery``, ``sendMessage``…), so a tap's latency is from
-posting the update to receiving its answer. Closed loop, as in-process: C
-buyers, each tapping again once answered.
+posting the update to receiving its answer: over a Bot API call, or, as the
+workers do for callback answers, in the webhook's response (Telegram runs a
+method returned there). Closed loop, as in-process: C buyers, each tapping
+again once answered.
 
 The load generator and the fake Telegram run in this process and take CPU
 from the same two cores as the workers and PostgreSQL; the figures say what
@@ -73,13 +75,7 @@ class FakeTelegram:
         params = await _params(request)
         result: Any = True
         if method == "answerCallbackQuery":
-            query_id = str(params.get("callback_query_id"))
-            self.answer_count[query_id] = self.answer_count.get(query_id, 0) + 1
-            self.answer_text.setdefault(query_id, str(params.get("text", "")))
-            self.answered_at.setdefault(query_id, time.perf_counter())
-            waiter = self.waiting.pop(query_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            self.answered(params)
         elif method == "getMe":
             result = BOT_USER
         elif method.startswith(("send", "edit")):
@@ -87,6 +83,16 @@ class FakeTelegram:
             result = {"message_id": self.messages, "date": 0, "from": BOT_USER, "text": "",
                       "chat": {"id": int(params.get("chat_id") or 0), "type": "private"}}
         return Response(json.dumps({"ok": True, "result": result}), media_type="application/json")
+
+    def answered(self, params: dict[str, Any]) -> None:
+        """A callback answer, by a Bot API call or in a webhook response: note it, wake the tapper."""
+        query_id = str(params.get("callback_query_id"))
+        self.answer_count[query_id] = self.answer_count.get(query_id, 0) + 1
+        self.answer_text.setdefault(query_id, str(params.get("text", "")))
+        self.answered_at.setdefault(query_id, time.perf_counter())
+        waiter = self.waiting.pop(query_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/bot{token}/{method}", self.endpoint, methods=["POST", "GET"])])
@@ -166,8 +172,10 @@ async def _healthy(client: httpx.AsyncClient, port: int, path: str = "/healthz")
     raise RuntimeError(f"worker on port {port} never became healthy")
 
 
-async def _deliver(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> None:
-    """Post an update until the webhook takes it; Telegram, too, redelivers after a failed post."""
+async def _deliver(client: httpx.AsyncClient, url: str, payload: dict[str, Any],
+                   telegram: FakeTelegram) -> None:
+    """Post an update until the webhook takes it (Telegram, too, redelivers after a failed post);
+    a Bot API call in the response is run, as Telegram runs it."""
     for attempt in range(5):
         try:
             posted = await client.post(url, json=payload, headers={SECRET_HEADER: SECRET})
@@ -175,6 +183,9 @@ async def _deliver(client: httpx.AsyncClient, url: str, payload: dict[str, Any])
             await asyncio.sleep(0.05 * 2**attempt)
             continue
         if posted.status_code == 200:
+            call = posted.json() if posted.content else {}
+            if call.get("method") == "answerCallbackQuery":
+                telegram.answered(call)
             return
         raise RuntimeError(f"webhook answered {posted.status_code}")
     raise RuntimeError(f"could not deliver update {payload['update_id']}")
@@ -185,23 +196,24 @@ async def load(ports: list[int], telegram: FakeTelegram, updates: list[dict[str,
     """Post the taps with ``concurrency`` buyers at a time, each waiting for its answer."""
     cursor = iter(enumerate(updates))
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=TAP_TIMEOUT_S) as client:
 
-        async def buyer() -> None:
-            loop = asyncio.get_running_loop()
+    async def buyer() -> None:
+        # A client (one keep-alive connection) per buyer: one shared pool of C connections costs
+        # httpx more CPU per request than the bot spends on the tap.
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(timeout=TAP_TIMEOUT_S) as client:
             for n, payload in cursor:
                 query_id = payload["callback_query"]["id"]
                 answered = telegram.waiting[query_id] = loop.create_future()
                 started = time.perf_counter()
                 url = f"http://127.0.0.1:{ports[n % len(ports)]}/telegram/webhook"
-                await _deliver(client, url, payload)
+                await _deliver(client, url, payload, telegram)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(answered, TAP_TIMEOUT_S)
                 latencies.append(telegram.answered_at.get(query_id, time.perf_counter()) - started)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(buyer() for _ in range(concurrency)))
+    started = time.perf_counter()
+    await asyncio.gather(*(buyer() for _ in range(concurrency)))
     return time.perf_counter() - started, latencies
 
 

@@ -7,15 +7,17 @@ created at import time. Served by uvicorn inside the bot process.
     GET  /pay/trade/<token>    the same for a trade without an order (a T+0 deposit)
     POST /payments/notify      the gateway's asynchronous notifications (``payments.notices``)
     GET  /payments/return      where the gateway sends the browser after paying
-    POST /telegram/webhook     Telegram updates; needs the secret token header
+    POST /telegram/webhook     Telegram updates; needs the secret token header (see ``telegram_webhook``)
     GET  /healthz              liveness
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hmac
 import logging
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -25,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
 
 from bot.commerce import paysync
 from bot.commerce.errors import CommerceError
@@ -133,8 +136,52 @@ async def payment_return(request: Request) -> Response:
     return pages.returned(_t(services, lang), state == PaymentState.SUCCEEDED, _back_url(request))
 
 
+class WebhookReply:
+    """The one Bot API call an update's webhook response may carry (Telegram runs it for us)."""
+
+    def __init__(self) -> None:
+        self.call: dict[str, Any] | None = None
+        self.closed = False
+
+
+WEBHOOK_REPLY: contextvars.ContextVar[WebhookReply | None] = contextvars.ContextVar("webhook_reply",
+                                                                                      default=None)
+REPLY_METHODS = frozenset({"answerCallbackQuery"})
+
+
+class WebhookReplyRequest(BaseRequest):
+    """PTB's HTTP transport, except that an update's callback answer rides on its webhook response.
+
+    Telegram lets the response to a webhook POST be one Bot API call. A Buy
+    tap's answer is then no HTTP request of its own: in a flash sale that
+    request (and httpx's connection pool around it) cost more than the rest
+    of the tap. Any other call, or a second one, goes out as usual.
+    """
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         **kwargs: Any) -> tuple[int, bytes]:
+        reply, name = WEBHOOK_REPLY.get(), url.rsplit("/", 1)[-1]
+        if reply is not None and not reply.closed and reply.call is None and name in REPLY_METHODS:
+            reply.call = {"method": name, **(request_data.parameters if request_data else {})}
+            return 200, b'{"ok":true,"result":true}'
+        return await self.inner.do_request(url, method, request_data, **kwargs)
+
+
 async def telegram_webhook(request: Request) -> Response:
-    """``POST /telegram/webhook``: hand the update to the application and answer at once."""
+    """``POST /telegram/webhook``: handle the update; a callback answer comes back in the response."""
     services = _services(request)
     expected = services.settings.webhook_secret.encode()
     given = request.headers.get(SECRET_HEADER, "").encode("latin-1", "replace")
@@ -147,8 +194,17 @@ async def telegram_webhook(request: Request) -> Response:
         update = Update.de_json(await request.json(), application.bot)
     except Exception:  # malformed JSON or not an update: Telegram never sends these
         return Response(status_code=400)
-    await application.update_queue.put(update)
-    return Response(status_code=200)
+    if not isinstance(application.bot.request, WebhookReplyRequest):
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+    reply = WebhookReply()
+    token = WEBHOOK_REPLY.set(reply)
+    try:
+        await application.process_update(update)
+    finally:
+        reply.closed = True  # a task the handler started must not answer through this response
+        WEBHOOK_REPLY.reset(token)
+    return JSONResponse(reply.call) if reply.call else Response(status_code=200)
 
 
 async def healthz(request: Request) -> Response:

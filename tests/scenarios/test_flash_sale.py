@@ -7,7 +7,8 @@ double tap gets the same order back), each loser told sold out, each winner
 one confirmation with a Pay button that is the bot's own /pay link. The
 ``shop`` fixture checks the ledger and stock invariants at teardown. The
 second test runs the benchmark itself (``bench.flash_sale.run``), so
-``make bench`` cannot silently rot.
+``make bench`` cannot silently rot; the third, the webhook path of
+``--workers``, where a tap's answer rides on the webhook response.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
+import httpx
 from sqlalchemy import func, select
 from telegram import Update
 
 from bench.flash_sale import run, tap_updates
+from bot.app import build_application
 from bot.store.enums import OrderState
 from bot.store.models import Order, Product
+from bot.web import SECRET_HEADER, WebhookReplyRequest, build_web_app
 from tests.bot.buyer_helpers import drain, shop_with_product
 from tests.conftest import POSTGRES_ADMIN_URL
 
@@ -84,3 +88,33 @@ async def test_the_benchmark_runs_and_keeps_its_promises_on_both_databases(pg_te
         assert figures.taps == 100 and figures.orders == 30
         assert 80 - 30 <= figures.sold_out_answers <= 100 - 30  # every loser told, no winner
         assert figures.ceiling_taps_per_s > 0 and figures.batches >= 1
+
+
+async def test_through_the_webhook_a_tap_is_answered_in_the_response_and_a_redelivery_is_not(shop):
+    """``shopbot run --webhook`` wraps its transport in ``WebhookReplyRequest``: the webhook
+    handles the update and returns its callback answer as the response's Bot API call."""
+    _, product = await shop_with_product(shop, stock=1)
+    app = build_application(shop.services.settings, services=shop.services,
+                            request=WebhookReplyRequest(shop.telegram))
+    await app.initialize()
+    headers = {SECRET_HEADER: shop.services.settings.webhook_secret}
+    first, second = tap_updates(f"buy:{product.id}:1", 2, 0.0, seed=3)
+    sender = first["callback_query"]["from"]
+    start = {"update_id": 99, "message": {
+        "message_id": 5, "date": 0, "text": "/start", "chat": {"id": sender["id"], "type": "private"},
+        "from": sender, "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+    try:
+        web = build_web_app(shop.services, app)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot") as http:
+            won, lost, again, greeted = [
+                await http.post("/telegram/webhook", json=update, headers=headers)
+                for update in (first, second, first, start)]
+    finally:
+        await app.shutdown()
+
+    assert won.json()["method"] == "answerCallbackQuery" and won.json()["text"].endswith("placed.")
+    assert won.json()["callback_query_id"] == first["callback_query"]["id"]
+    assert lost.json()["text"] == "Sorry, sold out." and lost.json()["show_alert"] is True
+    assert again.status_code == 200 and again.content == b""  # the redelivery: handled once, said once
+    assert greeted.status_code == 200 and greeted.content == b""  # a message goes out as a call
+    assert [c.method for c in shop.telegram.calls if c.method != "getMe"] == ["sendMessage"]
