@@ -55,6 +55,13 @@ async def approved_merchant_of(session: AsyncSession, owner_id: int) -> Merchant
     return merchant
 
 
+async def check_selling(session: AsyncSession, merchant_id: int) -> None:
+    """A suspended (or not yet approved) shop takes no payment: ``IllegalTransition`` with its status."""
+    status = await session.scalar(select(Merchant.status).where(Merchant.id == merchant_id))
+    if status != MerchantStatus.APPROVED:
+        raise IllegalTransition(state=status)
+
+
 async def apply_merchant(
     session: AsyncSession,
     *,

@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import IllegalTransition, NotFound
+from bot.commerce.merchants import check_selling
 from bot.commerce.orders import get_order
 from bot.commerce.payments import payment_by_trade, payment_for_order
-from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
+from bot.store.enums import OrderState, PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Merchant, Order, Payment, Product, Refund, User
 
 payments = Payment.__table__
@@ -73,9 +74,8 @@ async def order_checkout(session: AsyncSession, *, order_id: int, now: dt.dateti
     if order.state == OrderState.AWAITING_PAYMENT and order.expires_at <= now:
         raise IllegalTransition(state=OrderState.EXPIRED)
     # A suspended shop stops selling at once: its unpaid orders get no checkout either.
-    shop_status = await session.scalar(select(Merchant.status).where(Merchant.id == order.merchant_id))
-    if order.state == OrderState.AWAITING_PAYMENT and shop_status != MerchantStatus.APPROVED:
-        raise IllegalTransition(state=shop_status)
+    if order.state == OrderState.AWAITING_PAYMENT:
+        await check_selling(session, order.merchant_id)
     payment = await payment_for_order(session, order_id=order_id, now=now)
     title = await session.scalar(select(Product.title).where(Product.id == order.product_id))
     subject = f"{title} ×{order.quantity}" if order.quantity > 1 else str(title)

@@ -33,6 +33,7 @@ from bot.commerce.errors import (
     InvalidInput,
     NotFound,
 )
+from bot.commerce.merchants import check_selling
 from bot.commerce.money import check_amount
 from bot.commerce.outbox import notify
 from bot.commerce.payments import mark_order_paid
@@ -238,6 +239,7 @@ async def pay_order(
         raise IllegalTransition(state=order.state)
     if order.expires_at <= now:
         raise IllegalTransition(state=OrderState.EXPIRED)
+    await check_selling(session, order.merchant_id)
     funds = await balance(session, user_id=user_id)
     if funds < order.total_fen:
         raise InsufficientFunds(account="wallet", amount_fen=order.total_fen, balance_fen=funds)

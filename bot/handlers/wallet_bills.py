@@ -60,8 +60,8 @@ def _draft_args(update: Update, context: ShopContext) -> tuple[dict[str, Any], i
 async def _offer(update: Update, context: ShopContext, *, mobile: bool) -> None:
     """Phone top-up or Pay a bill: the companies of that kind as buttons."""
     t = context.t
+    catalogue = await wallet_calls.biller_catalogue(context.services)  # unreachable: the press says so
     await update.callback_query.answer()
-    catalogue = await wallet_calls.biller_catalogue(context.services)
     billers = [b for b in catalogue if (b.kind == "mobile") == mobile]
     number = new_draft(context, "bill", mobile=mobile, offered=[(b.code, b.name(t.lang), b.amounts_fen)
                                                                 for b in billers])

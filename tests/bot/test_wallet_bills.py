@@ -151,6 +151,7 @@ async def test_the_biller_being_down_is_said_plainly(shop):
     chat = await _chat(shop, "en")
     answer = await chat.press_button(await chat.send("/wallet"), "Pay a bill")
     assert "The bill service is unavailable right now" in texts(answer)[-1]
+    assert [c.method for c in answer].count("answerCallbackQuery") == 1  # Telegram refuses a second
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock, business_date
-from bot.commerce import ledger, payments, wallet, wallet_funding, wallet_payments
+from bot.commerce import ledger, merchants, payments, wallet, wallet_funding, wallet_payments
 from bot.commerce.errors import (
     ConfirmationRequired,
     DailyLimitExceeded,
@@ -209,6 +209,20 @@ async def test_a_wallet_cannot_pay_more_than_it_holds_nor_someone_elses_order(db
                                                          now=NOW))
     with pytest.raises(Forbidden):
         await db.run(lambda s: wallet_payments.pay_order(s, user_id=wei, order_id=order.id, key="p",
+                                                         now=NOW))
+    assert await snapshot(db) == before
+
+
+async def test_a_suspended_shop_takes_no_wallet_payment(db):
+    merchant = await make_merchant(db)
+    product = await make_product(db, merchant=merchant, price_fen=40_00, stock=3)
+    ling = await make_user(db)
+    await fund(db, ling, 100_00)
+    order = await place(db, buyer_id=ling, product_id=product.id)
+    await db.run(lambda s: merchants.suspend_merchant(s, merchant_id=merchant.id, reason="fraud", now=NOW))
+    before = await snapshot(db)
+    with pytest.raises(IllegalTransition):
+        await db.run(lambda s: wallet_payments.pay_order(s, user_id=ling, order_id=order.id, key="p",
                                                          now=NOW))
     assert await snapshot(db) == before
 
