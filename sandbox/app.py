@@ -9,6 +9,7 @@ lifespan, so it starts and stops with the server.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def build_sandbox_app(settings: SandboxSettings, *, clock: Clock | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        world.webhook.on_reply = functools.partial(botapi.run_reply, world)
         world.webhook.start()
         try:
             yield

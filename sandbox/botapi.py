@@ -61,6 +61,15 @@ async def call_method(request: Request) -> Response:
     return JSONResponse({"ok": True, "result": result})
 
 
+async def run_reply(world: World, call: dict[str, Any]) -> None:
+    """A Bot API call the bot put in its webhook response (``{"method": …, params…}``)."""
+    params = {k: v for k, v in call.items() if k != "method"}
+    method = METHODS.get(str(call["method"]).lower())
+    if method is None:
+        raise ApiError(404, "Not Found")
+    await method(world, Params(params))
+
+
 async def download_file(request: Request) -> Response:
     """``/file/bot<token>/<file_path>``: the bytes behind getFile's file_path."""
     world: World = request.app.state.world

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -26,6 +28,8 @@ class WebhookDelivery:
     def __init__(self, updates: UpdateQueue, clock: ClockControl, retry_seconds: float) -> None:
         self.updates, self.clock, self.retry_seconds = updates, clock, retry_seconds
         self._task: asyncio.Task[None] | None = None
+        # Runs a Bot API call the bot returned in its webhook response, as Telegram does.
+        self.on_reply: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     def start(self) -> None:
         """Start delivering in the background."""
@@ -52,6 +56,18 @@ class WebhookDelivery:
                 if not await self._deliver(client, url, self.updates.pending[0]):
                     await asyncio.sleep(self.retry_seconds)
 
+    async def _reply(self, response: httpx.Response) -> None:
+        """A method in the webhook response is run; like Telegram, its result and errors go nowhere."""
+        try:
+            call = response.json() if response.content.strip() else None
+        except ValueError:
+            return
+        if isinstance(call, dict) and isinstance(call.get("method"), str) and self.on_reply is not None:
+            try:
+                await self.on_reply(call)
+            except Exception:  # the bot never learns; the log says why
+                log.info("method %r from a webhook response failed", call["method"], exc_info=True)
+
     async def _deliver(self, client: httpx.AsyncClient, url: str, update: dict) -> bool:
         """Send one update; True (and dequeue it) when the bot answered 2xx."""
         headers = {}
@@ -67,6 +83,7 @@ class WebhookDelivery:
         if error is None:
             if self.updates.pending and self.updates.pending[0] is update:
                 self.updates.pending.pop(0)
+            await self._reply(response)
             return True
         log.info("webhook delivery of update %s failed: %s", update["update_id"], error)
         self.updates.last_error = (self.clock.unix_now(), error)

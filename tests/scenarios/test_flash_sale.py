@@ -118,3 +118,20 @@ async def test_through_the_webhook_a_tap_is_answered_in_the_response_and_a_redel
     assert again.status_code == 200 and again.content == b""  # the redelivery: handled once, said once
     assert greeted.status_code == 200 and greeted.content == b""  # a message goes out as a call
     assert [c.method for c in shop.telegram.calls if c.method != "getMe"] == ["sendMessage"]
+
+
+async def test_the_sandbox_runs_the_method_a_webhook_response_carries():
+    """So that ``shopbot run --webhook`` against the sandbox answers taps as against Telegram."""
+    from sandbox.webhook import WebhookDelivery
+
+    delivery, ran = WebhookDelivery(None, None, 1.0), []
+
+    async def on_reply(call: dict) -> None:
+        ran.append(call)
+
+    delivery.on_reply = on_reply
+    call = {"method": "answerCallbackQuery", "callback_query_id": "q1", "text": "Order #1 placed."}
+    await delivery._reply(httpx.Response(200, json=call))
+    await delivery._reply(httpx.Response(200))  # an empty 200: nothing to run
+    await delivery._reply(httpx.Response(200, text="ok"))  # not JSON: ignored, as Telegram does
+    assert ran == [call]
