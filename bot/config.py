@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     admin_ids: list[int] = Field(default_factory=list)
     default_language: str = "zh"
     # Outbox dispatcher: Telegram's limits (≈30 messages/s overall, 1/s per chat) and retries.
-    outbox_messages_per_second: int = 30  # messages sent per dispatcher tick of one second
+    outbox_messages_per_second: int = 30  # overall, shared out over the dispatcher's ticks
     outbox_chat_interval_s: float = 1.0  # at least this long between two messages to one chat
     outbox_max_attempts: int = 5  # transient send failures before a message is dropped
     outbox_poll_s: float = 1.0  # how often the dispatcher looks for due messages

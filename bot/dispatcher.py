@@ -1,9 +1,9 @@
 """The outbox dispatcher: sends queued notices within Telegram's limits, once.
 
 ``drain_once`` sends what is due now; ``run_dispatcher`` calls it every
-``outbox_poll_s`` until told to stop. Limits: at most
-``outbox_messages_per_second`` messages a tick (Telegram allows about 30 a
-second overall) and one message a chat per ``outbox_chat_interval_s``
+``outbox_poll_s`` until told to stop. Limits: ``outbox_messages_per_second``
+(Telegram allows about 30 a second overall), shared out over the ticks, and
+one message a chat per ``outbox_chat_interval_s``
 (``Pacer``); a 429 pauses the dispatcher for ``retry_after`` and moves the
 message's ``not_before`` by as much.
 
@@ -50,6 +50,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import notices
 from bot.commerce import users
+from bot.config import Settings
 from bot.i18n import Translator
 from bot.services import Services
 from bot.store.enums import OutboxState
@@ -213,6 +214,11 @@ async def _blocked(session: AsyncSession, chat_id: int, error: str) -> None:
     )
 
 
+def per_tick(settings: Settings) -> int:
+    """How many messages one tick may send so that ticks ``outbox_poll_s`` apart keep to the rate."""
+    return max(1, int(settings.outbox_messages_per_second * settings.outbox_poll_s))
+
+
 async def drain_once(bot: Bot, services: Services, *, limit: int | None = None,
                      pacer: Pacer | None = None) -> int:
     """Send the messages due now (at most ``limit``, one per chat); how many were sent."""
@@ -221,7 +227,7 @@ async def drain_once(bot: Bot, services: Services, *, limit: int | None = None,
     pacer = pacer or _pacer(services)
     if pacer.paused_until is not None and pacer.paused_until > now:
         return 0
-    limit = limit or services.settings.outbox_messages_per_second
+    limit = limit or per_tick(services.settings)
     claimed = await services.run(lambda s: _claim(s, services, now=now, limit=limit, pacer=pacer))
     results = await asyncio.gather(*(_send_one(bot, services, item, pacer, now) for item in claimed))
     return sum(results)

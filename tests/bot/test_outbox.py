@@ -188,3 +188,12 @@ async def test_a_chat_with_a_long_queue_does_not_starve_the_others(shop):
     assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 2
     assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1
     assert sorted(c.chat_id for c in _sends(shop)) == [4801, 4802, 4803]
+
+
+def test_faster_ticks_send_fewer_messages_each_so_the_rate_holds():
+    from bot.config import Settings
+    from bot.dispatcher import per_tick
+
+    assert per_tick(Settings(_env_file=None)) == 30
+    assert per_tick(Settings(_env_file=None, outbox_poll_s=0.25)) == 7
+    assert per_tick(Settings(_env_file=None, outbox_poll_s=0.01)) == 1
