@@ -27,11 +27,13 @@ from bot.config import Settings
 from bot.payments.base import PaymentGateway
 from bot.services import Services, build_services
 from scheduler import jobs
-from scheduler.app import build_scheduler
+from scheduler.app import build_scheduler, finish_running
 
 log = logging.getLogger(__name__)
 
 CRASH_AFTER_ENV = "SHOPBOT_SCHEDULER_CRASH_AFTER"
+# How long a stopping scheduler lets running jobs finish (the demo waits 15 s before it kills).
+STOP_GRACE_S = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +88,8 @@ async def _forever(settings: Settings, services: Services) -> None:
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     try:
         await stop.wait()
+        scheduler.pause()  # no new wake-ups; those running get a moment to finish their step
+        await finish_running(STOP_GRACE_S)
     finally:
         scheduler.shutdown(wait=False)
 

@@ -16,7 +16,7 @@ from bot.services import build_services
 from bot.store import Database, make_engine
 from bot.store.settlement import CycleRun
 from scheduler import jobs
-from scheduler.app import build_scheduler, run_job
+from scheduler.app import build_scheduler, finish_running, run_job
 
 
 def test_every_job_wakes_on_its_interval_in_business_time(tmp_path):
@@ -39,6 +39,28 @@ async def test_a_failing_job_is_logged_and_the_scheduler_goes_on(desk, monkeypat
     monkeypatch.setitem(jobs.JOBS, "auto_confirm", broken)
     await run_job(desk.services, "auto_confirm")
     assert "job auto_confirm failed" in caplog.text
+
+
+async def test_a_stopping_scheduler_lets_a_running_job_finish_and_cuts_a_slow_one_quietly(
+    desk, monkeypatch, caplog
+):
+    finished = []
+
+    async def quick(services, now):
+        await asyncio.sleep(0.05)
+        finished.append("quick")
+
+    async def stuck(services, now):
+        await asyncio.sleep(60)
+
+    monkeypatch.setitem(jobs.JOBS, "auto_confirm", quick)
+    monkeypatch.setitem(jobs.JOBS, "reconcile", stuck)
+    running = [asyncio.create_task(run_job(desk.services, name)) for name in ("auto_confirm", "reconcile")]
+    await asyncio.sleep(0.01)
+    await finish_running(timeout_s=0.5)
+
+    assert finished == ["quick"] and all(task.done() and not task.cancelled() for task in running)
+    assert "job reconcile interrupted by shutdown" in caplog.text and "Traceback" not in caplog.text
 
 
 def test_shopbot_scheduler_once_runs_the_due_cycles_and_exits(tmp_path, monkeypatch, sqlite_template):
