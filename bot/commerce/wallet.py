@@ -307,7 +307,11 @@ async def find_user(session: AsyncSession, *, username: str = "", user_id: int |
         user = await session.get(User, user_id)
     else:
         name = username.strip().removeprefix("@").lower()
-        user = await session.scalar(select(User).where(func.lower(User.username) == name)) if name else None
+        found = list(await session.scalars(select(User).where(func.lower(User.username) == name).limit(2))
+                     ) if name else []
+        if len(found) > 1:  # the name changed hands and the old holder has not written since
+            raise InvalidInput("recipient", "ambiguous")
+        user = found[0] if found else None
     if user is None:
         raise NotFound(what="user")
     return user

@@ -130,6 +130,8 @@ def refusal(error: CommerceError, t: Translator) -> str:
             "self": t("You can't send money to yourself."),
             "hidden": t("That person hides their account in forwarded messages: send their @username, "
                         "or ask them for a request link."),
+            "ambiguous": t("That @username has changed hands here: forward me a message they wrote, "
+                           "or ask them for a request link."),
         }.get(error.rule, t("Send an @username like @mei_tea, or forward me a message they wrote."))
     if isinstance(error, InvalidInput) and error.rule == "malformed":
         return {

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.enums import MoneyRequestState, WalletOpKind
+from bot.store.models import User
 from bot.store.wallet import MoneyRequest
 from tests.bot.buyer_helpers import drain, sent_to
 from tests.bot.wallet_helpers import (
@@ -256,3 +257,16 @@ async def test_two_presses_at_the_same_moment_send_once(shop):
     await asyncio.gather(chat.press(data), chat.press(data), chat.press(data))
     assert (await balance(shop, SENDER), await balance(shop, MEI)) == (140_00, 60_00)
     assert len(await operations(shop, SENDER, WalletOpKind.TRANSFER)) == 1
+
+
+async def test_a_username_that_changed_hands_goes_to_its_holder_now(shop):
+    chat = await _people(shop, "en")
+    await shop.chat(THIRD, lang="en", first_name="Tao", username="Mei_Tea").send("/start")  # took @mei_tea
+    await chat.press_button(await chat.send("/wallet"), "Send money")
+    assert "changed hands" in (await chat.send("@mei_tea"))[-1].text  # Mei has not written since
+
+    await shop.chat(MEI, lang="en", first_name="Mei", username="mei_new").send("/start")
+    assert "Tao (@Mei_Tea)" in (await chat.send("@mei_tea"))[-1].text
+    async with shop.services.db.transaction() as s:
+        assert (await s.get(User, MEI)).username == "mei_new"
+    assert await count_operations(shop) == 1
