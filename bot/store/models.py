@@ -274,7 +274,8 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint(check_in("state", OutboxState), name="state"),
-        Index("ix_outbox_state_not_before", "state", "not_before"),
+        # The dispatcher claims the first due rows in (not_before, id) order straight off this index.
+        Index("ix_outbox_state_not_before_id", "state", "not_before", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

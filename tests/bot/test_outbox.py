@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from bot.commerce.outbox import notify
+from bot.commerce.outbox import notify, notify_many
 from bot.dispatcher import IN_FLIGHT, Pacer, drain_once, run_dispatcher
 from bot.store.enums import OutboxState
 from bot.store.models import OutboxMessage, User
@@ -188,6 +188,23 @@ async def test_a_chat_with_a_long_queue_does_not_starve_the_others(shop):
     assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 2
     assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1
     assert sorted(c.chat_id for c in _sends(shop)) == [4801, 4802, 4803]
+
+
+async def test_a_chat_with_more_rows_than_a_claim_reads_takes_one_turn_a_second_and_starves_no_one(shop):
+    now = shop.clock.now()
+    await shop.services.run(lambda s: notify_many(
+        s, [(4901, "deposit_paid", f"m{n}", {"amount_fen": 100}) for n in range(600)], now=now))
+    await _queue(shop, 4902)
+    pacer = Pacer()
+    assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1  # all 4901 on view
+    assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1
+    assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 0
+    shop.clock.advance(dt.timedelta(seconds=1))
+    assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1
+    assert [c.chat_id for c in _sends(shop)] == [4901, 4902, 4901]
+    rows = await outbox_rows(shop)
+    sent = [r.dedupe_key for r in rows if r.state == OutboxState.SENT and r.chat_id == 4901]
+    assert sent == ["m0", "m1"]  # the chat's own order holds
 
 
 def test_faster_ticks_send_fewer_messages_each_so_the_rate_holds():
