@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: each long poll and Bot API call would drown the bot's own lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if argv and argv[0] in DELEGATED:
         module = importlib.import_module(DELEGATED[argv[0]])
         return int(module.main(argv[1:]) or 0)

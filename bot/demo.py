@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import shutil
 import signal
@@ -226,7 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     # Set both explicitly: a shell that starts the demo in the background leaves SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls are not news
     status = 0
     try:
         print("Starting the gateway, the sandbox, the bot and the scheduler…", flush=True)
