@@ -18,18 +18,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import ledger
-from bot.commerce.errors import InsufficientFunds, InvalidInput, NotFound
+from bot.commerce.errors import InsufficientFunds, InvalidInput
 from bot.commerce.money import check_amount
 from bot.commerce.outbox import notify
-from bot.commerce.wallet import WalletOp, WalletRules, balance, claim, journal_key, locked_operation
+from bot.commerce.wallet import (
+    WalletOp,
+    WalletRules,
+    balance,
+    claim,
+    journal_key,
+    locked_operation,
+    release_held,
+)
 from bot.store.enums import WalletOpKind, WalletOpState
 from bot.store.wallet import WalletOperation
 
-operations = WalletOperation.__table__
 _BILLER = re.compile(r"[a-z0-9_]{1,32}", re.ASCII)
 _ACCOUNT = re.compile(r"[A-Za-z0-9-]{3,32}", re.ASCII)
 
@@ -75,14 +82,6 @@ async def start_bill(
     return WalletOp.of(row)
 
 
-async def bill(session: AsyncSession, *, op_id: int) -> WalletOp:
-    """One bill payment, for calling the biller."""
-    row = await session.get(WalletOperation, op_id, populate_existing=True)
-    if row is None or row.kind != WalletOpKind.BILL:
-        raise NotFound(what="wallet_operation")
-    return WalletOp.of(row)
-
-
 async def bill_accepted(
     session: AsyncSession, *, op_id: int, reference: str, now: dt.datetime, tell: bool = False
 ) -> WalletOp:
@@ -90,10 +89,8 @@ async def bill_accepted(
     row = await locked_operation(session, op_id)
     if row.state != WalletOpState.PENDING:
         return WalletOp.of(row, repeat=True)
-    await ledger.post(session, key=journal_key(row.id, "paid"), now=now, memo=f"bill {row.biller}",
-                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
-                            (ledger.BILLERS_PAYABLE, -row.amount_fen)])
-    await _settle(session, row.id, WalletOpState.SUCCEEDED, now, reference=reference[:64])
+    await release_held(session, row, to=ledger.BILLERS_PAYABLE, step="paid", memo=f"bill {row.biller}",
+                       state=WalletOpState.SUCCEEDED, now=now, reference=reference[:64])
     if tell:
         await notify(session, chat_id=row.user_id, kind="wallet_bill_paid", now=now,
                      dedupe_key=f"wallet-bill:{row.id}", op_id=row.id)
@@ -107,10 +104,9 @@ async def bill_failed(
     row = await locked_operation(session, op_id)
     if row.state != WalletOpState.PENDING:
         return WalletOp.of(row, repeat=True)
-    await ledger.post(session, key=journal_key(row.id, "refund"), now=now, memo=f"bill {row.biller} refunded",
-                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
-                            (ledger.wallet_account(row.user_id), -row.amount_fen)])
-    await _settle(session, row.id, WalletOpState.FAILED, now, failure_reason=reason[:100])
+    await release_held(session, row, to=ledger.wallet_account(row.user_id), step="refund",
+                       memo=f"bill {row.biller} refunded", state=WalletOpState.FAILED, now=now,
+                       failure_reason=reason[:100])
     if tell:
         await notify(session, chat_id=row.user_id, kind="wallet_bill_refunded", now=now,
                      dedupe_key=f"wallet-bill:{row.id}", op_id=row.id)
@@ -125,8 +121,3 @@ async def stale_bills(session: AsyncSession, *, before: dt.datetime, limit: int 
                                          WalletOperation.created_at < before)
         .order_by(WalletOperation.id).limit(limit))
     return list(rows)
-
-
-async def _settle(session: AsyncSession, op_id: int, state: str, now: dt.datetime, **values: object) -> None:
-    await session.execute(update(operations).where(operations.c.id == op_id)
-                          .values(state=state, completed_at=now, **values))

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import ledger
@@ -199,6 +199,29 @@ async def _by_key(session: AsyncSession, user_id: int, key: str) -> WalletOperat
 def journal_key(op_id: int, step: str) -> str:
     """The ledger key of one step of an operation: ``wallet-op:<id>:<step>``."""
     return f"wallet-op:{op_id}:{step}"
+
+
+async def operation_of_kind(session: AsyncSession, *, op_id: int, kind: str) -> WalletOp:
+    """One operation of ``kind`` (a bill, a withdrawal), for a call to the outside, or ``NotFound``."""
+    row = await session.get(WalletOperation, op_id, populate_existing=True)
+    if row is None or row.kind != kind:
+        raise NotFound(what="wallet_operation")
+    return WalletOp.of(row)
+
+
+async def settle(session: AsyncSession, op_id: int, state: str, now: dt.datetime, **values: object) -> None:
+    """Close an operation in ``state``; its journal is posted by the caller, in the same transaction."""
+    await session.execute(update(operations).where(operations.c.id == op_id)
+                          .values(state=state, completed_at=now, **values))
+
+
+async def release_held(session: AsyncSession, row: WalletOperation, *, to: str, step: str, memo: str,
+                       state: str, now: dt.datetime, **values: object) -> None:
+    """Move a pending operation's held money to account ``to`` and close it; the journal once per step."""
+    await ledger.post(session, key=journal_key(row.id, step), now=now, memo=memo,
+                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
+                            (to, -row.amount_fen)])
+    await settle(session, row.id, state, now, **values)
 
 
 async def locked_operation(session: AsyncSession, op_id: int) -> WalletOperation:

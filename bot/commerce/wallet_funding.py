@@ -27,7 +27,16 @@ from bot.commerce import ledger
 from bot.commerce.errors import InsufficientFunds, InvalidInput, NotFound
 from bot.commerce.money import check_amount, clean_text
 from bot.commerce.outbox import notify
-from bot.commerce.wallet import WalletOp, WalletRules, balance, claim, journal_key, locked_operation
+from bot.commerce.wallet import (
+    WalletOp,
+    WalletRules,
+    balance,
+    claim,
+    journal_key,
+    locked_operation,
+    release_held,
+    settle,
+)
 from bot.store.enums import PaymentPurpose, PaymentState, WalletOpKind, WalletOpState
 from bot.store.models import Order, Payment
 from bot.store.wallet import WalletOperation
@@ -99,7 +108,7 @@ async def complete_top_up(session: AsyncSession, *, out_trade_no: str, now: dt.d
     await ledger.post(session, key=journal_key(row.id, "topup"), now=now, memo="wallet top-up",
                       legs=[(ledger.CLEARING, row.amount_fen),
                             (ledger.wallet_account(row.user_id), -row.amount_fen)])
-    await _settle(session, row.id, WalletOpState.SUCCEEDED, now)
+    await settle(session, row.id, WalletOpState.SUCCEEDED, now)
     await notify(session, chat_id=row.user_id, kind="wallet_topped_up", now=now,
                  dedupe_key=f"wallet-topup:{row.id}", op_id=row.id, amount_fen=row.amount_fen)
     return WalletOp.of(await locked_operation(session, row.id))
@@ -118,7 +127,7 @@ async def credit_duplicate_payment(
                       legs=[(ledger.CLEARING, amount_fen),
                             (ledger.wallet_account(order.buyer_id), -amount_fen)],
                       order_id=order.id, merchant_id=order.merchant_id)
-    await _settle(session, row.id, WalletOpState.SUCCEEDED, now)
+    await settle(session, row.id, WalletOpState.SUCCEEDED, now)
     await notify(session, chat_id=order.buyer_id, kind="wallet_topped_up", now=now,
                  dedupe_key=f"wallet-topup:{row.id}", op_id=row.id, amount_fen=amount_fen, order_id=order.id)
     return WalletOp.of(await locked_operation(session, row.id))
@@ -169,14 +178,6 @@ async def pending_withdrawals(session: AsyncSession, *, limit: int = 100) -> lis
     return list(rows)
 
 
-async def withdrawal(session: AsyncSession, *, op_id: int) -> WalletOp:
-    """One withdrawal, for sending it to the gateway."""
-    row = await session.get(WalletOperation, op_id, populate_existing=True)
-    if row is None or row.kind != WalletOpKind.WITHDRAWAL:
-        raise NotFound(what="wallet_operation")
-    return WalletOp.of(row)
-
-
 async def withdrawal_sent(
     session: AsyncSession, *, op_id: int, reference: str | None, now: dt.datetime
 ) -> WalletOp:
@@ -184,10 +185,8 @@ async def withdrawal_sent(
     row = await locked_operation(session, op_id)
     if row.state != WalletOpState.PENDING:
         return WalletOp.of(row, repeat=True)
-    await ledger.post(session, key=journal_key(row.id, "paid"), now=now, memo="withdrawal sent",
-                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
-                            (ledger.CLEARING, -row.amount_fen)])
-    await _settle(session, row.id, WalletOpState.SUCCEEDED, now, reference=reference)
+    await release_held(session, row, to=ledger.CLEARING, step="paid", memo="withdrawal sent",
+                       state=WalletOpState.SUCCEEDED, now=now, reference=reference)
     await notify(session, chat_id=row.user_id, kind="wallet_withdrawal_sent", now=now,
                  dedupe_key=f"wallet-withdrawal-sent:{row.id}", op_id=row.id, amount_fen=row.amount_fen,
                  expected_on=business_date(row.expected_at or now).isoformat())
@@ -201,10 +200,9 @@ async def withdrawal_returned(
     row = await locked_operation(session, op_id)
     if row.state != WalletOpState.PENDING:
         return WalletOp.of(row, repeat=True)
-    await ledger.post(session, key=journal_key(row.id, "returned"), now=now, memo="withdrawal returned",
-                      legs=[(ledger.wallet_account(row.user_id, "held"), row.amount_fen),
-                            (ledger.wallet_account(row.user_id), -row.amount_fen)])
-    await _settle(session, row.id, WalletOpState.FAILED, now, failure_reason=reason[:100])
+    await release_held(session, row, to=ledger.wallet_account(row.user_id), step="returned",
+                       memo="withdrawal returned", state=WalletOpState.FAILED, now=now,
+                       failure_reason=reason[:100])
     await notify(session, chat_id=row.user_id, kind="wallet_withdrawal_returned", now=now,
                  dedupe_key=f"wallet-withdrawal-returned:{row.id}", op_id=row.id,
                  amount_fen=row.amount_fen, reason=reason[:100])
@@ -235,8 +233,3 @@ async def count_attempt(session: AsyncSession, *, op_id: int) -> None:
     """One more try at sending a withdrawal, for whoever looks into one that stays pending."""
     await session.execute(update(operations).where(operations.c.id == op_id)
                           .values(attempts=operations.c.attempts + 1))
-
-
-async def _settle(session: AsyncSession, op_id: int, state: str, now: dt.datetime, **values: object) -> None:
-    await session.execute(update(operations).where(operations.c.id == op_id)
-                          .values(state=state, completed_at=now, **values))

@@ -45,6 +45,7 @@ from bot.commerce.wallet import (
     clean_note,
     find_user,
     journal_key,
+    settle,
     user_label,
 )
 from bot.store.enums import MoneyRequestState, OrderState, WalletOpKind, WalletOpState
@@ -161,8 +162,7 @@ async def _lock_wallet(session: AsyncSession, user_id: int) -> None:
 
 
 async def _finish(session: AsyncSession, op_id: int, now: dt.datetime, **values: object) -> WalletOp:
-    await session.execute(update(operations).where(operations.c.id == op_id)
-                          .values(state=WalletOpState.SUCCEEDED, completed_at=now, **values))
+    await settle(session, op_id, WalletOpState.SUCCEEDED, now, **values)
     row = await session.get(WalletOperation, op_id, populate_existing=True)
     assert row is not None
     return WalletOp.of(row)

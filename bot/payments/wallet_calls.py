@@ -15,10 +15,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.commerce import billing, wallet_funding
-from bot.commerce.wallet import WalletOp, WalletRules
+from bot.commerce.wallet import WalletOp, WalletRules, operation_of_kind
 from bot.payments.base import GatewayUnavailable
 from bot.payments.billers import Biller, BillerClient, BillerUnavailable, BillQuote
-from bot.store.enums import WalletOpState
+from bot.store.enums import WalletOpKind, WalletOpState
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -106,7 +106,7 @@ async def withdraw(
 
 async def send_withdrawal(services: Services, op_id: int) -> WalletOp:
     """Send one pending withdrawal through the gateway's transfer with its own ``out_biz_no``."""
-    op = await services.run(lambda s: wallet_funding.withdrawal(s, op_id=op_id))
+    op = await services.run(lambda s: operation_of_kind(s, op_id=op_id, kind=WalletOpKind.WITHDRAWAL))
     gateway = services.gateway
     if op.state != WalletOpState.PENDING or gateway is None or op.out_biz_no is None:
         return op
@@ -144,7 +144,7 @@ async def retry_wallet(services: Services, now: dt.datetime) -> dict[str, int]:
 
 async def _recover_bill(services: Services, op_id: int) -> WalletOp:
     """Ask the biller what became of a bill whose answer was lost, then settle it and tell the user."""
-    op = await services.run(lambda s: billing.bill(s, op_id=op_id))
+    op = await services.run(lambda s: operation_of_kind(s, op_id=op_id, kind=WalletOpKind.BILL))
     client = biller_client(services)
     request_id = billing.biller_request_id(op_id)
     try:
