@@ -72,11 +72,15 @@ async function choosePersona(userId) {
   state.persona = state.users.find((u) => u.id === Number(userId));
   localStorage.setItem("sandbox.persona", state.persona.id);
   updateBlockButton();
+  await loadChats();
+  renderChats();
+  await openChat(state.persona.id);
+}
+
+async function loadChats() {
   const kinds = ["private", "group", "channel"];
   state.chats = (await api(`/users/${state.persona.id}/chats`)).chats
     .sort((a, b) => kinds.indexOf(a.type) - kinds.indexOf(b.type));  /* the bot's chat first */
-  renderChats();
-  await openChat(state.persona.id);
 }
 
 function updateBlockButton() {
@@ -111,7 +115,10 @@ function renderChats() {
 }
 
 async function openChat(chatId) {
-  state.chat = state.chats.find((c) => c.id === chatId);
+  if (!state.chats.some((c) => c.id === chatId)) await loadChats();  /* a chat begun since the list */
+  const chat = state.chats.find((c) => c.id === chatId);
+  if (!chat) return;
+  state.chat = chat;
   state.rev = 0;
   state.messages = new Map();
   state.replyTo = null;
