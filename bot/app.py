@@ -2,6 +2,8 @@
 
 Tests and the sandbox build the same application; only the HTTP boundary
 (``request``) or the Bot API address (``settings.telegram_base_url``) differ.
+Its Bot retries a call that meets a 429 after the wait Telegram asks for, when
+short (``bot.ratelimit``), so a handler's reply is not lost to a flood limit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bot.config import Settings
 from bot.context import ShopContext
 from bot.handlers.common import register_fallbacks
 from bot.handlers.errors import on_error
+from bot.ratelimit import ReplyRetries
 from bot.services import Services, build_services
 
 # Each module has ``register(application)``; order matters where handlers overlap.
@@ -45,6 +48,7 @@ def build_application(
         .base_file_url(settings.telegram_file_base_url)
         .context_types(ContextTypes(context=ShopContext))
         .concurrent_updates(True)
+        .rate_limiter(ReplyRetries())
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

@@ -39,7 +39,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +48,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-from telegram.warnings import PTBDeprecationWarning
 
 from bot import notices
 from bot.commerce import users
 from bot.config import Settings
 from bot.i18n import Translator
+from bot.ratelimit import handles_429_itself, retry_after
 from bot.services import Services
 from bot.store.enums import OutboxState
 from bot.store.models import OutboxMessage, User
@@ -183,13 +182,6 @@ async def _drop(session: AsyncSession, row_id: int, reason: str) -> None:
                           .values(state=OutboxState.DROPPED, last_error=reason[:300]))
 
 
-def _retry_after(exc: RetryAfter) -> dt.timedelta:
-    with warnings.catch_warnings():  # PTB 22 warns that ``retry_after`` becomes a timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=float(value))
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What became of one claimed message: the row's new values, or its chat blocked the bot."""
@@ -203,13 +195,14 @@ class Outcome:
         return self.values is not None and self.values.get("state") == OutboxState.SENT
 
 
+@handles_429_itself  # the application's Bot would retry a 429 itself: here it pauses the dispatcher
 async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, now: dt.datetime) -> Outcome:
     """Send one claimed message and say what happened; nothing is written here."""
     try:
         await bot.send_message(item.chat_id, item.notice.text, parse_mode=ParseMode.HTML,
                                reply_markup=item.notice.keyboard, disable_web_page_preview=True)
     except RetryAfter as exc:
-        wait = _retry_after(exc)
+        wait = retry_after(exc)
         pacer.paused_until = max(pacer.paused_until or now, now + wait)
         return Outcome(item, {"not_before": now + wait, "attempts": item.attempts - 1, "last_error": "429"})
     except Forbidden as exc:

@@ -31,6 +31,7 @@ from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, decoded_args, say
 from bot.handlers.preview import deep_link
 from bot.i18n import Translator
+from bot.ratelimit import handles_429_itself
 from bot.services import Services
 from bot.store.enums import MerchantStatus, ProductStatus
 from bot.store.models import Merchant, Product
@@ -171,6 +172,7 @@ async def _send_card(
     return await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
+@handles_429_itself  # a 429 ends the run (below), rather than the Bot retrying it
 async def refresh_cards(
     bot: Bot, services: Services, *, min_interval: dt.timedelta = dt.timedelta(seconds=10),
     max_edits: int = 20, per_chat: int = 3,

@@ -77,9 +77,6 @@ def artifacts() -> Path:
 def demo(tmp_path: Path, chromium_path: str) -> Iterator[Demo]:
     """The demo, seeded, without the scheduler: tests run its jobs when they want them."""
     running = Demo(tmp_path / "var", free_ports())
-    # The story is the user's loop, not Telegram's flood limits (tests/reliability covers those): a
-    # direct reply that meets a 429 is not retried by the bot yet, and would fail the story by chance.
-    running.env["SHOPBOT_SANDBOX_RATE_LIMITS_ENABLED"] = "false"
     print(f"demo logs: {running.logs}")
     try:
         running.check_ports()
