@@ -10,6 +10,7 @@ counts the taps and queues the order confirmations, nothing more.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
@@ -119,7 +120,7 @@ async def buy_batch(
     The taps' updates are recorded first, and a redelivered one does nothing
     more. Orders are placed set-wise (``placement.place_orders``); each tap
     that reached a product on sale (an order, or sold out) is counted as a
-    buy tap in one multi-row insert, and each new order queues its
+    buy tap (one event row per product and batch), and each new order queues its
     confirmation (kind ``order_placed``, with the Pay button) in the outbox,
     so sending 50,000 of them at Telegram's pace never holds up taking orders.
     """
@@ -131,11 +132,11 @@ async def buy_batch(
         results.append(BuyResult(fresh=arrived.fresh, language=arrived.language) if arrived else BuyResult())
     live = [i for i, result in enumerate(results) if result.fresh]
     outcomes = await place_orders(session, [taps[i].place for i in live], rules=rules, now=now)
-    counted = [taps[i].place.product_id for i, o in zip(live, outcomes, strict=True)
-               if isinstance(o, (PlacedOrder, SoldOut))]
+    counted = Counter(taps[i].place.product_id for i, o in zip(live, outcomes, strict=True)
+                      if isinstance(o, (PlacedOrder, SoldOut)))
     if counted:
-        await session.execute(insert(events), [{"product_id": pid, "kind": stats.BUY_TAP, "at": now}
-                                               for pid in counted])
+        await session.execute(insert(events), [
+            {"product_id": pid, "kind": stats.BUY_TAP, "count": n, "at": now} for pid, n in counted.items()])
     confirmations = [(taps[i].place.buyer_id, ORDER_PLACED, f"{ORDER_PLACED}:{o.id}", {"order_id": o.id})
                      for i, o in zip(live, outcomes, strict=True)
                      if taps[i].confirm and isinstance(o, PlacedOrder) and o.created]

@@ -27,7 +27,7 @@ async def merchant_stats(
     ``merchant_id=None`` gives the whole platform's figures.
     """
     event_q = (
-        select(events.c.kind, func.count())
+        select(events.c.kind, func.sum(events.c.count))
         .join(Product, Product.id == events.c.product_id)
         .where(events.c.at >= since)
         .group_by(events.c.kind)
@@ -40,7 +40,7 @@ async def merchant_stats(
     if merchant_id is not None:
         event_q = event_q.where(Product.merchant_id == merchant_id)
         order_q = order_q.where(Order.merchant_id == merchant_id)
-    counts = dict((await session.execute(event_q)).all())
+    counts = {kind: int(n) for kind, n in await session.execute(event_q)}
     orders, paid, revenue = (await session.execute(order_q)).one()
     return {
         "opens": counts.get(OPEN, 0),
