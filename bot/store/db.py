@@ -4,10 +4,18 @@ SQLite runs in WAL mode, and every transaction starts with ``BEGIN
 IMMEDIATE``: a deferred transaction that reads and then writes can fail with
 "database is locked" when another writer got there first, and no amount of
 waiting fixes it. Taking the write lock up front turns that into an ordinary
-wait bounded by ``busy_timeout``. What still fails transiently (a lock held
-too long, a PostgreSQL deadlock or serialization failure) is retried whole by
-``Database.run``. Batched writers (``bot.store.groupcommit``) queue for
-SQLite's write lock in the event loop instead (``Database.write_lane``).
+wait. What fails transiently (the lock held by another process, a PostgreSQL
+deadlock or serialization failure) is retried whole by ``Database.run``,
+after a growing pause in the event loop.
+
+SQLite calls run on the event loop's own thread (``InlineSQLite``): aiosqlite
+hands every call to a thread of its own and back, which costs far more than
+the call (a flash sale's batch is a dozen statements of a few microseconds
+each), and under load each hand-over waits for the busy loop to let go of
+the GIL. A transaction therefore runs without yielding, so two transactions
+of one process never compete for the lock; another process's lock is not
+waited for in SQLite's busy handler (that would freeze the loop) but fails at
+once and is retried after an ``asyncio.sleep``.
 """
 
 from __future__ import annotations
@@ -15,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import weakref
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -33,10 +43,47 @@ TRANSIENT_PGCODES = {"40001", "40P01"}  # serialization_failure, deadlock_detect
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url``, with SQLite set up for concurrent use."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        path = make_url(url).database or ":memory:"
+
+        async def connect() -> InlineSQLite:
+            return await InlineSQLite(lambda: sqlite3.connect(path, timeout=0, check_same_thread=False))
+
+        engine = create_async_engine(url, echo=echo, async_creator=connect)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+
+
+class _RunAtOnce:
+    """aiosqlite's work queue, emptied as it is filled: each call runs now, on the caller's thread."""
+
+    def put_nowait(self, item: tuple[asyncio.Future | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the awaiting caller, as aiosqlite's thread does
+            if future is not None:
+                future.set_exception(exc)
+        else:
+            if future is not None:
+                future.set_result(result)
+
+
+class InlineSQLite(aiosqlite.Connection):
+    """aiosqlite's connection without its thread: SQLAlchemy's driver API, calls made in place.
+
+    aiosqlite (and SQLAlchemy's adapter of it) put every call on the
+    connection's queue ``_tx`` and await its future; here the queue runs the
+    call at once, so the future is done before it is awaited. This leans on
+    aiosqlite's internals, hence its exact pin in pyproject.toml.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._tx = _RunAtOnce()  # type: ignore[assignment]
+
+    def __await__(self) -> Any:  # aiosqlite starts its thread here
+        return self._connect().__await__()
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -48,7 +95,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
-            "busy_timeout=30000",
+            "busy_timeout=0",  # another process's lock: retried by Database.run, see above
             "foreign_keys=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -72,31 +119,14 @@ def is_transient(exc: BaseException) -> bool:
 class Database:
     """The engine plus the unit of work: one transaction per command."""
 
-    def __init__(self, engine: AsyncEngine, *, retries: int = 8) -> None:
+    def __init__(self, engine: AsyncEngine, *, retries: int = 60) -> None:
         self.engine = engine
         self.retries = retries
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary())
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    def write_lane(self) -> asyncio.Lock | None:
-        """On SQLite, the lock batched writers take turns on (one per event loop); else None.
-
-        SQLite has one writer at a time; a waiter in its busy handler sleeps
-        1, 2, 5, 10… ms between tries, which under a flash sale is most of the
-        latency. Waiting on an asyncio lock wakes the next batch at once.
-        """
-        if self.dialect != "sqlite":
-            return None
-        loop = asyncio.get_running_loop()
-        lane = self._lanes.get(loop)
-        if lane is None:
-            lane = self._lanes[loop] = asyncio.Lock()
-        return lane
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -114,8 +144,9 @@ class Database:
                 if attempt == self.retries or not is_transient(exc):
                     raise
                 log.warning("transient database error, retrying: %s", exc.orig)
-                # Jittered: writers that failed together must not all come back at the same moment.
-                await asyncio.sleep(random.uniform(0.5, 1.5) * 0.01 * 2**attempt)
+                # Jittered, so writers that failed together do not come back together; growing to a
+                # quarter second, so another process may hold SQLite's lock for about 15 s in all.
+                await asyncio.sleep(random.uniform(0.5, 1.5) * min(0.25, 0.01 * 2**attempt))
         raise AssertionError("unreachable")
 
     async def dispose(self) -> None:

@@ -6,10 +6,8 @@ per tap makes the commit (and the hot stock row it locks) the bottleneck.
 whole queue to the next one: under load, batches grow by themselves; when
 idle, a request runs alone at once. No timer, so no added latency.
 
-On SQLite every transaction takes the one write lock, so group commits of
-one database share a *lane* (``Database.write_lane``): a batch waits for the
-lane in the event loop, not in SQLite's sleeping busy handler, and takes
-whatever queued up meanwhile. PostgreSQL has no lane: batches that touch
+On SQLite a transaction runs without yielding (``bot.store.db``), so
+batches take turns by themselves; on PostgreSQL batches that touch
 different rows run side by side.
 
 The batch function settles every request and returns one result per request
@@ -21,7 +19,6 @@ neighbours.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -57,9 +54,8 @@ class GroupCommit(Generic[Req, Res]):
 
     async def _drain(self) -> None:
         while self._queue:
-            async with self.db.write_lane() or contextlib.nullcontext():
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                await self._settle(batch)
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            await self._settle(batch)
 
     async def _settle(self, batch: list[tuple[Req, asyncio.Future[Res]]]) -> None:
         requests = [request for request, _ in batch]
