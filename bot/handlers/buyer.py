@@ -48,9 +48,9 @@ from bot.store.groupcommit import GroupCommit
 log = logging.getLogger(__name__)
 DEEP_LINK = re.compile(r"^([pos])_(\d{1,9})$")  # 32-bit ids, as PostgreSQL stores them
 BUY_QUEUE = "buy_queue"
-# Taps per shared transaction. Smaller batches let one batch commit while the next taps are parsed
-# (the flash-sale benchmark's p99 halved going from 500 to 64); much smaller ones pay a commit too often.
-BUY_BATCH = 64
+# Taps per shared transaction: a batch's fixed cost (a dozen statements, the commit) is shared by more
+# taps the larger it is, and on SQLite it holds the event loop while it runs (some tens of ms at 256).
+BUY_BATCH = 256
 
 
 def _card(listing: shopping.Listing, context: ShopContext, *, quantity: int = 1,

@@ -74,6 +74,24 @@ def note_arrival(context: ShopContext, seen: arrivals.Seen | None) -> bool:
     return seen.fresh
 
 
+class ArrivalHandler(TypeHandler):
+    """Every update but those whose handler records their arrival itself (``records_own_arrival``).
+
+    Checked here rather than in the callback, so a flash sale's Buy tap does
+    not pay for a handler run that does nothing.
+    """
+
+    def __init__(self, application: Application) -> None:
+        super().__init__(Update, remember_update)
+        self.own = application.bot_data.setdefault(SELF_RECORDING, set())  # filled as handlers register
+
+    def check_update(self, update: object) -> bool:
+        query = update.callback_query if isinstance(update, Update) else None
+        if query is not None and query.data and any(p.match(query.data) for p in self.own):
+            return False
+        return super().check_update(update)
+
+
 async def remember_update(update: Update, context: ShopContext) -> None:
     """Record the user (once per process) and drop updates already processed.
 
@@ -82,9 +100,6 @@ async def remember_update(update: Update, context: ShopContext) -> None:
     handler even runs); each still learns on its own whether it is new.
     """
     query = update.callback_query
-    own = context.bot_data.get(SELF_RECORDING, ())
-    if query is not None and query.data and any(p.match(query.data) for p in own):
-        return
     seen = await arrivals_queue(context).submit(arrival_of(update, context))
     if not note_arrival(context, seen):
         raise ApplicationHandlerStop
@@ -158,7 +173,7 @@ async def stale_button(update: Update, context: ShopContext) -> None:
 
 def register(application: Application) -> None:
     """Add the pre-handlers and the common commands."""
-    application.add_handler(TypeHandler(Update, remember_update), group=PRE_GROUP)
+    application.add_handler(ArrivalHandler(application), group=PRE_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("language", language))
