@@ -27,7 +27,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import CommerceError, InvalidInput, LimitReached, NotFound, NotSelling, SoldOut
@@ -135,8 +135,7 @@ async def _place_for_product(
         return
     price, currency, _, merchant_id, limit, stock, _ = product
     buyers = {requests[i].buyer_id for i in indexes}
-    open_orders = await _open_orders(session, product_id, buyers)
-    held = await _held_units(session, product_id, buyers) if limit is not None else {}
+    open_orders, held = await _buyers_orders(session, product_id, buyers)
     winners: list[int] = []
     won_by: dict[int, int] = {}  # buyer -> index of the tap that wins for them in this batch
     for i in indexes:
@@ -166,24 +165,29 @@ def _repeat(outcome: Outcome | None) -> Outcome:
     return PlacedOrder(**{**outcome.__dict__, "created": False})
 
 
-async def _open_orders(session: AsyncSession, product_id: int, buyers: set[int]) -> dict[int, PlacedOrder]:
-    rows = await session.execute(
-        select(orders.c.buyer_id, *_COLUMNS).where(
-            orders.c.product_id == product_id, orders.c.buyer_id.in_(buyers),
-            orders.c.state == OrderState.AWAITING_PAYMENT,
-        )
-    )
-    return {row[0]: PlacedOrder(*row[1:], created=False) for row in rows}
+async def _buyers_orders(
+    session: AsyncSession, product_id: int, buyers: set[int]
+) -> tuple[dict[int, PlacedOrder], dict[int, int]]:
+    """The buyers' unpaid order of the product, and the units each holds in live orders.
 
-
-async def _held_units(session: AsyncSession, product_id: int, buyers: set[int]) -> dict[int, int]:
+    One read by ``(product_id, buyer_id)``, the state sorted out here: with
+    the state in the query, a planner without fresh statistics (a product
+    whose orders grew from none to thousands in a minute) reads every order
+    of the product through the state's index instead.
+    """
     rows = await session.execute(
-        select(orders.c.buyer_id, func.sum(orders.c.quantity))
-        .where(orders.c.product_id == product_id, orders.c.buyer_id.in_(buyers),
-               orders.c.state.in_(LIVE_ORDER_STATES))
-        .group_by(orders.c.buyer_id)
+        select(orders.c.buyer_id, *_COLUMNS).where(orders.c.product_id == product_id,
+                                                   orders.c.buyer_id.in_(buyers))
     )
-    return {buyer: int(units) for buyer, units in rows}
+    open_orders: dict[int, PlacedOrder] = {}
+    held: dict[int, int] = defaultdict(int)
+    for buyer_id, *columns in rows:
+        order = PlacedOrder(*columns, created=False)
+        if order.state == OrderState.AWAITING_PAYMENT:
+            open_orders[buyer_id] = order
+        if order.state in LIVE_ORDER_STATES:
+            held[buyer_id] += order.quantity
+    return open_orders, held
 
 
 async def _take_and_insert(
