@@ -19,7 +19,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.services import build_services
 from tests.bot.wallet_helpers import balance, funded
-from tests.sandbox.conftest import sandbox  # noqa: F401 (the fixture)
+from tests.sandbox.conftest import long_polling, sandbox  # noqa: F401 (sandbox: the fixture)
 
 LING, ALEX = 1001, 1002  # the sandbox's personas: Ling reads Chinese, Alex English
 
@@ -31,15 +31,8 @@ async def polling(db, sandbox, tmp_path: Path) -> AsyncIterator[SimpleNamespace]
                         telegram_base_url=sandbox.bot_base_url, telegram_file_base_url=sandbox.file_base_url)
     services = build_services(settings, db=db, clock=ManualClock())
     app: Application = build_application(settings, services=services)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    try:
+    async with long_polling(app):
         yield SimpleNamespace(services=services, clock=services.clock)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 async def _press(client, user_id: int, message: dict, label: str) -> dict:

@@ -34,6 +34,7 @@ from bot.store.enums import OutboxState
 from bot.web import SECRET_HEADER, WebhookReplyRequest, build_web_app
 from sandbox.testing import RunningSandbox, sandbox_settings, serve_sandbox
 from tests.bot.buyer_helpers import outbox_rows, shop_with_product
+from tests.sandbox.conftest import long_polling
 
 TOO_MANY = "Too Many Requests: retry after {}"
 
@@ -162,15 +163,8 @@ async def polling_bot(db, tmp_path: Path,
                         telegram_token=sandbox.token, telegram_base_url=sandbox.bot_base_url,
                         telegram_file_base_url=sandbox.file_base_url)
     app = build_application(settings, services=build_services(settings, db=db))
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    try:
+    async with long_polling(app):
         yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 async def test_against_the_sandboxs_flood_limits_a_burst_of_commands_gets_every_reply(

@@ -1,12 +1,14 @@
-"""Fixtures: a sandbox served on a free port and a PTB ``Bot`` pointed at it."""
+"""Fixtures: a sandbox served on a free port and a PTB ``Bot`` pointed at it; an application polling it."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from telegram import Bot
+from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
 from sandbox.testing import RunningSandbox, sandbox_settings, serve_sandbox
@@ -35,3 +37,17 @@ async def bot(sandbox: RunningSandbox) -> AsyncIterator[Bot]:
                    base_file_url=sandbox.file_base_url, request=loopback_request(),
                    get_updates_request=loopback_request()) as ptb_bot:
         yield ptb_bot
+
+
+@contextlib.asynccontextmanager
+async def long_polling(application: Application) -> AsyncIterator[Application]:
+    """``application`` started and long-polling the sandbox, as ``shopbot run`` does; stopped after."""
+    await application.initialize()
+    await application.start()
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()

@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from .conftest import BUYER
+from .conftest import BUYER, long_polling
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -46,15 +46,8 @@ async def echo_bot(sandbox) -> AsyncIterator[Application]:
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CallbackQueryHandler(tea, pattern="^tea$"))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
-    await application.initialize()
-    await application.start()
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    try:
+    async with long_polling(application):
         yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
 
 
 async def test_user_starts_presses_the_button_and_sees_the_edited_message(echo_bot, sandbox):
