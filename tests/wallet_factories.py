@@ -6,8 +6,10 @@ import itertools
 from typing import Any
 
 from bot.clock import ManualClock
-from bot.commerce import ledger, payments, wallet, wallet_funding, wallet_payments
+from bot.commerce import ledger, payments, wallet
 from bot.commerce.wallet import WalletOp, WalletRules
+from bot.commerce.wallet import funding as wallet_funding
+from bot.commerce.wallet import payments as wallet_payments
 
 WALLET_RULES = WalletRules(max_amount_fen=50_000_00, transfer_confirm_above_fen=1_000_00,
                            daily_transfer_limit_fen=5_000_00, withdrawal_delay_working_days=1)

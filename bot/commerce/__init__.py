@@ -18,7 +18,7 @@ Aggregates and the invariants they keep:
 - ``ledger``: every movement is one balanced journal, the ledger sums to
   zero, floors (deposit, wallet) hold.
 - ``outbox``: each notice is written with the change it reports.
-- ``wallet`` (with ``wallet_payments``, ``wallet_funding``, ``billing``): a
+- ``wallet`` (a package: ``payments``, ``funding``, ``billing``, ``withdrawals``): a
   user's wallet never below zero; each request moves money once per
   idempotency key; money on its way out is held until the other side answers.
 """

@@ -112,7 +112,7 @@ async def confirm_payment(
                      dedupe_key=f"deposit-paid:{out_trade_no}", amount_fen=amount_fen)
         return Confirmation("paid", payment.id)
     if payment.purpose == PaymentPurpose.WALLET_TOPUP:
-        from bot.commerce.wallet_funding import complete_top_up
+        from bot.commerce.wallet.funding import complete_top_up
 
         await complete_top_up(session, out_trade_no=out_trade_no, now=now)
         return Confirmation("paid", payment.id)
@@ -121,7 +121,9 @@ async def confirm_payment(
     order = await session.get(Order, payment.order_id, with_for_update=True, populate_existing=True)
     if order is None:
         raise NotFound(what="order")
-    from bot.commerce import wallet_funding, wallet_payments  # they import this module
+    # they import this module
+    from bot.commerce.wallet import funding as wallet_funding
+    from bot.commerce.wallet import payments as wallet_payments
 
     if await wallet_payments.paid_from_wallet(session, order.id) is not None:
         # The buyer paid from the wallet and then at the gateway too: the second payment is kept

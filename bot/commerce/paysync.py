@@ -91,7 +91,7 @@ async def trade_checkout(session: AsyncSession, *, out_trade_no: str) -> Checkou
     if payment.state != PaymentState.PENDING:
         raise IllegalTransition(state=payment.state)
     if payment.purpose == PaymentPurpose.WALLET_TOPUP:
-        from bot.commerce.wallet_funding import top_up_by_trade
+        from bot.commerce.wallet.funding import top_up_by_trade
 
         user_id = (await top_up_by_trade(session, out_trade_no)).user_id
         return Checkout(out_trade_no, payment.amount_fen, "Shopbot wallet top-up",
@@ -112,7 +112,7 @@ async def owner_language_of_trade(session: AsyncSession, out_trade_no: str) -> t
         order = await get_order(session, payment.order_id)
         return payment.state, await language_of(session, order.buyer_id)
     if payment.purpose == PaymentPurpose.WALLET_TOPUP:
-        from bot.commerce.wallet_funding import top_up_by_trade
+        from bot.commerce.wallet.funding import top_up_by_trade
 
         top_up = await top_up_by_trade(session, out_trade_no)
         return payment.state, await language_of(session, top_up.user_id)

@@ -28,7 +28,7 @@ from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotF
 from bot.commerce.money import clean_text
 from bot.commerce.orders import REFUNDABLE_STATES, get_order, move, owner_of
 from bot.commerce.outbox import notify
-from bot.commerce.wallet_payments import refund_source
+from bot.commerce.wallet.payments import refund_source
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Order, Refund
 

@@ -19,7 +19,8 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks
-from bot.commerce import billing, wallet
+from bot.commerce import wallet
+from bot.commerce.wallet import billing
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button

@@ -23,8 +23,10 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks, cards
 from bot.clock import business_date
-from bot.commerce import shopping, wallet, wallet_funding, wallet_payments
+from bot.commerce import shopping, wallet
 from bot.commerce.errors import IllegalTransition, InsufficientFunds
+from bot.commerce.wallet import funding as wallet_funding
+from bot.commerce.wallet import payments as wallet_payments
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.buyer_orders import order_message

@@ -19,8 +19,9 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot import callbacks
-from bot.commerce import wallet, wallet_payments
+from bot.commerce import wallet
 from bot.commerce.errors import ConfirmationRequired, IllegalTransition, InvalidInput
+from bot.commerce.wallet import payments as wallet_payments
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button

@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.commerce import paysync, refunds, wallet_payments
+from bot.commerce import paysync, refunds
 from bot.commerce.errors import CommerceError
+from bot.commerce.wallet import payments as wallet_payments
 from bot.payments.base import GatewayUnavailable
 from bot.store.enums import RefundState
 

@@ -8,8 +8,8 @@ import pytest
 
 from billers.app import BillerConfig, build_biller_app
 from billers.catalogue import BY_CODE, amount_due
-from bot.commerce import billing, ledger
-from bot.commerce.wallet import WalletRules
+from bot.commerce import ledger
+from bot.commerce.wallet import WalletRules, billing
 from bot.store.enums import WalletOpKind, WalletOpState
 from gateway.testing import serve_asgi
 from tests.bot.buyer_helpers import drain, sent_to

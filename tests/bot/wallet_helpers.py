@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.commerce import ledger, payments, wallet, wallet_funding, wallet_payments
+from bot.commerce import ledger, payments, wallet
+from bot.commerce.wallet import funding as wallet_funding
+from bot.commerce.wallet import payments as wallet_payments
 from bot.store.wallet import WalletOperation
 from tests.factories import make_user
 from tests.telegram import DATE, Call, Chat

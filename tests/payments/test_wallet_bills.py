@@ -17,9 +17,9 @@ import pytest
 
 from billers.app import BillerConfig, Books, build_biller_app
 from bot.clock import ManualClock
-from bot.commerce import billing, ledger
+from bot.commerce import ledger
 from bot.commerce.errors import InsufficientFunds, InvalidInput
-from bot.commerce.wallet import WalletRules
+from bot.commerce.wallet import WalletRules, billing
 from bot.config import Settings
 from bot.payments import wallet_calls
 from bot.payments.billers import BillerClient, BillerUnavailable

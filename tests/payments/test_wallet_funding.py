@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.commerce import ledger, wallet_funding
+from bot.commerce import ledger
 from bot.commerce.wallet import WalletRules
+from bot.commerce.wallet import funding as wallet_funding
 from bot.payments import wallet_calls
 from bot.payments.trade_links import trade_pay_url
 from bot.store.enums import PaymentState, WalletOpState
@@ -173,7 +174,8 @@ async def test_a_top_up_whose_notification_is_lost_is_found_by_the_sync(db, benc
 
 
 async def test_a_refund_of_a_wallet_paid_order_needs_no_gateway_call(db, bench: Bench):
-    from bot.commerce import refunds, wallet_payments
+    from bot.commerce import refunds
+    from bot.commerce.wallet import payments as wallet_payments
     from bot.payments.refunding import send_refund
     from bot.store.enums import RefundState
     from tests.factories import make_merchant, make_product, place

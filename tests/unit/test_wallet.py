@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock, business_date
-from bot.commerce import ledger, merchants, payments, wallet, wallet_funding, wallet_payments
+from bot.commerce import ledger, merchants, payments, wallet
 from bot.commerce.errors import (
     ConfirmationRequired,
     DailyLimitExceeded,
@@ -19,6 +19,8 @@ from bot.commerce.errors import (
     KeyReused,
     NotFound,
 )
+from bot.commerce.wallet import funding as wallet_funding
+from bot.commerce.wallet import payments as wallet_payments
 from bot.store.enums import WalletOpKind, WalletOpState
 from bot.store.models import Order
 from bot.store.wallet import WalletOperation

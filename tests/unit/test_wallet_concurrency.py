@@ -79,8 +79,8 @@ async def test_concurrent_transfers_cannot_slip_past_the_daily_limit_together(db
 
 async def test_an_order_paid_from_the_wallet_by_many_taps_at_once_is_paid_once(db):
     from bot.clock import ManualClock
-    from bot.commerce import wallet_payments
     from bot.commerce.errors import IllegalTransition
+    from bot.commerce.wallet import payments as wallet_payments
     from tests.factories import make_product, place
 
     product = await make_product(db, price_fen=40_00, stock=2)

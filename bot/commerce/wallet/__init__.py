@@ -7,8 +7,8 @@ its way out. Each request that moves wallet money is one
 idempotency_key)`` before any money moves, so a double tap or a retried
 request finds the first row and changes nothing more.
 
-Rules kept here and in the sibling modules (``wallet_transfers``,
-``wallet_funding``, ``billing``):
+Rules kept here and in the sibling modules (``payments``,
+``funding``, ``billing``, ``withdrawals``):
 
 - every movement is one balanced journal keyed ``wallet-op:<id>:<step>``,
   so replaying a step posts nothing twice;
