@@ -13,10 +13,10 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, OffsetFileClock, SystemClock
+from bot.commerce.gateway import PaymentGateway
 from bot.commerce.rules import Rules
 from bot.config import Settings
 from bot.i18n import Catalogs, load_catalogs
-from bot.payments.base import PaymentGateway
 from bot.store import Database, make_engine
 
 T = TypeVar("T")

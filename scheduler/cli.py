@@ -23,8 +23,8 @@ import signal
 from collections.abc import Callable
 
 from bot.clock import ManualClock
+from bot.commerce.gateway import PaymentGateway
 from bot.config import Settings
-from bot.payments.base import PaymentGateway
 from bot.services import Services, build_services
 from scheduler import jobs
 from scheduler.app import build_scheduler, finish_running

@@ -15,8 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.commerce import cycles, orders, settlement_runs
+from bot.commerce import cycles, orders
 from bot.commerce.errors import CommerceError
+from bot.commerce.settlement import runs as settlement_runs
 from bot.services import Services
 
 log = logging.getLogger(__name__)

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import start_of_business_day
 from bot.commerce import cycles
+from bot.commerce.gateway import StatementLine
 from bot.commerce.outbox import notify
 from bot.commerce.wallet import funding as wallet_funding
-from bot.payments.base import StatementLine
 from bot.store.enums import PaymentState, PayoutState, RefundState
 from bot.store.models import Payment, Payout, Refund
 from bot.store.settlement import ReconciliationDifference

@@ -18,8 +18,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
 from bot.clock import business_date
-from bot.commerce import merchants, settlement, settlement_runs
+from bot.commerce import merchants, settlement
 from bot.commerce.errors import NotFound
+from bot.commerce.settlement import runs as settlement_runs
 from bot.commerce.wallet import withdrawals
 from bot.context import ShopContext
 from bot.handlers import payout_notices  # noqa: F401  (registers the scheduler's outbox renderers)

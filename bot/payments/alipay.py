@@ -30,8 +30,7 @@ from zoneinfo import ZoneInfo
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 
-from bot.config import Settings
-from bot.payments.base import (
+from bot.commerce.gateway import (
     GatewayUnavailable,
     Notification,
     Outcome,
@@ -39,6 +38,7 @@ from bot.payments.base import (
     StatementLine,
     TradeStatus,
 )
+from bot.config import Settings
 from bot.payments.credentials import GatewayCredentials, credentials_from_settings
 
 log = logging.getLogger(__name__)

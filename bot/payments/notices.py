@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import payments, refunds
 from bot.commerce.errors import AmountMismatch, CommerceError, IllegalTransition, NotFound
-from bot.payments.base import Notification
+from bot.commerce.gateway import Notification
 from bot.store.enums import PaymentState, RefundState
 from bot.store.models import Payment
 

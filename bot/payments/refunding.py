@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from bot.commerce import paysync, refunds
 from bot.commerce.errors import CommerceError
+from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.wallet import payments as wallet_payments
-from bot.payments.base import GatewayUnavailable
 from bot.store.enums import RefundState
 
 if TYPE_CHECKING:

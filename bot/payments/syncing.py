@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import orders, paysync
 from bot.commerce.errors import CommerceError
-from bot.payments.base import GatewayUnavailable, TradeStatus
+from bot.commerce.gateway import GatewayUnavailable, TradeStatus
 from bot.payments.notices import after_confirmation, confirm_trade
 
 if TYPE_CHECKING:

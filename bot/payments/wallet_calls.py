@@ -14,9 +14,9 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
+from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.wallet import WalletOp, WalletRules, billing, operation_of_kind
 from bot.commerce.wallet import funding as wallet_funding
-from bot.payments.base import GatewayUnavailable
 from bot.payments.billers import Biller, BillerClient, BillerUnavailable, BillQuote
 from bot.store.enums import WalletOpKind, WalletOpState
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.clock import business_date
+from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.payments import out_trade_no_for
-from bot.payments.base import GatewayUnavailable
 from bot.store.enums import OrderState
 from tests.factories import make_product, make_user, place
 from tests.payments.conftest import Bench, minutes

@@ -22,9 +22,9 @@ import httpx
 from sqlalchemy import func, select, update
 
 from bot.commerce import ledger, refunds
+from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.payments import out_trade_no_for
 from bot.commerce.settlement import payee_of
-from bot.payments.base import GatewayUnavailable
 from bot.payments.syncing import sync_unpaid
 from bot.store.enums import OrderState, PaymentState, PayoutState, RefundState
 from bot.store.models import Merchant, OutboxMessage, Payment, Payout, Refund

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from bot.clock import ManualClock, business_date
-from bot.payments.base import GatewayUnavailable, Outcome, StatementLine
+from bot.commerce.gateway import GatewayUnavailable, Outcome, StatementLine
 
 
 @dataclass

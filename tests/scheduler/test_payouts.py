@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot.commerce import ledger, reconciliation, settlement_runs
+from bot.commerce import ledger, reconciliation
 from bot.commerce.errors import IllegalTransition, InsufficientFunds
+from bot.commerce.settlement import runs as settlement_runs
 from bot.services import build_services
 from bot.store import Database, make_engine
 from bot.store.enums import PayoutState, SettlementPlan

@@ -21,7 +21,7 @@ Every function here is one step of the cycle and idempotent: an order is
 settled once (``settled_at IS NULL`` in the conditional ``UPDATE``, and the
 journal key ``settle:<order id>``); a payout exists once per (merchant,
 cycle) and per ``out_biz_no`` (unique keys). ``settle_batch`` is one
-transaction of a merchant's cycle; ``settlement_runs`` strings the
+transaction of a merchant's cycle; ``settlement.runs`` strings the
 transactions together and talks to the gateway between them.
 
 A merchant on T+0 whose deposit fell below the required minimum is settled

@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 
 from bot.clock import business_date
 from bot.commerce import cycles, reconciliation, settlement
+from bot.commerce.gateway import GatewayUnavailable, Outcome, PaymentGateway
 from bot.commerce.rules import Rules
 from bot.commerce.wallet import withdrawals
-from bot.payments.base import GatewayUnavailable, Outcome, PaymentGateway
 from bot.store.db import Database
 from bot.store.enums import PayoutState
 from bot.store.models import Payout
