@@ -68,6 +68,7 @@ def demo_env(data: Path, ports: Ports) -> dict[str, str]:
         "SHOPBOT_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
         "SHOPBOT_GATEWAY_DATA_DIR": str(data / "gateway"),
         "SHOPBOT_GATEWAY_NOTIFY_TIME_SCALE": "0.05",
+        "SHOPBOT_GATEWAY_CLOCK_FILE": str(data / "clock.json"),
         "SHOPBOT_SANDBOX_PORT": str(ports.sandbox),
         "SHOPBOT_SANDBOX_DATA_DIR": str(data / "sandbox"),
         "SHOPBOT_SANDBOX_CLOCK_FILE": str(data / "clock.json"),

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from billers.app import build_biller_app
 from gateway import bills, checkout, console, keys, notify, protocol, signing
-from gateway.clock import Clock, SystemClock
+from gateway.clock import Clock, clock_for
 from gateway.config import GatewaySettings
 from gateway.runtime import Runtime
 from gateway.store import create_tables, make_engine
@@ -76,7 +76,7 @@ def build_gateway_app(
     app = Starlette(routes=routes, lifespan=_lifespan)
     app.state.gateway = Runtime(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock or clock_for(settings.clock_file),
         rng=rng or random.Random(settings.seed),
     )
     # The simulated biller service (phone top-ups, utility bills) rides along in the demo: another

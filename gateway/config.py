@@ -25,6 +25,9 @@ class GatewaySettings(BaseSettings):
     data_dir: Path = Path("var/gateway")
     # Empty means a SQLite file inside data_dir.
     database_url: str = ""
+    # The sandbox's clock file (the demo sets it): the gateway's time is wall time plus its offset,
+    # so statements and expiries follow the demo's "+15 days". Unset: wall time.
+    clock_file: Path | None = None
     # Multiplies the notification retry schedule (4m, 10m, ...); tests use 0.001.
     notify_time_scale: float = Field(default=1.0, gt=0)
 
