@@ -14,9 +14,16 @@ person decides.
 Problems: ``unknown_to_bot`` (the gateway has it, the bot has no record),
 ``not_succeeded_in_bot`` (the bot's record is not marked succeeded),
 ``amount_mismatch``, ``missing_at_gateway`` (the bot completed it that day,
-the statement does not have it). A record completed within minutes of
+the statement does not have it), ``not_in_wallet`` (below). A record completed within minutes of
 midnight may land on the neighbouring day's statement at the gateway; it
 then shows as a difference that the next day's report explains.
+
+Each movement is reconciled against the system that carried it. A refund of
+an order paid from a wallet goes back to that wallet inside the platform and
+never reaches the gateway: it is not expected on the statement, and is
+checked against the ledger instead (its journal ``refund:<out_request_no>``
+credits the buyer's wallet with the refund's amount, else
+``not_in_wallet``).
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import start_of_business_day
-from bot.commerce import cycles
+from bot.commerce import cycles, ledger
 from bot.commerce.gateway import StatementLine
 from bot.commerce.outbox import notify
 from bot.commerce.wallet import funding as wallet_funding
+from bot.commerce.wallet.payments import wallet_paid
 from bot.store.enums import PaymentState, PayoutState, RefundState
 from bot.store.models import Payment, Payout, Refund
 from bot.store.settlement import ReconciliationDifference
@@ -74,10 +82,11 @@ async def _completed_on(session: AsyncSession, kind: str, day: dt.date) -> dict[
     model, ref, done_at, state = _KINDS[kind]
     start, end = start_of_business_day(day), start_of_business_day(day + dt.timedelta(days=1))
     column = getattr(model, done_at)
-    rows = await session.execute(
-        select(getattr(model, ref), model.amount_fen)
-        .where(model.state == state, column >= start, column < end)
-    )
+    query = select(getattr(model, ref), model.amount_fen).where(model.state == state, column >= start,
+                                                                 column < end)
+    if kind == "refund":  # a wallet-paid order's refund never reaches the gateway
+        query = query.where(~wallet_paid(Refund.order_id))
+    rows = await session.execute(query)
     found = {reference: amount for reference, amount in rows}
     if kind == "transfer":
         found |= await wallet_funding.withdrawals_completed(session, start=start, end=end)
@@ -103,7 +112,29 @@ async def compare(session: AsyncSession, *, day: dt.date, lines: Sequence[Statem
         for reference, amount in (await _completed_on(session, kind, day)).items():
             if reference not in on_statement:
                 found.append(Difference(kind, reference, "missing_at_gateway", amount, None))
-    return found
+    return found + await _wallet_refund_differences(session, day)
+
+
+async def _wallet_refund_differences(session: AsyncSession, day: dt.date) -> list[Difference]:
+    """Refunds of wallet-paid orders completed on ``day`` whose journal did not credit the wallet."""
+    start, end = start_of_business_day(day), start_of_business_day(day + dt.timedelta(days=1))
+    refunds = dict((await session.execute(
+        select(Refund.out_request_no, Refund.amount_fen)
+        .where(Refund.state == RefundState.SUCCEEDED, Refund.completed_at >= start, Refund.completed_at < end,
+               wallet_paid(Refund.order_id))
+    )).all())
+    if not refunds:
+        return []
+    rows = await session.execute(
+        select(ledger.journals.c.key, ledger.entries.c.amount_fen)
+        .join(ledger.entries, ledger.entries.c.journal_id == ledger.journals.c.id)
+        .join(ledger.accounts, ledger.accounts.c.id == ledger.entries.c.account_id)
+        .where(ledger.journals.c.key.in_([f"refund:{no}" for no in refunds]),
+               ledger.accounts.c.code.like("wallet:%"), ~ledger.accounts.c.code.like("%:held"))
+    )
+    credited = {key.removeprefix("refund:"): -amount for key, amount in rows}
+    return [Difference("refund", no, "not_in_wallet", amount, None)
+            for no, amount in refunds.items() if credited.get(no) != amount]
 
 
 async def record_day(

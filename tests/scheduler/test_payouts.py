@@ -8,17 +8,19 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot.commerce import ledger, reconciliation
+from bot.commerce import cycles, ledger, reconciliation, refunds
 from bot.commerce.errors import IllegalTransition, InsufficientFunds
 from bot.commerce.settlement import runs as settlement_runs
+from bot.commerce.wallet import payments as wallet_payments
+from bot.payments.refunding import send_refund
 from bot.services import build_services
 from bot.store import Database, make_engine
-from bot.store.enums import PayoutState, SettlementPlan
-from bot.store.models import Merchant, Order, OutboxMessage, Payout
+from bot.store.enums import PayoutState, RefundState, SettlementPlan
+from bot.store.models import Merchant, Order, OutboxMessage, Payout, Refund
 from scheduler import jobs
 from scheduler.app import run_job
 from scheduler.locks import job_lock
-from tests import factories
+from tests import factories, wallet_factories
 from tests.invariants import assert_books_balanced
 from tests.scheduler.conftest import ADMIN_ID
 
@@ -142,3 +144,37 @@ async def test_reconciliation_keeps_and_reports_differences_and_fixes_nothing(de
         assert [r.chat_id for r in reports] == [ADMIN_ID, ADMIN_ID]
         assert (await s.get(Payout, payout.id)).amount_fen == amount
         assert await ledger.merchant_balances(s, shop.id) == balances
+
+
+async def test_a_wallet_paid_orders_refund_is_reconciled_against_the_wallet_not_the_gateway(desk):
+    shop, product = await fast_shop(desk)
+    buyer = await factories.make_user(desk.db)
+    top_up = await wallet_factories.fund(desk.db, buyer, 100_00, clock=desk.clock)
+    desk.gateway.record_trade(top_up.out_trade_no, 100_00)
+    order = await factories.place(desk.db, buyer_id=buyer, product_id=product.id, clock=desk.clock)
+    now = desk.clock.now()
+    await desk.db.run(lambda s: wallet_payments.pay_order(s, user_id=buyer, order_id=order.id, key="p1",
+                                                          now=now))
+
+    async def ask(s):  # type: ignore[no-untyped-def]
+        refund = await refunds.request_refund(s, order_id=order.id, buyer_id=buyer, reason="broken", now=now,
+                                              amount_fen=30_00)
+        await refunds.approve_refund(s, refund_id=refund.id, merchant_id=shop.id, now=now)
+        return refund.out_request_no
+
+    number = await desk.db.run(ask)
+    assert await send_refund(desk.services, number) == RefundState.SUCCEEDED
+    assert desk.gateway.refunds == {}
+    for _ in range(2):
+        desk.clock.advance(DAY)
+        await jobs.run_day(desk.services, desk.clock.now())
+    async with desk.db.transaction() as s:
+        assert await reconciliation.differences_on(s, dt.date(2026, 1, 5)) == []
+        assert await cycles.run_summary(s, job=reconciliation.JOB, period="2026-01-05") is not None
+    await assert_books_balanced(desk.db)
+    async with desk.db.transaction() as s:  # the books say 31.00 went back, the wallet got 30.00
+        await s.execute(update(Refund).where(Refund.out_request_no == number).values(amount_fen=31_00))
+        found = await reconciliation.compare(s, day=dt.date(2026, 1, 5), lines=[])
+        assert [d for d in found if d.kind == "refund"] == [
+            reconciliation.Difference("refund", number, "not_in_wallet", 31_00)]
+        await s.rollback()

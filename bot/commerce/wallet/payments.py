@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import business_date, start_of_business_day
@@ -249,6 +250,12 @@ async def pay_order(
                       order_id=order.id, merchant_id=order.merchant_id)
     await mark_order_paid(session, order, now)
     return await _finish(session, row.id, now)
+
+
+def wallet_paid(order_id: Any) -> ColumnElement[bool]:
+    """SQL: the order with this id (a column or a value) was paid from a wallet."""
+    return exists().where(WalletOperation.order_id == order_id, WalletOperation.kind == WalletOpKind.ORDER,
+                          WalletOperation.state == WalletOpState.SUCCEEDED)
 
 
 async def paid_from_wallet(session: AsyncSession, order_id: int) -> int | None:
