@@ -4,11 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo demo-reset bench clean
+.PHONY: install test lint demo demo-reset bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	# The runtime dependencies exactly as the Docker image installs them (hash-checked),
+	# then the package itself and its development tools.
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
 	$(BIN)/pip install -q -e '.[dev]'
 	# Alipay's official SDK ships its own alipay/__init__.py, which would replace
 	# python-alipay-sdk's: keep it in its own folder, for the gateway's client tests.
@@ -33,6 +36,11 @@ demo-reset: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
+
+# Pin the runtime dependencies (with hashes) after a change to pyproject.toml's dependencies.
+lock: $(STAMP)
+	$(BIN)/pip install -q 'uv==0.13.9'
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -11,6 +11,10 @@ import asyncio
 import importlib
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 # Subcommands that live in their own packages: name -> module with main(argv).
 DELEGATED = {
@@ -40,11 +44,29 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+# Their defaults are in this repository for anyone to read: fine for the sandbox, never for Telegram.
+PUBLIC_DEFAULTS = ("telegram_token", "webhook_secret", "link_secret")
+
+
+def public_defaults(settings: Settings) -> list[str]:
+    """The secrets still at their published default while the bot talks to the real Telegram."""
+    if not settings.telegram_base_url.startswith("https://api.telegram.org/"):
+        return []
+    fields = type(settings).model_fields
+    return [f"SHOPBOT_{name.upper()}" for name in PUBLIC_DEFAULTS
+            if getattr(settings, name) == fields[name].default]
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from bot.runner import run_bot
 
-    asyncio.run(run_bot(Settings(), webhook=args.webhook))
+    settings = Settings()
+    unsafe = public_defaults(settings)
+    if unsafe:
+        print(f"refusing to start: set {', '.join(unsafe)} (see docs/deploy.md)", file=sys.stderr)
+        return 2
+    asyncio.run(run_bot(settings, webhook=args.webhook))
     return 0
 
 
