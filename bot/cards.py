@@ -95,17 +95,26 @@ def render_card(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The card's HTML text (a caption when ``product.photo``) and its buttons.
 
-    With ``bot_username`` (a card posted in a channel or group) **Shop** opens
-    the bot's private chat on the shop; otherwise it is a callback button.
+    With ``bot_username`` (a card in a channel, a group or an inline message,
+    seen by many) the card holds no one viewer's choice: **Buy** is one unit,
+    at once, and **Choose quantity** opens the card in the viewer's private
+    chat, where −/+ are theirs alone; **Shop** opens the shop there too.
+    Otherwise (the private chat) −/+ redraw the card in place.
     """
     limit = CAPTION_LIMIT if product.photo else TEXT_LIMIT
     text = card_text(product, merchant, t, limit=limit)
     top = max_quantity(product, max_per_order)
-    quantity = min(max(1, quantity), top)
+    quantity = 1 if bot_username else min(max(1, quantity), top)
     rows: list[list[InlineKeyboardButton]] = []
     selling = (product.status == ProductStatus.ACTIVE and merchant.status == MerchantStatus.APPROVED
                and product.stock > 0)
-    if selling:
+    if selling and bot_username:
+        buy = [button("🛒 " + t("Buy"), BUY, product.id, 1)]
+        if top > 1:
+            buy.append(InlineKeyboardButton("🔢 " + t("Choose quantity"),
+                                            url=f"https://t.me/{bot_username}?start=p_{product.id}"))
+        rows.append(buy)
+    elif selling:
         rows.append([button("−", CARD_QTY, product.id, max(1, quantity - 1)),
                      button(str(quantity), CARD_QTY, product.id, quantity),
                      button("+", CARD_QTY, product.id, min(top, quantity + 1))])

@@ -11,7 +11,9 @@ HMAC-signed /pay link — no RSA on a tap.
 A card shown outside the bot's private chat (a channel, a group, an inline
 message) cannot receive the order message there, so Buy and Shop answer with
 a ``t.me/<bot>?start=…`` link that opens the private chat on the order or
-shop (Telegram lets a callback answer open such links).
+shop (Telegram lets a callback answer open such links). Such a card is seen
+by many, so it holds no quantity: Buy there is one unit, and a quantity is
+chosen on the card opened in the buyer's private chat.
 """
 
 from __future__ import annotations
@@ -117,14 +119,21 @@ async def _stale(update: Update, context: ShopContext) -> None:
 
 @answers_errors
 async def change_quantity(update: Update, context: ShopContext) -> None:
-    """−/+ on a card: redraw it in place with the new quantity, within bounds."""
+    """−/+ on a card in the private chat: redraw it in place with the new quantity, within bounds.
+
+    A card many people see has no −/+ (one viewer's + would be everyone's); one
+    posted before that carries them still, and a press there opens the card in
+    the presser's private chat instead of changing what everyone sees.
+    """
     query = update.callback_query
     if (args := _args(update, 2)) is None:
         return await _stale(update, context)
     product_id, quantity = args
+    if not _in_private_chat(update):
+        await query.answer(url=f"https://t.me/{context.bot.username}?start=p_{product_id}")
+        return
     listing = await context.services.run(lambda s: shopping.listing(s, product_id=product_id))
-    username = None if _in_private_chat(update) else context.bot.username
-    text, keyboard = _card(listing, context, quantity=quantity, bot_username=username)
+    text, keyboard = _card(listing, context, quantity=quantity)
     await query.answer()
     with contextlib.suppress(BadRequest):  # "message is not modified": already at the bound
         if listing.product.photo:
@@ -162,6 +171,8 @@ async def buy(update: Update, context: ShopContext) -> None:
         return
     product_id, quantity = args
     private = _in_private_chat(update)
+    if not private:  # a shared card's quantity is nobody's choice (an old card may still carry one)
+        quantity = 1
     place = PlaceRequest(update.effective_user.id, product_id, quantity, f"cb:{query.id}")
     result = await _buy_queue(context).submit(shopping.BuyTap(place, confirm=private, arrival=arrival))
     if not note_arrival(context, arrivals.Seen(result.fresh, result.language)):
