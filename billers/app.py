@@ -11,23 +11,28 @@ answers the first result; the same id with other content is declined.
 Failure injection for tests and demos: ``failure_rate`` answers 503 to that
 share of payment calls (a seeded RNG, so runs replay), ``pay_latency_s``
 delays payment answers (past the client's timeout it is a timeout).
-State is in memory: a simulated company's books, gone when it stops.
+The books are kept in a database (``billers.store``): inside the gateway,
+the gateway's own, so a restart loses no bill; served alone, a private
+in-memory one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from billers import store
 from billers.catalogue import BY_CODE, CATALOGUE, amount_due, fen_of, holder_of, valid_account, yuan
 
 
@@ -40,13 +45,26 @@ class BillerConfig:
     seed: int = 7
 
 
-@dataclass
 class Books:
-    """What the billers recorded: payment requests by id, and bills already paid."""
+    """Where the billers' books are: a database engine (the gateway's, or a private one)."""
 
-    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
-    paid: set[tuple[str, str]] = field(default_factory=set)
-    receipts: int = 0
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        self._engine = engine
+        # One payment or void at a time: the same request_id sent twice at once is recorded once.
+        self.lock = asyncio.Lock()
+
+    @property
+    def db(self) -> AsyncEngine:
+        return self._engine()
+
+    async def request(self, request_id: str) -> store.Seen | None:
+        """A request as recorded (tests and the status call)."""
+        async with self.db.connect() as conn:
+            return await store.seen(conn, request_id)
+
+    async def request_count(self) -> int:
+        """How many payment requests arrived (tests)."""
+        return await store.request_count(self.db)
 
 
 def _declined(reason: str, status_code: int = 422) -> JSONResponse:
@@ -60,13 +78,13 @@ async def catalogue(request: Request) -> JSONResponse:
         for c in CATALOGUE]})
 
 
-def _bill(books: Books, biller: str, account: str) -> tuple[int, JSONResponse | None]:
+async def _bill(conn: AsyncConnection, biller: str, account: str) -> tuple[int, JSONResponse | None]:
     company = BY_CODE.get(biller)
     if company is None or company.kind == "mobile":
         return 0, JSONResponse({"error": "unknown_biller"}, status_code=404)
     if not valid_account(company, account):
         return 0, JSONResponse({"error": "invalid_account"}, status_code=404)
-    due = 0 if (biller, account) in books.paid else amount_due(company, account)
+    due = 0 if await store.is_paid(conn, biller, account) else amount_due(company, account)
     if due == 0:
         return 0, JSONResponse({"error": "no_bill"}, status_code=404)
     return due, None
@@ -75,14 +93,15 @@ def _bill(books: Books, biller: str, account: str) -> tuple[int, JSONResponse | 
 async def lookup(request: Request) -> JSONResponse:
     """``GET /v1/bills/{biller}/{account}``."""
     biller, account = request.path_params["biller"], request.path_params["account"]
-    due, problem = _bill(request.app.state.books, biller, account)
+    async with request.app.state.books.db.connect() as conn:
+        due, problem = await _bill(conn, biller, account)
     if problem is not None:
         return problem
     return JSONResponse({"biller": biller, "account": account, "amount_due": yuan(due),
                          "holder": holder_of(account), "period": request.app.state.now().strftime("%Y-%m")})
 
 
-def _check(books: Books, body: dict[str, Any]) -> str | None:
+async def _check(conn: AsyncConnection, body: dict[str, Any]) -> str | None:
     """Why a payment is declined, or None to accept it."""
     company = BY_CODE.get(str(body.get("biller")))
     account, amount = str(body.get("account", "")), fen_of(body.get("amount"))
@@ -94,7 +113,7 @@ def _check(books: Books, body: dict[str, Any]) -> str | None:
         return "invalid_amount"
     if company.kind == "mobile":
         return None if amount in company.amounts_fen else "invalid_amount"
-    due, problem = _bill(books, company.code, account)
+    due, problem = await _bill(conn, company.code, account)
     if problem is not None:
         return "no_bill"
     return None if amount == due else "amount_mismatch"
@@ -116,57 +135,71 @@ async def pay(request: Request) -> JSONResponse:
     if request.app.state.rng.random() < config.failure_rate:
         return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
     content = {k: body.get(k) for k in ("biller", "account", "amount")}
-    seen = books.requests.get(request_id)
-    if seen is not None:
-        if seen["content"] != content and seen["status"] != "voided":
-            return _declined("request_reused", 409)
-        return JSONResponse(seen["answer"])
-    reason = _check(books, body)
-    if reason is not None:
-        answer = {"status": "declined", "reason": reason}
-    else:
-        books.receipts += 1
-        answer = {"status": "accepted", "receipt": f"R{books.receipts:010d}"}
-        company = BY_CODE[str(body["biller"])]
-        if company.kind != "mobile":
-            books.paid.add((company.code, str(body["account"])))
-    books.requests[request_id] = {"content": content, "status": answer["status"], "answer": answer}
+    async with books.lock, books.db.begin() as conn:
+        seen = await store.seen(conn, request_id)
+        if seen is not None:
+            if seen.content != content and seen.status != "voided":
+                return _declined("request_reused", 409)
+            return JSONResponse(seen.answer)
+        reason = await _check(conn, body)
+        if reason is not None:
+            answer = {"status": "declined", "reason": reason}
+        else:
+            answer = {"status": "accepted"}
+            company = BY_CODE[str(body["biller"])]
+            if company.kind != "mobile":
+                await store.mark_paid(conn, company.code, str(body["account"]), True)
+        answer = await store.record(conn, request_id, content, answer)
     return JSONResponse(answer, status_code=200 if reason is None else 422)
 
 
 async def status(request: Request) -> JSONResponse:
     """``GET /v1/payments/{request_id}``."""
-    seen = request.app.state.books.requests.get(request.path_params["request_id"])
+    seen = await request.app.state.books.request(request.path_params["request_id"][:64])
     if seen is None:
         return JSONResponse({"error": "unknown_request"}, status_code=404)
-    return JSONResponse(seen["answer"])
+    return JSONResponse(seen.answer)
 
 
 async def void(request: Request) -> JSONResponse:
     """``POST /v1/payments/{request_id}/void``: undo an accepted request, or refuse it in advance."""
     books: Books = request.app.state.books
     request_id = request.path_params["request_id"][:64]
-    seen = books.requests.get(request_id)
-    if seen is not None and seen["status"] == "accepted":
-        content = seen["content"]
-        books.paid.discard((str(content["biller"]), str(content["account"])))
-    answer = {"status": "voided", "reason": "voided"}
-    if seen is not None and seen["status"] == "declined":
-        answer = seen["answer"]
-    books.requests[request_id] = {"content": seen["content"] if seen else {}, "status": answer["status"],
-                                  "answer": answer}
+    async with books.lock, books.db.begin() as conn:
+        seen = await store.seen(conn, request_id)
+        if seen is not None and seen.status == "accepted":
+            await store.mark_paid(conn, str(seen.content["biller"]), str(seen.content["account"]), False)
+        answer = {"status": "voided", "reason": "voided"}
+        if seen is not None and seen.status == "declined":
+            answer = seen.answer
+        await store.replace(conn, request_id, seen.content if seen else {}, answer)
     return JSONResponse(answer)
 
 
+@contextlib.asynccontextmanager
+async def _own_database(app: Starlette) -> AsyncIterator[None]:
+    """A biller served alone keeps its books in a private in-memory database for as long as it runs."""
+    engine = store.memory_engine()
+    await store.create_tables(engine)
+    app.state.engine = engine
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
 def build_biller_app(
-    config: BillerConfig | None = None, *, now: Callable[[], dt.datetime] | None = None
+    config: BillerConfig | None = None, *, now: Callable[[], dt.datetime] | None = None,
+    engine: Callable[[], AsyncEngine] | None = None,
 ) -> Starlette:
     """The biller service; ``app.state.config`` may be changed while it runs (tests).
 
-    ``now`` is its clock (the billing period on bills); the gateway passes its own.
+    ``now`` is its clock (the billing period on bills) and ``engine`` where its
+    books are (tables created by whoever opens it); the gateway passes its own.
+    Without ``engine`` the app opens a private in-memory database at startup.
     """
     config = config or BillerConfig()
-    app = Starlette(routes=[
+    app = Starlette(lifespan=None if engine is not None else _own_database, routes=[
         Route("/v1/catalogue", catalogue, methods=["GET"]),
         Route("/v1/bills/{biller}/{account}", lookup, methods=["GET"]),
         Route("/v1/payments", pay, methods=["POST"]),
@@ -174,7 +207,7 @@ def build_biller_app(
         Route("/v1/payments/{request_id}/void", void, methods=["POST"]),
     ])
     app.state.config = config
-    app.state.books = Books()
+    app.state.books = Books(engine or (lambda: app.state.engine))
     app.state.rng = random.Random(config.seed)
     app.state.now = now or (lambda: dt.datetime.now(dt.UTC))
     return app

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from billers import store as biller_store
 from billers.app import build_biller_app
 from gateway import bills, checkout, console, keys, notify, protocol, signing
 from gateway.clock import Clock, clock_for
@@ -45,6 +46,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     _prepare_data_dir(rt.settings)
     rt.engine = make_engine(rt.settings.database_url)
     await create_tables(rt.engine)
+    await biller_store.create_tables(rt.engine)
     gateway_keys = await keys.bootstrap(rt.engine)
     rt.private_key = signing.load_private(gateway_keys.private_pem)
     rt.public_pem = gateway_keys.public_pem
@@ -80,8 +82,10 @@ def build_gateway_app(
         rng=rng or random.Random(settings.seed),
     )
     # The simulated biller service (phone top-ups, utility bills) rides along in the demo: another
-    # company, but one process fewer. It shares nothing with the gateway but the clock.
-    app.mount("/billers", build_biller_app(now=app.state.gateway.clock.now))
+    # company, but one process fewer. It shares the clock and the database (its own tables), so a
+    # restart of the gateway loses no bill.
+    rt = app.state.gateway
+    app.mount("/billers", build_biller_app(now=rt.clock.now, engine=lambda: rt.db))
     return app
 
 

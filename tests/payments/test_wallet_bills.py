@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,14 @@ from bot.commerce.errors import InsufficientFunds, InvalidInput
 from bot.commerce.wallet import WalletRules, billing
 from bot.config import Settings
 from bot.payments import wallet_calls
-from bot.payments.billers import BillerClient, BillerUnavailable
+from bot.payments.billers import BillerClient, BillerOutcome, BillerUnavailable
 from bot.services import Services, build_services
 from bot.store.enums import WalletOpState
-from gateway.testing import serve_asgi
+from gateway.config import GatewaySettings
+from gateway.testing import serve_asgi, serve_gateway
 from scheduler import jobs
 from tests.factories import make_user, notices
+from tests.payments.conftest import gateway_template  # noqa: F401  (fixture)
 from tests.wallet_factories import balance, fund
 
 PHONE = "13800138000"
@@ -83,7 +86,7 @@ async def test_a_phone_top_up_is_paid_once_with_a_receipt(db, biller):
     again = await biller.pay(ling, "cmcc", "138 0013 8000", 50_00)
 
     assert (op.state, op.account_no, op.reference) == (WalletOpState.SUCCEEDED, PHONE, "R0000000001")
-    assert again.id == op.id and again.repeat and len(biller.books.requests) == 1
+    assert again.id == op.id and again.repeat and await biller.books.request_count() == 1
     assert await biller.funds(ling) == (50_00, 0, 50_00)
 
 
@@ -124,7 +127,8 @@ async def test_a_biller_failure_refunds_the_wallet_automatically(db, biller):
 
     assert (op.state, op.failure_reason) == (WalletOpState.FAILED, "biller_unavailable")
     assert await balance(db, ling) == 100_00
-    assert biller.books.requests[billing.biller_request_id(op.id)]["status"] == "voided"
+    seen = await biller.books.request(billing.biller_request_id(op.id))
+    assert seen is not None and seen.status == "voided"
 
 
 async def test_a_biller_timeout_refunds_the_wallet_and_the_late_payment_is_refused(db, biller):
@@ -151,7 +155,7 @@ async def test_a_bill_is_refused_before_the_biller_is_called_when_the_wallet_is_
     await fund(db, ling, 10_00)
     with pytest.raises(InsufficientFunds):
         await biller.pay(ling, "cmcc", PHONE, 30_00)
-    assert biller.books.requests == {} and await balance(db, ling) == 10_00
+    assert await biller.books.request_count() == 0 and await balance(db, ling) == 10_00
 
 
 async def test_an_unreachable_biller_is_reported_not_guessed(biller):
@@ -180,3 +184,33 @@ async def test_bills_cut_off_mid_call_are_settled_by_the_retry_job_and_the_user_
     assert await biller.funds(ling) == (90_00, 0, 10_00)
     told = {(kind, p["op_id"]) for _, kind, p in await notices(db) if kind.startswith("wallet_bill")}
     assert told == {("wallet_bill_refunded", lost.id), ("wallet_bill_paid", taken.id)}
+
+
+async def test_a_gateway_restart_loses_no_bill(db, tmp_path, gateway_template):  # noqa: F811
+    """The biller rides on the gateway and keeps its books in the gateway's database."""
+    gw_dir = tmp_path / "gateway"
+    gw_dir.mkdir()
+    shutil.copyfile(gateway_template, gw_dir / "gateway.db")
+    gw_settings = GatewaySettings(_env_file=None, data_dir=gw_dir)
+    ling = await make_user(db)
+    await fund(db, ling, 500_00)
+    async with serve_gateway(gw_settings) as served:
+        settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path,
+                            biller_url=f"{served.base_url}/billers", pay_keys_file=tmp_path / "none.json")
+        services = build_services(settings, db=db, clock=ManualClock())
+        quote = await wallet_calls.quote_bill(services, biller="state_grid", account_no=METER)
+        assert quote is not None
+        op = await wallet_calls.pay_bill(services, user_id=ling, biller="state_grid", account_no=METER,
+                                         amount_fen=quote.amount_due_fen, key="bill:meter")
+        assert op.state == WalletOpState.SUCCEEDED
+
+    async with serve_gateway(gw_settings) as served:  # the gateway stopped and started again
+        client = BillerClient(f"{served.base_url}/billers")
+        request_id = billing.biller_request_id(op.id)
+        assert await client.status(request_id=request_id) == BillerOutcome("accepted", op.reference)
+        assert await client.lookup(biller="state_grid", account_no=METER) is None  # still paid
+        again = await client.pay(request_id=request_id, biller="state_grid", account_no=METER,
+                                 amount_fen=quote.amount_due_fen)
+        phone = await client.pay(request_id="SBB-next", biller="cmcc", account_no=PHONE, amount_fen=10_00)
+    assert again == BillerOutcome("accepted", op.reference)
+    assert phone.accepted and phone.reference != op.reference  # receipt numbers go on, never reused
