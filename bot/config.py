@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
+    # Largest request body the web endpoints read (413 beyond it). A Telegram update or a gateway
+    # notification is a few KiB; 1 MiB leaves room without letting one request stall the bot.
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
     # Where the payment pages' "Back to the chat" links go; empty means https://t.me/<the bot>.
     chat_url: str = ""
     # Signs the bot's own /pay/<token> links, so an order id cannot be guessed into one.

@@ -9,6 +9,9 @@ created at import time. Served by uvicorn inside the bot process.
     GET  /payments/return      where the gateway sends the browser after paying
     POST /telegram/webhook     Telegram updates; needs the secret token header (see ``telegram_webhook``)
     GET  /healthz              liveness
+
+Every request body is bounded (``max_body_bytes``, 413 beyond it) by
+``bodylimit.BodyLimit`` before any endpoint reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -29,6 +33,7 @@ from telegram import Update
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
+from bodylimit import BodyLimit
 from bot.commerce import paysync
 from bot.commerce.errors import CommerceError
 from bot.i18n import Translator
@@ -222,7 +227,8 @@ def build_web_app(services: Services, application: Application | None = None) ->
         Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    limit = Middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    app = Starlette(routes=routes, middleware=[limit])
     app.state.services = services
     app.state.application = application
     return app

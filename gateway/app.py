@@ -3,6 +3,9 @@
 Nothing is opened at import or build time. The lifespan creates the data
 dir, the engine and tables, the first-run keys, the HTTP client used for
 notifications, and the notification sender task; it closes them on exit.
+Two middlewares stand in front of every route: request targets in absolute
+form are routed by their path (``gateway.targets``), and request bodies over
+``max_body_bytes`` get 413 before anything reads them (``bodylimit``).
 """
 
 from __future__ import annotations
@@ -15,17 +18,20 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from billers import store as biller_store
 from billers.app import build_biller_app
+from bodylimit import BodyLimit
 from gateway import bills, checkout, console, keys, notify, protocol, signing
 from gateway.clock import Clock, clock_for
 from gateway.config import GatewaySettings
 from gateway.runtime import Runtime
 from gateway.store import create_tables, make_engine
+from gateway.targets import OriginForm
 
 NOTIFY_TIMEOUT_S = 10.0
 
@@ -75,7 +81,8 @@ def build_gateway_app(
         Route("/console/bill/{day}.csv", console.statement, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=_lifespan)
+    middleware = [Middleware(OriginForm), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
+    app = Starlette(routes=routes, lifespan=_lifespan, middleware=middleware)
     app.state.gateway = Runtime(
         settings=settings,
         clock=clock or clock_for(settings.clock_file),

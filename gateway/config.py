@@ -30,6 +30,8 @@ class GatewaySettings(BaseSettings):
     clock_file: Path | None = None
     # Multiplies the notification retry schedule (4m, 10m, ...); tests use 0.001.
     notify_time_scale: float = Field(default=1.0, gt=0)
+    # Largest request body read (413 beyond it); open-API calls and checkout forms are a few KiB.
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
 
     # Failure injection; all rates are probabilities in [0, 1].
     decline_rate: float = Field(default=0.0, ge=0, le=1)

@@ -3,7 +3,8 @@
 Three faces on one port: the Bot API (``/bot<token>/...``, ``/file/bot...``),
 the control API (``/sandbox/api/...``) and the web chat (``/``, static files).
 Nothing is built at import time; the webhook sender runs inside the app's
-lifespan, so it starts and stops with the server.
+lifespan, so it starts and stops with the server. Request bodies over
+``max_body_bytes`` get 413 before anything reads them (``bodylimit``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from bodylimit import BodyLimit
 
 from . import botapi, control
 from .clockfile import Clock, ClockControl
@@ -53,6 +57,7 @@ def build_sandbox_app(settings: SandboxSettings, *, clock: Clock | None = None) 
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
     )
     app.state.world = world
     return app

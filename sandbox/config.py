@@ -84,6 +84,9 @@ class SandboxSettings(BaseSettings):
 
     clock_file: Path = Path("var/clock.json")
 
+    # Largest request body read (413 beyond it): Telegram's 50 MB limit on files a bot uploads.
+    max_body_bytes: int = Field(default=50 * 1000 * 1000, gt=0)
+
     # How long a control-API caller waits for the bot to answer a button or an inline query.
     answer_wait_seconds: float = 5.0
     # Callback queries older than this cannot be answered any more (Telegram: about 15 s).

@@ -39,15 +39,20 @@ def load_official_sdk() -> ModuleType:
 
 
 def get_http_connection_with_port(url: str, query_string: str, timeout: float):
-    """``WebUtils.get_http_connection`` that honours the port in server_url.
+    """``WebUtils.get_http_connection`` line for line, with its port bug fixed and nothing else.
 
     3.7.1411 always connects to port 80/443 and crashes on an explicit port
-    (``str + int``); ``do_post`` looks this function up as a module global.
+    (``url += url_parse_result.port``: str + int); ``do_post`` looks this
+    function up as a module global. The request target stays what the SDK
+    builds: the absolute form ``http://host:port/gateway.do?<common params>``.
     """
     parts = urlsplit(url)
     factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = factory(parts.hostname, parts.port, timeout=timeout)
-    return f"{parts.path}?{query_string}", connection
+    target = parts.scheme + "://" + (parts.hostname or "")
+    if parts.port:
+        target += f":{parts.port}"
+    return target + parts.path + "?" + query_string, connection
 
 
 def pem_body(pem: str) -> str:
