@@ -2,8 +2,9 @@
 
 ``render_card`` is public: the buyer's deep link, inline mode and the
 merchant's /post all show the same card. A card is HTML (user text escaped),
-fits Telegram's limits (a photo caption ≤ 1024 characters, a message ≤ 4096:
-the description is shortened to fit) and carries only callback buttons whose
+fits Telegram's limits as Telegram counts them (a photo caption ≤ 1024, a
+message ≤ 4096 UTF-16 units after entity parsing: the description is
+shortened to fit) and carries only callback buttons whose
 ids the handlers check again on the server. The action names live here so
 that every module that draws these buttons encodes them the same way.
 """
@@ -21,6 +22,7 @@ from bot.commerce.orders import PlacedOrder
 from bot.i18n import Translator
 from bot.store.enums import MerchantKind, MerchantStatus, OrderState, ProductStatus
 from bot.store.models import Merchant, Order, Product
+from bot.textfit import fit, visible_len
 
 CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096
 
@@ -62,7 +64,11 @@ def seller_line(merchant: Merchant, t: Translator) -> str:
 
 
 def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int) -> str:
-    """The card's HTML, with the description shortened to fit ``limit``."""
+    """The card's HTML, within ``limit`` as Telegram counts it (see ``bot.textfit``).
+
+    The description gives way first; a title only when an old one meets a long
+    shop name (both are checked at entry, but limits and translations change).
+    """
     on_sale = product.status == ProductStatus.ACTIVE and merchant.status == MerchantStatus.APPROVED
     if not on_sale:
         availability = t("Not on sale right now.")
@@ -70,18 +76,19 @@ def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int
         availability = "<b>" + t("Sold out") + "</b>"
     else:
         availability = t("{count} left", count=product.stock)
-    price = t.money(product.price_fen, product.currency)
-    head = f"<b>{html.escape(product.title)}</b>\n{price} · {availability}"
+    status = f"\n{t.money(product.price_fen, product.currency)} · {availability}"
     tail = "\n\n" + seller_line(merchant, t)
-    room = limit - len(head) - len(tail) - 2
-    description = html.escape(product.description.strip())
-    if len(description) > room:
-        raw = product.description.strip()
-        while raw and len(html.escape(raw)) + 1 > room:  # each pass drops at least the excess
-            raw = raw[: len(raw) - max(1, len(html.escape(raw)) + 1 - room)]
-        description = html.escape(raw.rstrip()) + "…" if raw.strip() else ""
+    fixed = visible_len(status) + visible_len(tail)
+    title = fit(product.title.strip(), limit - fixed)
+    description = fit(product.description.strip(), limit - fixed - visible_len(title) - 2)  # 2: "\n\n"
     body = f"\n\n{description}" if description else ""
-    return head + body + tail
+    return f"<b>{title}</b>{status}{body}{tail}"
+
+
+def card_summary(product: Product, merchant: Merchant, t: Translator) -> str:
+    """One plain-text line (no HTML: Telegram shows it as typed) for an inline result's description."""
+    left = t("Sold out") if product.stock <= 0 else t("{count} left", count=product.stock)
+    return f"{t.money(product.price_fen, product.currency)} · {left} · {merchant.name}"
 
 
 def render_card(

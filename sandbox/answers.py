@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .content import check_markup, formatted
+from .content import CAPTION_LIMIT, TEXT_LIMIT, check_markup, formatted
+from .htmlcheck import utf16_len
 from .params import Params, bad_request
 from .world import World
 
@@ -29,7 +30,7 @@ async def answer_callback_query(world: World, p: Params) -> Any:
 
 
 def check_result(result: Any, seen: set[str]) -> None:
-    """One InlineQueryResult: known type, unique id of 1-64 bytes, sane content."""
+    """One InlineQueryResult: known type, unique id of 1-64 bytes, sane content within Telegram's lengths."""
     if not isinstance(result, dict) or result.get("type") not in RESULT_TYPES:
         raise bad_request("RESULT_TYPE_INVALID")
     result_id = str(result.get("id", ""))
@@ -46,6 +47,11 @@ def check_result(result: Any, seen: set[str]) -> None:
                             content.get("entities"))
         if not text.strip():
             raise bad_request("MESSAGE_EMPTY")
+        if utf16_len(text) > TEXT_LIMIT:
+            raise bad_request("MESSAGE_TOO_LONG")
+    caption, _ = formatted(result.get("caption"), result.get("parse_mode"), result.get("caption_entities"))
+    if utf16_len(caption) > CAPTION_LIMIT:  # counted after parsing, like a sent caption
+        raise bad_request("MEDIA_CAPTION_TOO_LONG")
     if result["type"] == "photo" and not (result.get("photo_url") or result.get("photo_file_id")):
         raise bad_request("PHOTO_CONTENT_URL_EMPTY")
     check_markup(result.get("reply_markup"))

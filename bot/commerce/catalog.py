@@ -34,11 +34,14 @@ class ProductDraft:
 
 
 def validate_title(title: str, rules: Rules) -> str:
-    return clean_text(title, field="title", max_chars=rules.title_max_chars, min_chars=2)
+    """A title as cards show it: counted as Telegram counts it."""
+    return clean_text(title, field="title", max_chars=rules.title_max_chars, min_chars=2, telegram_units=True)
 
 
 def validate_description(text: str, rules: Rules) -> str:
-    return clean_text(text, field="description", max_chars=rules.description_max_chars, min_chars=0)
+    """A description as cards show it: counted as Telegram counts it (cards.py still fits the whole)."""
+    return clean_text(text, field="description", max_chars=rules.description_max_chars, min_chars=0,
+                      telegram_units=True)
 
 
 def validate_stock(stock: int, rules: Rules) -> int:

@@ -86,14 +86,26 @@ def check_count(value: int, *, field: str, minimum: int, maximum: int) -> int:
     return value
 
 
-def clean_text(text: str, *, field: str, max_chars: int, min_chars: int = 1) -> str:
-    """Trimmed ``text`` within the length limits; control characters refused."""
+def utf16_len(text: str) -> int:
+    """The length Telegram's limits count: UTF-16 code units, so an emoji like 😀 counts two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clean_text(text: str, *, field: str, max_chars: int, min_chars: int = 1,
+               telegram_units: bool = False) -> str:
+    """Trimmed ``text`` within the length limits; control characters refused.
+
+    With ``telegram_units`` the maximum counts as Telegram counts a message
+    (``utf16_len``): text that ends up in a card must fit Telegram's limits.
+    """
     cleaned = unicodedata.normalize("NFC", text).strip()
     if any((unicodedata.category(ch) == "Cc" and ch not in "\n\t") or ch in _BIDI_CONTROLS
            for ch in cleaned):
         raise InvalidInput(field, "control_characters")
     if len(cleaned) < min_chars:
         raise InvalidInput(field, "too_short", minimum=min_chars)
+    if telegram_units and utf16_len(cleaned) > max_chars:
+        raise InvalidInput(field, "too_long_units", maximum=max_chars)
     if len(cleaned) > max_chars:
         raise InvalidInput(field, "too_long", maximum=max_chars)
     return cleaned

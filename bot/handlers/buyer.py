@@ -231,14 +231,14 @@ async def inline_search(update: Update, context: ShopContext) -> None:
     for listing in listings:
         product = listing.product
         text, keyboard = _card(listing, context, bot_username=context.bot.username)
-        if product.photo:
+        summary = cards.card_summary(product, listing.merchant, context.t)  # plain: no entities in a list
+        if product.photo:  # the cached photo is the result's picture
             results.append(InlineQueryResultCachedPhoto(
-                id=str(product.id), photo_file_id=product.photo, title=product.title, caption=text,
-                parse_mode=ParseMode.HTML, reply_markup=keyboard))
+                id=str(product.id), photo_file_id=product.photo, title=product.title, description=summary,
+                caption=text, parse_mode=ParseMode.HTML, reply_markup=keyboard))
         else:
-            price = context.t.money(product.price_fen, product.currency)
             results.append(InlineQueryResultArticle(
-                id=str(product.id), title=product.title, description=f"{price} · {listing.merchant.name}",
+                id=str(product.id), title=product.title, description=summary,
                 input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
                 reply_markup=keyboard))
     await query.answer(results, cache_time=10, is_personal=False)

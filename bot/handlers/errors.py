@@ -42,6 +42,7 @@ RULES = {
     "too_large": "That is too large.",
     "too_small": "That is too small (at least {minimum}).",
     "too_long": "That is too long (at most {maximum} characters).",
+    "too_long_units": "That is too long: at most {maximum} characters (most emoji count as two).",
     "too_short": "That is too short (at least {minimum} characters).",
     "control_characters": "That text contains characters we can't accept.",
     "format": "That doesn't look right; please check the format.",

@@ -121,10 +121,12 @@ async function runInline(query, offset = "") {
 }
 
 function inlineRow(queryId, result) {
-  const thumb = Render.safeUrl(result.thumbnail_url || result.photo_url);
+  // A cached photo shows itself, as Telegram's apps show it; the description is plain text, never the caption.
+  const cached = result.photo_file_id && "/sandbox/api/files/" + encodeURIComponent(result.photo_file_id);
+  const thumb = Render.safeUrl(result.thumbnail_url || result.photo_url) || cached;
   const text = Render.el("div", {},
     Render.el("div", { class: "title", text: result.title || result.id }),
-    Render.el("div", { class: "desc", text: result.description || result.caption || "" }));
+    Render.el("div", { class: "desc", text: result.description || "" }));
   const row = Render.el("button", { type: "button", class: "result" },
     thumb ? Render.el("img", { src: thumb, alt: "" }) : null, text);
   row.addEventListener("click", async () => {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -100,12 +103,15 @@ async def test_shop_button_lists_the_merchants_products_and_opens_their_cards(sh
 async def test_card_text_escapes_the_merchants_words_and_fits_a_caption(shop):
     from bot.cards import CAPTION_LIMIT, render_card
     from bot.i18n import Translator
+    from bot.textfit import visible_len
 
     merchant, product = await shop_with_product(shop, title="<b>Tea</b> & co", stock=1)
     product.description, product.photo = "<script>" * 400, "file-id"
     text, _ = render_card(product, merchant, Translator("en", shop.services.catalogs))
     assert "<script>" not in text and "&lt;b&gt;Tea&lt;/b&gt; &amp; co" in text
-    assert len(text) <= CAPTION_LIMIT
+    assert visible_len(text) <= CAPTION_LIMIT  # as Telegram counts: after parsing, in UTF-16 code units
+    assert re.findall(r"&(?!lt;|gt;|amp;|#x27;)", text) == []  # cut in the text, never inside an entity
+    assert html.unescape(text.split("\n\n")[1]).removesuffix("…") in product.description
 
 
 @pytest.mark.parametrize("data", ["buy", "buy:1", "buy:99999:1", "buy:1:2:3", "card_qty:x", "buy:" + "9" * 60,

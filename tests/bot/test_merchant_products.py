@@ -88,9 +88,12 @@ async def test_bad_title_stock_and_limit_are_answered_at_their_step(shop):
     assert texts(await chat.send("not a photo")) == ["Please send a photo, or /skip."]
     await chat.send("/skip")
     assert texts(await chat.send("x")) == ["That is too short (at least 2 characters)."]
-    assert texts(await chat.send("t" * 5000)) == ["That is too long (at most 80 characters)."]
+    too_long = "That is too long: at most {} characters (most emoji count as two)."
+    assert texts(await chat.send("t" * 5000)) == [too_long.format(80)]
+    assert texts(await chat.send("🍵" * 41)) == [too_long.format(80)]  # 41 characters, 82 as Telegram counts
     await chat.send("Tea")
-    assert texts(await chat.send("d" * 701)) == ["That is too long (at most 700 characters)."]
+    assert texts(await chat.send("d" * 701)) == [too_long.format(700)]
+    assert texts(await chat.send("🍵" * 351)) == [too_long.format(700)]
     await chat.send("/skip")
     await chat.send("10")
     assert texts(await chat.send("-1")) == ["That can't be negative."]

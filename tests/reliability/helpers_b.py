@@ -73,11 +73,15 @@ def is_refusal(text: str, lang: str) -> bool:
     return any(p.fullmatch(text) for p in _patterns(language(lang)))
 
 
-def free_text_is_valid(text: str, *, min_chars: int, max_chars: int) -> bool:
-    """The rule every free-text prompt promises: trimmed length within bounds, no control chars."""
+def free_text_is_valid(text: str, *, min_chars: int, max_chars: int, telegram_units: bool = False) -> bool:
+    """The rule every free-text prompt promises: trimmed length within bounds, no control chars.
+
+    With ``telegram_units`` (text shown on a card) the maximum counts UTF-16 code units, as Telegram does.
+    """
     cleaned = unicodedata.normalize("NFC", text).strip()
     controls = any((unicodedata.category(c) == "Cc" and c not in "\n\t") or c in BIDI for c in cleaned)
-    return not controls and min_chars <= len(cleaned) <= max_chars
+    length = len(cleaned.encode("utf-16-le")) // 2 if telegram_units else len(cleaned)
+    return not controls and min_chars <= len(cleaned) and length <= max_chars
 
 
 def _not_a_command(text: str) -> bool:

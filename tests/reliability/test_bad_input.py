@@ -60,6 +60,7 @@ class Prompt:
     min_chars: int = 1
     max_chars: int = 4096
     one_user: bool = False  # the same user in either language (the admin): one chat at a time
+    telegram_units: bool = False  # the text goes on a card: its maximum counts as Telegram counts
     seen: dict[str, Chat] = field(default_factory=dict)
 
     async def chat(self, shop: Any, lang: str) -> Chat:
@@ -202,8 +203,8 @@ NUMBER_PROMPTS = {
     "wallet transfer amount": (_wallet_transfer, "amount", 0),
 }
 TEXT_PROMPTS = {
-    "product title": Prompt(_new_product(), 2, 80),
-    "product description": Prompt(_new_product("Green tea"), 0, 700),
+    "product title": Prompt(_new_product(), 2, 80, telegram_units=True),
+    "product description": Prompt(_new_product("Green tea"), 0, 700, telegram_units=True),
     "shop name": Prompt(_apply(2), 2, 64),
     "shop description": Prompt(_apply(2, "Tea Corner"), 0, 700),
     "shop contact": Prompt(_apply(2, "Tea Corner", "Fine tea"), 2, 128),
@@ -287,7 +288,8 @@ async def test_an_accepted_price_and_stock_become_the_product(shop):
 async def test_any_text_at_a_prompt_is_taken_or_refused_in_the_users_language(shop, name, text, lang):
     prompt = TEXT_PROMPTS[name]
     said, refused, _ = await _answer(shop, prompt, lang, text)
-    valid = free_text_is_valid(text, min_chars=prompt.min_chars, max_chars=prompt.max_chars)
+    valid = free_text_is_valid(text, min_chars=prompt.min_chars, max_chars=prompt.max_chars,
+                               telegram_units=prompt.telegram_units)
     assert refused != valid, f"{name}: {text!r} {'refused' if refused else 'taken'}: {said}"
 
 

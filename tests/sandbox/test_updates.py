@@ -17,6 +17,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultCachedPhoto,
     InputTextMessageContent,
 )
 from telegram.constants import MessageEntityType
@@ -114,6 +115,20 @@ async def test_inline_query_results_can_be_sent_via_the_bot(bot, sandbox):
     await query.answer()
     await pressing
     assert await bot.edit_message_text("Sold out", inline_message_id=query.inline_message_id)
+
+
+async def test_inline_results_longer_than_telegram_takes_are_refused(bot, sandbox):
+    """Lengths count after parsing, in UTF-16 code units: 1,000 "&amp;" fit a caption, 513 emoji do not."""
+    asking = asyncio.create_task(sandbox.client.inline_query(MERCHANT, "oolong"))
+    inline = (await next_update(bot)).inline_query
+    too_long = [InlineQueryResultArticle("a", "Oolong", InputTextMessageContent("🍵" * 2049)),
+                InlineQueryResultCachedPhoto("p", "AgACphoto", caption="🍵" * 513)]
+    for result, error in zip(too_long, ("MESSAGE_TOO_LONG", "MEDIA_CAPTION_TOO_LONG"), strict=True):
+        with pytest.raises(BadRequest, match=f"(?i){error}"):
+            await inline.answer([result])
+    fits = InlineQueryResultCachedPhoto("p", "AgACphoto", caption="&amp;" * 1000, parse_mode="HTML")
+    await inline.answer([fits])
+    assert [r["id"] for r in (await asking)["results"]] == ["p"]
 
 
 async def test_a_second_poller_ends_the_first_with_conflict(bot, sandbox):

@@ -67,9 +67,11 @@ async def test_pending_rejected_and_suspended_merchants_cannot_list(db):
 
 BAD_DRAFTS = [
     ({"title": "T"}, "title", "too_short"),
-    ({"title": "T" * 81}, "title", "too_long"),
+    ({"title": "T" * 81}, "title", "too_long_units"),
+    ({"title": "😀" * 41}, "title", "too_long_units"),  # 41 characters, 82 as Telegram counts them
     ({"title": "Tea\x1b[31m"}, "title", "control_characters"),
-    ({"description": "d" * 701}, "description", "too_long"),
+    ({"description": "d" * 701}, "description", "too_long_units"),
+    ({"description": "😀" * 351}, "description", "too_long_units"),
     ({"price_fen": 0}, "price", "not_positive"),
     ({"price_fen": -100}, "price", "not_positive"),
     ({"price_fen": RULES.max_price_fen + 1}, "price", "too_large"),
