@@ -1,4 +1,4 @@
-"""Bot API methods that change or remove messages: edit text, caption, markup; delete.
+"""Bot API methods that change or remove messages: edit text, caption, photo, markup; delete.
 
 Telegram's quirks kept here: an edit that changes nothing is a 400 "message
 is not modified"; an edit without ``reply_markup`` removes the inline
@@ -73,6 +73,24 @@ async def edit_message_caption(world: World, p: Params) -> Any:
     return apply_edit(world, p, rec, caption_content(p), ("caption", "caption_entities"))
 
 
+async def edit_message_media(world: World, p: Params) -> Any:
+    """editMessageMedia, for photos: a new picture (file_id, URL or ``attach://`` upload) and caption.
+
+    A text message becomes a photo message ("or to add media to text messages", Bot API 9).
+    """
+    rec = editable(world, p)
+    media = p.json("media")
+    if not isinstance(media, dict) or media.get("type") != "photo":
+        raise bad_request("MEDIA_INVALID")  # only photos are modelled here
+    given = media.get("media")
+    if isinstance(given, str) and given.startswith("attach://"):
+        given = p.uploads.get(given.removeprefix("attach://"))
+    photo = await world.files.resolve_photo(given)
+    caption = caption_content(Params(media))  # the caption and its parse mode ride inside ``media``
+    return apply_edit(world, p, rec, {"photo": [photo], **caption},
+                      ("photo", "caption", "caption_entities", "text", "entities"))
+
+
 async def edit_message_reply_markup(world: World, p: Params) -> Any:
     """editMessageReplyMarkup: only the inline keyboard changes (or goes)."""
     rec = editable(world, p)
@@ -93,6 +111,7 @@ async def delete_message(world: World, p: Params) -> Any:
 METHODS = {
     "editmessagetext": edit_message_text,
     "editmessagecaption": edit_message_caption,
+    "editmessagemedia": edit_message_media,
     "editmessagereplymarkup": edit_message_reply_markup,
     "deletemessage": delete_message,
 }

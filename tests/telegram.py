@@ -90,7 +90,7 @@ class FakeTelegram(BaseRequest):
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         if name == "getMe":
             return BOT
-        if name in {"sendMessage", "sendPhoto", "editMessageText", "editMessageCaption",
+        if name in {"sendMessage", "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia",
                     "editMessageReplyMarkup", "sendDocument"}:
             message = {"message_id": params.get("message_id") or next(self.message_ids), "date": DATE,
                        "chat": {"id": params.get("chat_id", 0), "type": "private"},

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce.errors import Forbidden, IllegalTransition, NotFound
+from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from bot.commerce.money import check_amount, check_count, clean_text
 from bot.commerce.rules import Rules
 from bot.store.enums import MerchantStatus, ProductStatus
@@ -106,15 +106,25 @@ async def edit_product(
     price_fen: int | None = None,
     stock: int | None = None,
     per_buyer_limit: int | None = None,
+    photo: str | None = None,
 ) -> Product:
-    """Change some fields of a product the merchant owns; archived ones are frozen."""
+    """Change some fields of a product the merchant owns; archived ones are frozen.
+
+    ``updated_at`` moves with every edit: posted cards older than it are redrawn
+    (``posting.stale_cards``). A description edited to nothing is refused: an
+    empty answer is more likely a slip than a wish to remove it.
+    """
     product = await owned_product(session, product_id=product_id, merchant=merchant)
     if product.status == ProductStatus.ARCHIVED:
         raise IllegalTransition(state=product.status)
     if title is not None:
         product.title = validate_title(title, rules)
     if description is not None:
-        product.description = validate_description(description, rules)
+        if not (cleaned := validate_description(description, rules)):
+            raise InvalidInput("description", "too_short", minimum=1)
+        product.description = cleaned
+    if photo is not None:
+        product.photo = clean_text(photo, field="photo", max_chars=300)
     if price_fen is not None:
         product.price_fen = check_amount(price_fen, field="price", max_fen=rules.max_price_fen)
     if stock is not None:

@@ -3,8 +3,9 @@
 A merchant links channels or groups where both the merchant and the bot are
 admins (the bot checks that with Telegram before calling ``link_channel``).
 Every card the bot posts is a ``PostedCard`` that remembers the price, stock
-and status it showed; ``stale_cards`` finds the ones whose product changed
-since, so the bot edits only those, and not more often than ``min_interval``.
+and status it showed, and when it was drawn; ``stale_cards`` finds the ones
+whose product changed since (an edit of its title, description or photo
+too), so the bot edits only those, and not more often than ``min_interval``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class StaleCard:
     price_fen: int
     stock: int
     status: str
+    edited: bool = False  # the merchant changed the product since: its photo may be another one
 
 
 async def link_channel(
@@ -104,10 +106,15 @@ async def record_posted_card(
 async def stale_cards(
     session: AsyncSession, *, now: dt.datetime, min_interval: dt.timedelta, limit: int = 50
 ) -> list[StaleCard]:
-    """Cards showing an old price, stock or status, last edited at least ``min_interval`` ago."""
+    """Cards showing an old price, stock, status or content, last edited at least ``min_interval`` ago.
+
+    Content (title, description, photo) is not copied onto the card's row: a
+    card drawn before the product's last edit (``updated_at``) shows old content.
+    """
+    edited = PostedCard.rendered_at < Product.updated_at
     query = (
         select(PostedCard.id, PostedCard.chat_id, PostedCard.message_id, PostedCard.has_photo,
-               PostedCard.language, Product.id, Product.price_fen, Product.stock, SHOWN_STATUS)
+               PostedCard.language, Product.id, Product.price_fen, Product.stock, SHOWN_STATUS, edited)
         .join(Product, Product.id == PostedCard.product_id)
         .join(Merchant, Merchant.id == Product.merchant_id)
         .where(
@@ -115,12 +122,13 @@ async def stale_cards(
             or_(PostedCard.rendered_price_fen.is_(None),
                 PostedCard.rendered_price_fen != Product.price_fen,
                 PostedCard.rendered_stock != Product.stock,
-                PostedCard.rendered_status != SHOWN_STATUS),
+                PostedCard.rendered_status != SHOWN_STATUS,
+                edited),
         )
         .order_by(PostedCard.rendered_at, PostedCard.id)
         .limit(limit)
     )
-    return [StaleCard(*row) for row in (await session.execute(query)).all()]
+    return [StaleCard(*row[:-1], edited=bool(row[-1])) for row in (await session.execute(query)).all()]
 
 
 async def mark_rendered(session: AsyncSession, *, card: StaleCard, now: dt.datetime) -> None:
@@ -128,6 +136,6 @@ async def mark_rendered(session: AsyncSession, *, card: StaleCard, now: dt.datet
     await session.execute(
         update(PostedCard).where(PostedCard.id == card.card_id).values(
             rendered_price_fen=card.price_fen, rendered_stock=card.stock,
-            rendered_status=card.status, rendered_at=now,
+            rendered_status=card.status, rendered_at=now, has_photo=card.has_photo,
         )
     )

@@ -18,7 +18,7 @@ import logging
 import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -177,7 +177,7 @@ async def refresh_cards(
     bot: Bot, services: Services, *, min_interval: dt.timedelta = dt.timedelta(seconds=10),
     max_edits: int = 20, per_chat: int = 3,
 ) -> int:
-    """Edit posted cards whose price, stock or status changed; returns how many were edited.
+    """Edit posted cards whose price, stock, status or content changed; returns how many were edited.
 
     Run it every few seconds. A card is edited at most once per ``min_interval``
     and at most ``per_chat`` cards of one chat per run; a 429 ends the run.
@@ -196,8 +196,10 @@ async def refresh_cards(
         text, markup = render(product, merchant, Translator(card.language, services.catalogs), bot.username,
                               services.rules.max_quantity_per_order)
         try:
-            await _edit(bot, card, text, markup)
+            await _edit(bot, card, product, text, markup)
             edited += 1
+            photo_now = card.has_photo or (card.edited and bool(product.photo))  # a text card may gain one
+            shown = dataclasses.replace(shown, has_photo=photo_now)
         except RetryAfter as error:
             log.warning("card refresh throttled by Telegram: %s", error.message)
             break
@@ -222,8 +224,14 @@ def _shown_status(product: Product, merchant: Merchant) -> str:
     return product.status if merchant.status == MerchantStatus.APPROVED else ProductStatus.PAUSED
 
 
-async def _edit(bot: Bot, card: posting.StaleCard, text: str, markup: InlineKeyboardMarkup) -> None:
-    if card.has_photo:
+async def _edit(bot: Bot, card: posting.StaleCard, product: Product, text: str,
+                markup: InlineKeyboardMarkup) -> None:
+    # After the merchant's edit the photo may be a new one, or the first: Telegram's editMessageMedia
+    # replaces a photo and adds one to a text message alike.
+    if card.edited and product.photo:
+        await bot.edit_message_media(InputMediaPhoto(product.photo, caption=text, parse_mode=ParseMode.HTML),
+                                     chat_id=card.chat_id, message_id=card.message_id, reply_markup=markup)
+    elif card.has_photo:
         await bot.edit_message_caption(chat_id=card.chat_id, message_id=card.message_id, caption=text,
                                        parse_mode=ParseMode.HTML, reply_markup=markup)
     else:

@@ -3,8 +3,10 @@
 /newproduct asks one thing at a time and checks each answer at once with
 the same rules the commerce core applies again on creation: a wrong answer
 gets a short reason and the same question, and nothing is created until the
-last step. /products lists the catalog with buttons to change price or stock,
-pause, resume or archive; ``catalog`` enforces ownership on every press.
+last step. /products lists the catalog with buttons to change price, stock,
+title, description or photo, pause, resume or archive; ``catalog`` enforces
+ownership on every press. Posted cards follow an edit on the card refresher's
+next rounds (``handlers.posting.refresh_cards``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from bot.store.models import Merchant, Product
 
 EDIT_PRICE = callbacks.action("prod_price")
 EDIT_STOCK = callbacks.action("prod_stock")
+EDIT_TITLE = callbacks.action("prod_title")
+EDIT_DESCRIPTION = callbacks.action("prod_desc")
+EDIT_PHOTO = callbacks.action("prod_photo")
+EDIT_FIELDS = {EDIT_PRICE: "price", EDIT_STOCK: "stock", EDIT_TITLE: "title", EDIT_DESCRIPTION: "description",
+               EDIT_PHOTO: "photo"}
 PAUSE = callbacks.action("prod_pause")
 RESUME = callbacks.action("prod_resume")
 ARCHIVE = callbacks.action("prod_archive")
@@ -142,7 +149,10 @@ def manage_markup(product: Product, context: ShopContext) -> InlineKeyboardMarku
     """The buttons a merchant gets under each of their products."""
     t = context.t
     rows = [[button(t("Edit price"), EDIT_PRICE, product.id),
-             button(t("Edit stock"), EDIT_STOCK, product.id)]]
+             button(t("Edit stock"), EDIT_STOCK, product.id)],
+            [button(t("Edit title"), EDIT_TITLE, product.id),
+             button(t("Edit description"), EDIT_DESCRIPTION, product.id),
+             button(t("Edit photo"), EDIT_PHOTO, product.id)]]
     toggle = (button(t("Pause"), PAUSE, product.id) if product.status == ProductStatus.ACTIVE
               else button(t("Resume"), RESUME, product.id))
     rows.append([toggle, button(t("Archive"), ARCHIVE, product.id)])
@@ -190,37 +200,78 @@ async def change_status(update: Update, context: ShopContext) -> None:
     await update.callback_query.answer(context.t(done, title=product.title))
 
 
+PROMPTS = {
+    "price": "New price for {title}, in yuan?",
+    "stock": "How many units of {title} are in stock now?",
+    "title": "New title for {title}? (2 to {maximum} characters)",
+    "description": "New description for {title}? (1 to {maximum} characters)",
+    "photo": "Send the new photo for {title}.",
+}
+
+
 @answers_errors
 async def ask_new_value(update: Update, context: ShopContext) -> int:
-    """Edit price or stock: check ownership now, then ask for the value."""
-    product_id = button_id(update)
-    field = "price" if callbacks.decode(update.callback_query.data).action == EDIT_PRICE else "stock"
+    """Edit a field: check ownership now, then ask for the value."""
+    product_id, rules = button_id(update), context.services.rules
+    field = EDIT_FIELDS[callbacks.decode(update.callback_query.data).action]
     product = await as_merchant(update, context, lambda s, m: catalog.owned_product(
         s, product_id=product_id, merchant=m))
     context.user_data["ask"] = (field, product.id)
     await update.callback_query.answer()
-    prompt = ("New price for {title}, in yuan?" if field == "price"
-              else "How many units of {title} are in stock now?")
-    await say(update, context.t(prompt, title=product.title) + " " + context.t("(/cancel to stop)"))
+    maximum = rules.title_max_chars if field == "title" else rules.description_max_chars
+    prompt = context.t(PROMPTS[field], title=product.title, maximum=maximum)
+    await say(update, prompt + " " + context.t("(/cancel to stop)"))
     return NEW_VALUE
 
 
 @answers_errors
 async def got_new_value(update: Update, context: ShopContext) -> int:
-    """The new price or stock, validated, then saved."""
+    """The new price, stock, title or description, validated, then saved."""
     field, product_id = context.user_data["ask"]
-    rules, now, text = context.services.rules, context.services.clock.now(), update.message.text
+    rules, text = context.services.rules, update.message.text
+    if field == "photo":
+        await say(update, context.t("Please send a photo, or /cancel."))
+        return NEW_VALUE
     if field == "price":
-        change = {"price_fen": parse_amount(text, field="price", max_fen=rules.max_price_fen)}
-    else:
+        change: dict = {"price_fen": parse_amount(text, field="price", max_fen=rules.max_price_fen)}
+    elif field == "stock":
         change = {"stock": parse_count(text, field="stock", minimum=0, maximum=rules.max_stock)}
-    product = await as_merchant(update, context, lambda s, m: catalog.edit_product(
-        s, product_id=product_id, merchant=m, rules=rules, now=now, **change))
+    else:
+        change = {field: text}  # the commerce core checks it as at creation
+    return await _save(update, context, product_id, change)
+
+
+@answers_errors
+async def got_new_photo(update: Update, context: ShopContext) -> int:
+    """A photo: the new picture when one was asked for (the largest size's file id)."""
+    field, product_id = context.user_data["ask"]
+    if field != "photo":
+        await say(update, context.t("Please answer with text, or /cancel."))
+        return NEW_VALUE
+    return await _save(update, context, product_id, {"photo": update.message.photo[-1].file_id})
+
+
+async def _save(update: Update, context: ShopContext, product_id: int, change: dict) -> int:
+    """Save the change, confirm it and show the card as buyers now see it."""
+    rules, now = context.services.rules, context.services.clock.now()
+    product, merchant = await as_merchant(update, context, lambda s, m: _edit(s, m, product_id, change,
+                                                                              rules, now))
     context.user_data.pop("ask", None)
-    await say(update, context.t("{title}: {price}, {count} in stock. Posted cards follow shortly.",
-                                title=product.title, price=context.t.money(product.price_fen),
-                                count=product.stock))
+    if {"price_fen", "stock"} & change.keys():
+        await say(update, context.t("{title}: {price}, {count} in stock. Posted cards follow shortly.",
+                                    title=product.title, price=context.t.money(product.price_fen),
+                                    count=product.stock))
+    else:
+        await say(update, context.t("Saved. Posted cards follow shortly."))
+        await show_product(update, context, product, merchant)
     return ConversationHandler.END
+
+
+async def _edit(session: AsyncSession, merchant: Merchant, product_id: int, change: dict, rules: Rules,
+                now: dt.datetime) -> tuple[Product, Merchant]:
+    product = await catalog.edit_product(session, product_id=product_id, merchant=merchant, rules=rules,
+                                         now=now, **change)
+    return product, merchant
 
 
 def register(application: Application) -> None:
@@ -242,7 +293,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("products", list_products))
     application.add_handler(CallbackQueryHandler(change_status, pattern=callbacks.pattern(*STATUS_ACTIONS)))
     application.add_handler(conversation(
-        entry_points=[CallbackQueryHandler(ask_new_value, pattern=callbacks.pattern(EDIT_PRICE, EDIT_STOCK))],
-        states={NEW_VALUE: [MessageHandler(TEXT, got_new_value)]},
+        entry_points=[CallbackQueryHandler(ask_new_value, pattern=callbacks.pattern(*EDIT_FIELDS))],
+        states={NEW_VALUE: [MessageHandler(TEXT, got_new_value),
+                            MessageHandler(filters.PHOTO, got_new_photo)]},
         name="edit_product",
     ))

@@ -140,10 +140,84 @@ async def test_another_merchants_product_buttons_are_refused(shop):
     _, owner = await shop_owner(shop, 3007)
     product = await make_product(shop.services.db, merchant=owner, price_fen=500, stock=4)
     rival, _ = await shop_owner(shop, 3008, name="Rival")
-    for action in ("prod_price", "prod_stock", "prod_pause", "prod_archive"):
+    for action in ("prod_price", "prod_stock", "prod_title", "prod_desc", "prod_photo", "prod_pause",
+                   "prod_archive"):
         assert texts(await rival.press(f"{action}:{product.id}")) == ["You can't do that."]
     assert texts(await rival.send("1")) == []
     stranger = shop.chat(3009, lang="en")
     assert texts(await stranger.press(f"prod_pause:{product.id}")) == ["You can't do that."]
     [saved] = await _products(shop)
     assert (saved.price_fen, saved.stock, saved.status) == (500, 4, ProductStatus.ACTIVE)
+
+
+def _photo(chat, file_id: str) -> dict:
+    """A photo message from the merchant, in the sizes Telegram sends (the largest last)."""
+    sizes = [{"file_id": f"{file_id}-s", "file_unique_id": "s", "width": 90, "height": 90},
+             {"file_id": file_id, "file_unique_id": "b", "width": 800, "height": 800}]
+    return {"message": {"message_id": 90, "date": 0, "chat": {"id": chat.user_id, "type": "private"},
+                        "from": chat.user, "photo": sizes}}
+
+
+async def test_merchant_edits_title_description_and_photo_and_bad_answers_change_nothing(shop):
+    chat, merchant = await shop_owner(shop, 3010)
+    product = await make_product(shop.services.db, merchant=merchant, price_fen=500, stock=4, title="Oolong")
+    listing = await chat.send("/products")
+    assert {"Edit title", "Edit description", "Edit photo"} <= {b["text"] for b in listing[-1].buttons()}
+    asked = await chat.press_button(listing, "Edit title")
+    assert texts(asked)[-1] == "New title for Oolong? (2 to 80 characters) (/cancel to stop)"
+    too_long = "That is too long: at most {} characters (most emoji count as two)."
+    assert texts(await chat.send("x")) == ["That is too short (at least 2 characters)."]
+    assert texts(await chat.send("   ")) == ["That is too short (at least 2 characters)."]
+    assert texts(await chat.send("🍵" * 41)) == [too_long.format(80)]
+    assert texts(await chat._process(_photo(chat, "pic"))) == ["Please answer with text, or /cancel."]
+    assert [(p.title, p.photo) for p in await _products(shop)] == [("Oolong", None)]
+    saved = await chat.send("<b>Tie Guan Yin</b> & 🍵")
+    assert texts(saved)[0] == "Saved. Posted cards follow shortly."
+    assert "<b>&lt;b&gt;Tie Guan Yin&lt;/b&gt; &amp; 🍵</b>" in texts(saved)[1]  # shown as typed, escaped
+
+    assert "New description for" in texts(await chat.press_button(listing, "Edit description"))[-1]
+    assert texts(await chat.send("   ")) == ["That is too short (at least 1 characters)."]
+    assert texts(await chat.send("🍵" * 351)) == [too_long.format(700)]
+    assert texts(await chat.send("Tea\u202eevil")) == ["That text contains characters we can't accept."]
+    saved = await chat.send("🍵" * 350)  # 700 as Telegram counts: the most a description may hold
+    assert "🍵" * 350 in texts(saved)[1]
+
+    assert texts(await chat.press_button(listing, "Edit photo"))[-1] == (
+        "Send the new photo for <b>Tie Guan Yin</b> & 🍵. (/cancel to stop)")
+    assert texts(await chat.send("a photo, honest")) == ["Please send a photo, or /cancel."]
+    saved = await chat._process(_photo(chat, "AgACnew"))
+    assert texts(saved)[0] == "Saved. Posted cards follow shortly."
+    assert saved[-1].method == "sendPhoto" and saved[-1].params["photo"] == "AgACnew"
+    [edited] = await _products(shop)
+    assert (edited.title, edited.description) == ("<b>Tie Guan Yin</b> & 🍵", "🍵" * 350)
+    assert edited.photo == "AgACnew"
+    assert (edited.price_fen, edited.stock, edited.id) == (500, 4, product.id)
+
+
+async def test_chinese_merchant_edits_title_and_description_with_answers_in_chinese(shop):
+    chat, merchant = await shop_owner(shop, 3011, lang="zh-hans")
+    await make_product(shop.services.db, merchant=merchant, price_fen=500, stock=4, title="乌龙")
+    listing = await chat.send("/products")
+    asked = await chat.press_button(listing, "改标题")
+    assert texts(asked)[-1] == "乌龙 的新标题？（2 到 80 个字符） （/cancel 取消）"
+    assert texts(await chat.send("🍵" * 41)) == ["内容过长：最多 80 个字符（大多数表情符号算两个字符）。"]
+    assert texts(await chat.send("铁观音"))[0] == "已保存。已发布的卡片稍后同步更新。"
+    await chat.press_button(listing, "改描述")
+    assert texts(await chat.send("  ")) == ["内容过短（至少 1 个字符）。"]
+    assert texts(await chat.send("安溪 <高山> 茶"))[0] == "已保存。已发布的卡片稍后同步更新。"
+    await chat.press_button(listing, "换照片")
+    assert texts(await chat.send("照片")) == ["请发送一张照片，或 /cancel 取消。"]
+    assert texts(await chat.send("/cancel")) == ["已取消，没有任何改动。"]
+    [edited] = await _products(shop)
+    assert (edited.title, edited.description, edited.photo) == ("铁观音", "安溪 <高山> 茶", None)
+
+
+async def test_an_archived_products_edit_buttons_change_nothing(shop):
+    chat, merchant = await shop_owner(shop, 3012)
+    product = await make_product(shop.services.db, merchant=merchant, price_fen=500, stock=4, title="Oolong")
+    listing = await chat.send("/products")
+    await chat.press_button(listing, "Archive")
+    await chat.press(f"prod_title:{product.id}")
+    assert texts(await chat.send("Green tea")) == ["That can't be done in this order's current state."]
+    [saved] = await _products(shop)
+    assert saved.title == "Oolong"
