@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import select
 
@@ -177,3 +178,79 @@ async def test_a_photo_card_is_posted_as_a_photo_and_refreshed_by_its_caption(sh
     assert await refresh_cards(shop.app.bot, shop.services) == 1
     [edit] = edits(shop, start)
     assert edit.method == "editMessageCaption" and "1 left" in edit.text
+
+
+def media_of(call) -> dict:
+    """The ``media`` an editMessageMedia call carries (its photo and caption)."""
+    media = call.params["media"]
+    return json.loads(media) if isinstance(media, str) else media
+
+
+async def _edit(chat, label: str, answer) -> None:
+    """The merchant edits their (only) product from /products."""
+    await chat.press_button(await chat.send("/products"), label)
+    if isinstance(answer, str):
+        await chat.send(answer)
+    else:
+        await chat._process(answer)
+
+
+def _photo_message(chat, file_id: str) -> dict:
+    sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 800}]
+    return {"message": {"message_id": 91, "date": 0, "chat": {"id": chat.user_id, "type": "private"},
+                        "from": chat.user, "photo": sizes}}
+
+
+async def test_an_edited_title_and_a_first_photo_reach_a_card_posted_as_text(shop):
+    chat, product = await post_card(shop, stock=3)
+    shop.clock.advance(dt.timedelta(seconds=11))
+    await _edit(chat, "Edit title", "Tie Guan Yin & <Oolong>")
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.method == "editMessageText" and edit.chat_id == CHANNEL
+    assert edit.text.startswith("<b>Tie Guan Yin &amp; &lt;Oolong&gt;</b>") and "3 left" in edit.text
+    assert any("Buy" in b["text"] for b in edit.buttons())
+    shop.clock.advance(dt.timedelta(seconds=11))
+    assert await refresh_cards(shop.app.bot, shop.services) == 0  # shown: nothing more to do
+
+    await _edit(chat, "Edit photo", _photo_message(chat, "AgACfirst"))
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    media = media_of(edit)
+    assert edit.method == "editMessageMedia" and (media["type"], media["media"]) == ("photo", "AgACfirst")
+    assert "Tie Guan Yin" in media["caption"] and media["parse_mode"] == "HTML"
+    [card] = await _rows(shop, PostedCard)
+    assert card.has_photo  # from now on its caption is what changes
+    await place(shop.services.db, buyer_id=await make_user(shop.services.db), product_id=product.id,
+                clock=shop.clock)
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.method == "editMessageCaption" and "2 left" in edit.text
+
+
+async def test_an_edited_description_and_photo_reach_a_photo_card_in_chinese(shop):
+    chat, merchant, _ = await linked_shop(shop, 5007, lang="zh-hans")
+    product = await make_product(shop.services.db, merchant=merchant, stock=2, title="乌龙", clock=shop.clock)
+    async with shop.services.db.transaction() as s:
+        (await s.get(type(product), product.id)).photo = "AgACold"
+    await chat.press_button(await chat.press_button(await chat.send("/post"), "乌龙"), "Mei Tea Channel")
+    shop.clock.advance(dt.timedelta(seconds=11))
+    await _edit(chat, "改描述", "安溪高山茶 🍵")
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert media_of(edit)["media"] == "AgACold" and "安溪高山茶 🍵" in media_of(edit)["caption"]
+    assert "剩余 2 件" in media_of(edit)["caption"]
+    shop.clock.advance(dt.timedelta(seconds=11))
+    await _edit(chat, "换照片", _photo_message(chat, "AgACnew"))
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.method == "editMessageMedia" and media_of(edit)["media"] == "AgACnew"
+    assert edit.chat_id == CHANNEL and any("购买" in b["text"] for b in edit.buttons())

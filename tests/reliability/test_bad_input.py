@@ -205,6 +205,8 @@ NUMBER_PROMPTS = {
 TEXT_PROMPTS = {
     "product title": Prompt(_new_product(), 2, 80, telegram_units=True),
     "product description": Prompt(_new_product("Green tea"), 0, 700, telegram_units=True),
+    "edited title": Prompt(_edit("prod_title"), 2, 80, telegram_units=True),
+    "edited description": Prompt(_edit("prod_desc"), 1, 700, telegram_units=True),
     "shop name": Prompt(_apply(2), 2, 64),
     "shop description": Prompt(_apply(2, "Tea Corner"), 0, 700),
     "shop contact": Prompt(_apply(2, "Tea Corner", "Fine tea"), 2, 128),

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.constants import ChatMemberStatus, MessageEntityType
 from telegram.error import BadRequest, EndPointNotFound, Forbidden, InvalidToken, RetryAfter
 
@@ -237,6 +237,26 @@ async def test_caption_and_keyboard_edits(bot, sandbox):
     with pytest.raises(BadRequest, match="There is no text in the message to edit"):
         await bot.edit_message_text("text", CHANNEL, card.message_id)
     assert await bot.send_chat_action(BUYER, "typing")
+
+
+async def test_media_edits_replace_a_photo_and_add_one_to_a_text_message(bot, sandbox):
+    card = await bot.send_message(CHANNEL, "Oolong ¥12", reply_markup=BUY)
+    first = await bot.edit_message_media(InputMediaPhoto(tiny_png(4, 4), caption="<b>Oolong</b> ¥12",
+                                                         parse_mode="HTML"),
+                                         CHANNEL, card.message_id, reply_markup=BUY)
+    assert (first.photo[-1].width, first.caption, first.text) == (4, "Oolong ¥12", None)
+    assert first.caption_entities[0].type == MessageEntityType.BOLD and first.reply_markup == BUY
+    other = await bot.send_photo(BUYER, tiny_png(5, 5))
+    second = await bot.edit_message_media(InputMediaPhoto(other.photo[-1].file_id, caption="🍵" * 512),
+                                          CHANNEL, card.message_id)
+    assert second.photo[-1].width == 5 and second.reply_markup is None
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):  # 513 emoji: 1,026 UTF-16 units
+        await bot.edit_message_media(InputMediaPhoto(other.photo[-1].file_id, caption="🍵" * 513),
+                                     CHANNEL, card.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
+        await bot.edit_message_media(InputMediaPhoto("no-such-file"), CHANNEL, card.message_id)
+    seen = (await sandbox.client.messages(CHANNEL))[-1]
+    assert seen["caption"] == "🍵" * 512 and "text" not in seen
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
