@@ -25,6 +25,12 @@ sent twice, at the price of possibly losing one in a crash:
    attempts, or an ambiguous failure such as a read timeout, after which the
    message may have been delivered).
 
+A row with a ``subject`` keeps the sent message's id, so that a later change
+of its subject edits it in place (kind ``refresh``: ``Notice.edit`` names the
+message). An edit is sent like any message, in its chat's order; "message is
+not modified" is an edit already done; an edit Telegram refuses otherwise (the
+message deleted, too old) is dropped.
+
 A row still ``in flight`` when its lease ends was claimed by a dispatcher that
 died between claim and record: it may have been sent, so it is dropped, not
 retried. A user who blocked the bot (403) is marked blocked and all their
@@ -92,6 +98,7 @@ class Claimed:
     chat_id: int
     attempts: int
     notice: notices.Notice
+    keeps_id: bool = False  # it shows a subject: record the sent message's id for later edits
 
 
 def _pacer(services: Services) -> Pacer:
@@ -109,7 +116,7 @@ async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime,
     # cost of a tick does not grow with the backlog (50,000 confirmations after a flash sale).
     rows = (await session.execute(
         select(outbox.c.id, outbox.c.chat_id, outbox.c.kind, outbox.c.params, outbox.c.last_error,
-               outbox.c.attempts, User.language, User.blocked)
+               outbox.c.attempts, outbox.c.subject, User.language, User.blocked)
         .outerjoin(User, User.id == outbox.c.chat_id)
         .where(outbox.c.state == OutboxState.PENDING, outbox.c.not_before <= now)
         .order_by(outbox.c.not_before, outbox.c.id)
@@ -154,7 +161,7 @@ async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime,
         if notice is None:
             await _drop(session, row.id, f"nothing to render for {row.kind}"[:300])
         else:
-            claimed.append(Claimed(row.id, row.chat_id, row.attempts + 1, notice))
+            claimed.append(Claimed(row.id, row.chat_id, row.attempts + 1, notice, row.subject is not None))
     return claimed
 
 
@@ -199,8 +206,7 @@ class Outcome:
 async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, now: dt.datetime) -> Outcome:
     """Send one claimed message and say what happened; nothing is written here."""
     try:
-        await bot.send_message(item.chat_id, item.notice.text, parse_mode=ParseMode.HTML,
-                               reply_markup=item.notice.keyboard, disable_web_page_preview=True)
+        message_id = await _deliver(bot, item)
     except RetryAfter as exc:
         wait = retry_after(exc)
         pacer.paused_until = max(pacer.paused_until or now, now + wait)
@@ -215,15 +221,39 @@ async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, n
         log.exception("sending outbox message %s failed", item.id)
         return Outcome(item, _after_failure(services, item, now, exc, safe=True))
     pacer.sent(item.chat_id, now)
-    return Outcome(item, {"state": OutboxState.SENT, "sent_at": now, "last_error": None})
+    return Outcome(item, {"state": OutboxState.SENT, "sent_at": now, "last_error": None,
+                          "message_id": message_id if item.keeps_id else None})
+
+
+async def _deliver(bot: Bot, item: Claimed) -> int | None:
+    """Send the message, or edit the one it replaces; the new message's id."""
+    notice = item.notice
+    if notice.edit is None:
+        sent = await bot.send_message(item.chat_id, notice.text, parse_mode=ParseMode.HTML,
+                                      reply_markup=notice.keyboard, disable_web_page_preview=True)
+        return sent.message_id
+    try:  # without reply_markup Telegram removes the buttons: those that no longer apply go
+        await bot.edit_message_text(notice.text, chat_id=item.chat_id, message_id=notice.edit,
+                                    parse_mode=ParseMode.HTML, reply_markup=notice.keyboard,
+                                    disable_web_page_preview=True)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():  # the same text and buttons: already the present
+            raise
+    return None
 
 
 async def _record(session: AsyncSession, outcomes: list[Outcome], now: dt.datetime) -> None:
     """Write a tick's outcomes in one transaction: the sent ones in one statement, the few others each."""
-    sent = [o.item.id for o in outcomes if o.sent]
+    sent = [o.item.id for o in outcomes if o.sent and o.values["message_id"] is None]
     if sent:
         await session.execute(update(outbox).where(outbox.c.id.in_(sent))
                               .values(state=OutboxState.SENT, sent_at=now, last_error=None))
+    shown = [{"row_id": o.item.id, "shown_as": o.values["message_id"]}
+             for o in outcomes if o.sent and o.values["message_id"] is not None]
+    if shown:  # messages that show a subject keep Telegram's id, for the edits a change queues
+        await session.execute(update(outbox).where(outbox.c.id == bindparam("row_id"))
+                              .values(state=OutboxState.SENT, sent_at=now, last_error=None,
+                                      message_id=bindparam("shown_as")), shown)
     for o in outcomes:
         if o.blocked is not None:
             await _blocked(session, o.item.chat_id, o.blocked)

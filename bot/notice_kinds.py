@@ -4,7 +4,9 @@ Each says what happened to which order in the recipient's language, with the
 buttons that make the next step one tap: Confirm receipt on a shipped order,
 Write to the seller, Reply on a relayed message, Stop on a follow-up. Buttons
 whose actions another module declares (Ship, refund decisions) are shown only
-when that module is loaded.
+when that module is loaded. A notice with a next step is drawn again when its
+order changes (``outbox.refresh``): then it says where the order stands and
+the step's button is gone once it no longer applies.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, cards
 from bot.notices import Notice, RenderContext, renderer
-from bot.store.models import Order, Product
+from bot.store.enums import OrderState, RefundState
+from bot.store.models import Order, Product, Refund
 
 
 async def _order(ctx: RenderContext, params: dict[str, Any]) -> tuple[Order, str] | None:
@@ -42,6 +45,11 @@ def _write(order_id: int, ctx: RenderContext) -> InlineKeyboardButton:
     return cards.button("✉️ " + ctx.t("Write to the seller"), cards.ORDER_WRITE, order_id)
 
 
+def _now(order: Order, ctx: RenderContext) -> str:
+    """The line that says where the order stands, under a notice whose next step is done or gone."""
+    return "\n" + ctx.t("Status: {state}", state=cards.state_label(order.state, ctx.t))
+
+
 @renderer("order_paid")
 async def order_paid(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
     if (found := await _order(ctx, params)) is None:
@@ -62,6 +70,10 @@ async def merchant_new_order(ctx: RenderContext, params: dict[str, Any]) -> Noti
     text = t("🛒 New paid order #{id}: {quantity} × {title}, {amount}. Ship it from /sales.",
              id=order.id, quantity=order.quantity, title=title,
              amount=t.money(order.total_fen, order.currency))
+    if order.state != OrderState.PAID:
+        text = t("🛒 Order #{id}: {quantity} × {title}, {amount}.", id=order.id, quantity=order.quantity,
+                 title=title, amount=t.money(order.total_fen, order.currency)) + _now(order, ctx)
+        return Notice(text)
     return Notice(text, _keyboard(_declared("ship", t("Ship #{id}", id=order.id), order.id)))
 
 
@@ -83,6 +95,8 @@ async def order_shipped(ctx: RenderContext, params: dict[str, Any]) -> Notice | 
     text = t("📦 Order #{id} ({title}) has been shipped.", id=order.id, title=title)
     if params.get("tracking"):
         text += "\n" + t("Tracking: {note}", note=html.escape(str(params["tracking"])))
+    if order.state != OrderState.SHIPPED:
+        return Notice(text + _now(order, ctx), _keyboard(_write(order.id, ctx)))
     confirm = cards.button("✅ " + t("Confirm receipt"), cards.ORDER_CONFIRM, order.id)
     return Notice(text, _keyboard(confirm, _write(order.id, ctx)))
 
@@ -104,6 +118,9 @@ async def merchant_refund_requested(ctx: RenderContext, params: dict[str, Any]) 
     text = (t("↩️ Refund requested for order #{id} ({title}): {amount}.", id=order.id, title=title,
               amount=t.money(int(params.get("amount_fen") or 0), order.currency))
             + "\n" + t("Reason: {reason}", reason=html.escape(str(params.get("reason", "")))))
+    refund = await ctx.session.get(Refund, refund_id)
+    if refund is None or refund.state != RefundState.REQUESTED:  # decided: Approve/Reject no longer apply
+        return Notice(text + _now(order, ctx))
     return Notice(text, _keyboard(
         _declared("rf_ok", t("Refund #{id}: approve", id=order.id), refund_id),
         _declared("rf_no", t("Refund #{id}: reject", id=order.id), refund_id)))

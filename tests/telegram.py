@@ -32,6 +32,7 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    message_id: int | None = None  # the message a send made or an edit changed, as Telegram answered
 
     @property
     def chat_id(self) -> int | None:
@@ -84,8 +85,9 @@ class FakeTelegram(BaseRequest):
         if self.failures.get(name):
             status, body = self.failures[name].pop(0)
             return status, json.dumps(body).encode()
-        self.calls.append(Call(name, params))
-        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+        result = self._result(name, params)
+        self.calls.append(Call(name, params, result.get("message_id") if isinstance(result, dict) else None))
+        return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         if name == "getMe":
@@ -151,7 +153,8 @@ class Chat:
 
     async def press(self, data: str, *, message: Call | None = None) -> list[Call]:
         """The user presses a button carrying ``data`` on ``message``."""
-        msg = {"message_id": 1, "date": DATE, "chat": {"id": self.user_id, "type": "private"},
+        msg = {"message_id": message.message_id if message and message.message_id else 1, "date": DATE,
+               "chat": {"id": self.user_id, "type": "private"},
                "from": BOT, "text": message.text if message else ""}
         query = {"id": str(next(self._ids)), "from": self.user, "chat_instance": "ci",
                  "data": data, "message": msg}

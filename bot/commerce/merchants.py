@@ -25,7 +25,7 @@ from bot.commerce.errors import (
     NotFound,
 )
 from bot.commerce.money import clean_text
-from bot.commerce.outbox import notify
+from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.rules import Rules
 from bot.store.enums import MerchantKind, MerchantStatus, SettlementPlan
 from bot.store.models import Merchant
@@ -99,17 +99,20 @@ async def apply_merchant(
     else:
         for admin_id in admin_ids:
             await notify(session, chat_id=admin_id, kind="admin_new_application", now=now,
-                         merchant_id=merchant.id, name=name, merchant_kind=kind)
+                         shows=subject("merchant", merchant.id), merchant_id=merchant.id, name=name,
+                         merchant_kind=kind)
     return merchant
 
 
 async def _move(
-    session: AsyncSession, merchant_id: int, allowed: tuple[str, ...], target: str, **values: object
+    session: AsyncSession, merchant_id: int, allowed: tuple[str, ...], target: str, *, now: dt.datetime,
+    **values: object,
 ) -> Merchant:
     """Move a shop from one of ``allowed`` to ``target`` in one conditional UPDATE, or refuse.
 
     Two admins (or one double tap) deciding at once: the second UPDATE finds the status
-    changed and refuses, so the merchant hears of one decision.
+    changed and refuses, so the merchant hears of one decision; the messages that show the
+    application (an admin's Approve/Reject) are queued for an edit to the decision.
     """
     merchant = await get_merchant(session, merchant_id)
     moved = await session.execute(
@@ -118,13 +121,15 @@ async def _move(
     )
     await session.refresh(merchant)
     if moved.rowcount != 1:
-        raise IllegalTransition(state=merchant.status)
+        what = "application" if MerchantStatus.PENDING in allowed else "shop"
+        raise IllegalTransition(state=merchant.status, what=what, name=merchant.name)
+    await refresh(session, shows=subject("merchant", merchant_id), now=now)
     return merchant
 
 
 async def _approve(session: AsyncSession, merchant_id: int, now: dt.datetime) -> Merchant:
     merchant = await _move(session, merchant_id, (MerchantStatus.PENDING, MerchantStatus.SUSPENDED),
-                           MerchantStatus.APPROVED, approved_at=now)
+                           MerchantStatus.APPROVED, now=now, approved_at=now)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_approved", now=now,
                  dedupe_key=f"merchant-approved:{merchant.id}:{now.isoformat()}", name=merchant.name)
     return merchant
@@ -141,7 +146,7 @@ async def reject_merchant(
     """An admin rejects a pending application, telling the applicant why."""
     reason = clean_text(reason, field="reason", max_chars=300)
     merchant = await _move(session, merchant_id, (MerchantStatus.PENDING,), MerchantStatus.REJECTED,
-                           reject_reason=reason)
+                           now=now, reject_reason=reason)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_rejected", now=now,
                  name=merchant.name, reason=merchant.reject_reason)
     return merchant
@@ -153,7 +158,7 @@ async def suspend_merchant(
     """An admin suspends an approved merchant: its cards stop selling at once."""
     reason = clean_text(reason, field="reason", max_chars=300)
     merchant = await _move(session, merchant_id, (MerchantStatus.APPROVED,), MerchantStatus.SUSPENDED,
-                           reject_reason=reason)
+                           now=now, reject_reason=reason)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_suspended", now=now,
                  name=merchant.name, reason=merchant.reject_reason)
     return merchant

@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import Forbidden, IllegalTransition, NotFound
-from bot.commerce.outbox import notify
+from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.placement import (  # noqa: F401  (placing is part of the orders aggregate)
     PlacedOrder,
     PlaceRequest,
@@ -57,9 +57,13 @@ async def get_order(session: AsyncSession, order_id: int) -> Order:
 
 
 async def move(
-    session: AsyncSession, order_id: int, allowed: Iterable[str], target: str, **values: object
+    session: AsyncSession, order_id: int, allowed: Iterable[str], target: str, *, now: dt.datetime,
+    **values: object,
 ) -> Order:
-    """Move an order from one of ``allowed`` to ``target`` atomically, or refuse."""
+    """Move an order from one of ``allowed`` to ``target`` atomically, or refuse.
+
+    Every message that shows the order is queued for an edit to its new state (``outbox.refresh``).
+    """
     moved = await session.execute(
         update(orders)
         .where(orders.c.id == order_id, orders.c.state.in_(tuple(allowed)))
@@ -67,9 +71,10 @@ async def move(
         .execution_options(synchronize_session=False)
     )
     order = await get_order(session, order_id)
+    await session.refresh(order)  # as it is now, not as this session first read it: the refusal names it
     if moved.rowcount != 1:
-        raise IllegalTransition(state=order.state)
-    await session.refresh(order)
+        raise IllegalTransition(state=order.state, what="order", id=order_id)
+    await refresh(session, shows=subject("order", order_id), now=now)
     return order
 
 
@@ -80,7 +85,7 @@ async def cancel_order(
     order = await get_order(session, order_id)
     if order.buyer_id != buyer_id:
         raise Forbidden(role="buyer")
-    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED,
+    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED, now=now,
                        closed_at=now)
     await release_stock(session, order.product_id, order.quantity)
     return order
@@ -90,8 +95,8 @@ async def expire_order(session: AsyncSession, *, order_id: int, now: dt.datetime
     """An unpaid order ran out of time: release its units and tell the buyer."""
     order = await get_order(session, order_id)
     if order.state != OrderState.AWAITING_PAYMENT or order.expires_at > now:
-        raise IllegalTransition(state=order.state)
-    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.EXPIRED,
+        raise IllegalTransition(state=order.state, what="order", id=order_id)
+    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.EXPIRED, now=now,
                        closed_at=now)
     await release_stock(session, order.product_id, order.quantity)
     await notify(session, chat_id=order.buyer_id, kind="order_expired", now=now,
@@ -117,10 +122,11 @@ async def ship_order(
     order = await get_order(session, order_id)
     if order.merchant_id != merchant_id:
         raise Forbidden(role="owner")
-    order = await move(session, order_id, [OrderState.PAID], OrderState.SHIPPED,
+    order = await move(session, order_id, [OrderState.PAID], OrderState.SHIPPED, now=now,
                        shipped_at=now, tracking_note=tracking[:300])
     await notify(session, chat_id=order.buyer_id, kind="order_shipped", now=now,
-                 dedupe_key=f"order-shipped:{order.id}", order_id=order.id, tracking=tracking[:300])
+                 dedupe_key=f"order-shipped:{order.id}", shows=subject("order", order.id),
+                 order_id=order.id, tracking=tracking[:300])
     return order
 
 
@@ -131,7 +137,7 @@ async def confirm_receipt(
     order = await get_order(session, order_id)
     if buyer_id is not None and order.buyer_id != buyer_id:
         raise Forbidden(role="buyer")
-    order = await move(session, order_id, [OrderState.SHIPPED], OrderState.COMPLETED,
+    order = await move(session, order_id, [OrderState.SHIPPED], OrderState.COMPLETED, now=now,
                        completed_at=now)
     await notify(session, chat_id=await owner_of(session, order.merchant_id),
                  kind="order_completed", now=now, dedupe_key=f"order-completed:{order.id}",

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce import ledger
 from bot.commerce.errors import AmountMismatch, IllegalTransition, NotFound
 from bot.commerce.orders import get_order, move, owner_of, take_stock
-from bot.commerce.outbox import notify
+from bot.commerce.outbox import notify, subject
 from bot.store.enums import OrderState, PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Follow, Order, Payment, Refund
 from bot.store.sql import insert_ignore
@@ -53,7 +53,7 @@ async def payment_for_order(session: AsyncSession, *, order_id: int, now: dt.dat
     """The order's trade (created on first use) so that a checkout can be opened."""
     order = await get_order(session, order_id)
     if order.state != OrderState.AWAITING_PAYMENT:
-        raise IllegalTransition(state=order.state)
+        raise IllegalTransition(state=order.state, what="order", id=order_id)
     out_trade_no = out_trade_no_for(order_id)
     await session.execute(
         insert_ignore(session, payments).values(
@@ -156,7 +156,7 @@ async def mark_order_paid(
     allowed: tuple[str, ...] = (OrderState.AWAITING_PAYMENT,),
 ) -> None:
     """Mark the order paid, follow its merchant, tell buyer and seller: any way it was paid."""
-    await move(session, order.id, allowed, OrderState.PAID, paid_at=now, closed_at=None)
+    await move(session, order.id, allowed, OrderState.PAID, now=now, paid_at=now, closed_at=None)
     await session.execute(
         insert_ignore(session, Follow.__table__).values(
             buyer_id=order.buyer_id, merchant_id=order.merchant_id, opted_out=False, created_at=now
@@ -166,7 +166,8 @@ async def mark_order_paid(
     await notify(session, chat_id=order.buyer_id, kind="order_paid", now=now,
                  dedupe_key=f"order-paid:{order.id}", order_id=order.id)
     await notify(session, chat_id=owner, kind="merchant_new_order", now=now,
-                 dedupe_key=f"merchant-new-order:{order.id}", order_id=order.id)
+                 dedupe_key=f"merchant-new-order:{order.id}", shows=subject("order", order.id),
+                 order_id=order.id)
 
 
 async def _refund_late_payment(session: AsyncSession, order: Order, now: dt.datetime) -> Refund:

@@ -27,7 +27,7 @@ from bot.commerce import ledger
 from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from bot.commerce.money import clean_text
 from bot.commerce.orders import REFUNDABLE_STATES, get_order, move, owner_of
-from bot.commerce.outbox import notify
+from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.wallet.payments import refund_source
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Order, Refund
@@ -58,14 +58,14 @@ async def request_refund(
     if order.buyer_id != buyer_id:
         raise Forbidden(role="buyer")
     if order.state not in REFUNDABLE_STATES:  # before the amount: "nothing left" is not the reason
-        raise IllegalTransition(state=order.state)
+        raise IllegalTransition(state=order.state, what="order", id=order_id)
     refundable = order.total_fen - order.refunded_fen
     amount = refundable if amount_fen is None else amount_fen
     if not 0 < amount <= refundable:
         raise InvalidInput("refund_amount", "out_of_range", max_fen=refundable)
     reason = clean_text(reason, field="reason", max_chars=300)
     previous = order.state
-    await move(session, order_id, REFUNDABLE_STATES, OrderState.REFUND_REQUESTED,
+    await move(session, order_id, REFUNDABLE_STATES, OrderState.REFUND_REQUESTED, now=now,
                state_before_refund=previous)
     count = await session.scalar(select(func.count()).where(refunds.c.order_id == order_id))
     refund = Refund(out_request_no=f"RF{order_id}-{count + 1}", order_id=order_id,
@@ -74,7 +74,7 @@ async def request_refund(
     await session.flush()
     await notify(session, chat_id=await owner_of(session, order.merchant_id),
                  kind="merchant_refund_requested", now=now,
-                 dedupe_key=f"refund-requested:{refund.out_request_no}",
+                 dedupe_key=f"refund-requested:{refund.out_request_no}", shows=subject("order", order_id),
                  order_id=order_id, refund_id=refund.id, amount_fen=amount, reason=reason)
     return refund
 
@@ -92,9 +92,10 @@ async def _decide(
         .values(state=target, decided_at=now, **values)
         .execution_options(synchronize_session=False)
     )
+    await session.refresh(refund)  # as it is now: a refusal names the decision another tap made
     if moved.rowcount != 1:
-        raise IllegalTransition(state=refund.state)
-    await session.refresh(refund)
+        raise IllegalTransition(state=refund.state, what="refund", id=order.id)
+    await refresh(session, shows=subject("order", order.id), now=now)  # its Approve/Reject no longer apply
     return refund, order
 
 
@@ -113,17 +114,17 @@ async def reject_refund(
     reason = clean_text(reason, field="reason", max_chars=300)
     refund, order = await _decide(session, refund_id, merchant_id, RefundState.REJECTED, now,
                                   reject_reason=reason)
-    await _restore(session, order)
+    await _restore(session, order, now)
     await notify(session, chat_id=order.buyer_id, kind="refund_rejected", now=now,
                  dedupe_key=f"refund-rejected:{refund.out_request_no}",
                  order_id=order.id, reason=reason)
     return refund
 
 
-async def _restore(session: AsyncSession, order: Order) -> None:
+async def _restore(session: AsyncSession, order: Order, now: dt.datetime) -> None:
     if order.state == OrderState.REFUND_REQUESTED:
         await move(session, order.id, [OrderState.REFUND_REQUESTED],
-                   order.state_before_refund or OrderState.PAID, state_before_refund=None)
+                   order.state_before_refund or OrderState.PAID, now=now, state_before_refund=None)
 
 
 async def refund_by_request_no(session: AsyncSession, out_request_no: str) -> Refund:
@@ -160,6 +161,7 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
             values |= {"state": order.state_before_refund or OrderState.PAID, "state_before_refund": None}
     await session.execute(update(orders).where(orders.c.id == order.id).values(**values))
     await session.refresh(order)
+    await refresh(session, shows=subject("order", order.id), now=now)
     for chat_id, kind in ((order.buyer_id, "refund_succeeded"),
                           (await owner_of(session, order.merchant_id), "merchant_refund_succeeded")):
         await notify(session, chat_id=chat_id, kind=kind, now=now,
@@ -196,7 +198,7 @@ async def fail_refund(
         raise IllegalTransition(state=refund.state)
     await session.refresh(refund)
     order = await get_order(session, refund.order_id)
-    await _restore(session, order)
+    await _restore(session, order, now)
     await notify(session, chat_id=await owner_of(session, order.merchant_id),
                  kind="merchant_refund_failed", now=now, dedupe_key=f"refund-failed:{out_request_no}",
                  order_id=order.id, reason=reason[:300])

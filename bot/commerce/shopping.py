@@ -137,7 +137,8 @@ async def buy_batch(
     if counted:
         await session.execute(insert(events), [
             {"product_id": pid, "kind": stats.BUY_TAP, "count": n, "at": now} for pid, n in counted.items()])
-    confirmations = [(taps[i].place.buyer_id, ORDER_PLACED, f"{ORDER_PLACED}:{o.id}", {"order_id": o.id})
+    confirmations = [(taps[i].place.buyer_id, ORDER_PLACED, f"{ORDER_PLACED}:{o.id}",
+                      outbox.subject("order", o.id), {"order_id": o.id})
                      for i, o in zip(live, outcomes, strict=True)
                      if taps[i].confirm and isinstance(o, PlacedOrder) and o.created]
     if confirmations:

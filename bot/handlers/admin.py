@@ -2,7 +2,10 @@
 
 Every command and button checks ``settings.admin_ids`` on the server; anyone
 else is refused and nothing changes. Decisions reach the merchant through
-the outbox, written by the commerce core in the same transaction.
+the outbox, written by the commerce core in the same transaction. Every
+message that shows an application with Approve and Reject (the new-application
+notice, each entry of /applications) is edited to the decision once it is made,
+whoever made it, and its buttons go.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from telegram.ext import (
 
 import bot.notice_kinds  # noqa: F401  (the plain renderer registers first, so ours below replaces it)
 from bot import callbacks
-from bot.commerce import directory, merchants
+from bot.commerce import directory, merchants, outbox
+from bot.commerce.errors import IllegalTransition
 from bot.context import ShopContext
-from bot.handlers.errors import answers_errors
+from bot.handlers.errors import SHOP_STATES, answers_errors
 from bot.handlers.merchant import button, button_id, conversation, require_admin, say
+from bot.i18n import Translator
 from bot.notices import Notice, RenderContext, renderer
 from bot.store.enums import MerchantKind, MerchantStatus
 from bot.store.models import Merchant
@@ -39,15 +44,29 @@ REASON = 0
 MAX_LISTED = 10
 
 
-def _describe(merchant: Merchant, context: ShopContext) -> str:
-    t = context.t
+APPLICATION = "application"  # outbox kind of an /applications entry, so a decision redraws it
+
+
+def _decision(merchant: Merchant, t: Translator) -> InlineKeyboardMarkup | str:
+    """Approve and Reject while the application waits; afterwards the line that says how it ended."""
+    if merchant.status == MerchantStatus.PENDING:
+        return InlineKeyboardMarkup([[button(t("Approve"), APPROVE, merchant.id),
+                                      button(t("Reject"), REJECT, merchant.id)]])
+    return "\n" + t("Status: {state}", state=t(SHOP_STATES.get(merchant.status, merchant.status)))
+
+
+def application_card(merchant: Merchant, t: Translator) -> Notice:
+    """An application as /applications lists it, with its buttons or its decision."""
     kind = t("Enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("Individual")
     lines = [f"<b>{html.escape(merchant.name)}</b> (#{merchant.id}, {kind})",
              html.escape(merchant.description or "—"),
              t("Contact: {contact}", contact=html.escape(merchant.contact))]
     if merchant.registration_no:
         lines.append(t("Registration no.: {number}", number=html.escape(merchant.registration_no)))
-    return "\n".join(lines)
+    decision = _decision(merchant, t)
+    if isinstance(decision, str):
+        return Notice("\n".join(lines) + decision)
+    return Notice("\n".join(lines), decision)
 
 
 @answers_errors
@@ -60,10 +79,14 @@ async def applications(update: Update, context: ShopContext) -> None:
         await say(update, t("No applications are waiting."))
         return
     await say(update, t("Applications waiting: {count}", count=len(pending)))
+    chat_id, now = update.effective_chat.id, context.services.clock.now()
     for merchant in pending[:MAX_LISTED]:
-        keyboard = InlineKeyboardMarkup([[button(t("Approve"), APPROVE, merchant.id),
-                                          button(t("Reject"), REJECT, merchant.id)]])
-        await say(update, _describe(merchant, context), parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        card = application_card(merchant, t)
+        sent = await context.bot.send_message(chat_id, card.text, parse_mode=ParseMode.HTML,
+                                              reply_markup=card.keyboard)
+        await context.services.run(lambda s, m=merchant.id, shown=sent.message_id: outbox.shown(
+            s, chat_id=chat_id, message_id=shown, kind=APPLICATION, shows=outbox.subject("merchant", m),
+            now=now, merchant_id=m))
 
 
 @answers_errors
@@ -85,6 +108,10 @@ async def ask_reason(update: Update, context: ShopContext) -> int:
     decoded = callbacks.decode(update.callback_query.data)
     merchant_id = button_id(update)
     merchant = await context.services.run(lambda s: merchants.get_merchant(s, merchant_id))
+    waits_for = MerchantStatus.PENDING if decoded.action == REJECT else MerchantStatus.APPROVED
+    if merchant.status != waits_for:  # a leftover button: say how it stands (the core checks again)
+        what = "application" if decoded.action == REJECT else "shop"
+        raise IllegalTransition(state=merchant.status, what=what, name=merchant.name)
     context.user_data["ask"] = (decoded.action, merchant.id)
     await update.callback_query.answer()
     prompt = ("Why is {name} rejected? The applicant will read your reason. (/cancel to stop)"
@@ -129,16 +156,26 @@ async def list_merchants(update: Update, context: ShopContext) -> None:
 
 @renderer("admin_new_application")
 async def new_application_notice(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
-    """Tell an admin of a new application, with Approve and Reject at hand (replaces the plain notice)."""
+    """Tell an admin of a new application, with Approve and Reject at hand (replaces the plain notice).
+
+    One decided before the notice goes out is not news; one decided after turns the notice into its outcome.
+    """
     merchant = await ctx.session.get(Merchant, int(params.get("merchant_id") or 0))
-    if merchant is None or merchant.status != MerchantStatus.PENDING:
+    if merchant is None or (merchant.status != MerchantStatus.PENDING and not ctx.editing):
         return None
     t = ctx.t
     kind = t("enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("individual")
     text = t("New shop application: {name} ({kind}). See /applications.",
              name=html.escape(merchant.name), kind=kind)
-    return Notice(text, InlineKeyboardMarkup([[button(t("Approve"), APPROVE, merchant.id),
-                                               button(t("Reject"), REJECT, merchant.id)]]))
+    decision = _decision(merchant, t)
+    return Notice(text + decision) if isinstance(decision, str) else Notice(text, decision)
+
+
+@renderer(APPLICATION)
+async def application_entry(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """An /applications entry drawn again after its decision."""
+    merchant = await ctx.session.get(Merchant, int(params.get("merchant_id") or 0))
+    return None if merchant is None else application_card(merchant, ctx.t)
 
 
 def register(application: Application) -> None:

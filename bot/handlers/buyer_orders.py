@@ -20,7 +20,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import callbacks, cards
-from bot.commerce import orders, refunds, relay, shopping
+from bot.commerce import orders, outbox, refunds, relay, shopping
 from bot.commerce.errors import IllegalTransition
 from bot.commerce.orders import REFUNDABLE_STATES
 from bot.context import ShopContext
@@ -39,12 +39,14 @@ def order_message(view: shopping.OrderView, context: ShopContext) -> tuple[str, 
 
 
 async def show_order(update: Update, context: ShopContext, order_id: int) -> None:
-    """Send the buyer one of their orders with its buttons (``/start o_<id>`` too)."""
-    view = await context.services.run(
-        lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id))
+    """Send the buyer one of their orders with its buttons (``/start o_<id>`` too), kept up to date."""
+    user_id, services = update.effective_user.id, context.services
+    view = await services.run(lambda s: shopping.order_view(s, order_id=order_id, user_id=user_id))
     text, keyboard = order_message(view, context)
-    await context.bot.send_message(update.effective_user.id, text, parse_mode=ParseMode.HTML,
-                                   reply_markup=keyboard)
+    sent = await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    await services.run(lambda s: outbox.shown(  # drawn like the order's confirmation when it changes
+        s, chat_id=user_id, message_id=sent.message_id, kind=shopping.ORDER_PLACED,
+        shows=outbox.subject("order", order_id), now=services.clock.now(), order_id=order_id))
 
 
 async def orders_command(update: Update, context: ShopContext) -> None:
@@ -125,7 +127,7 @@ async def ask_refund(update: Update, context: ShopContext) -> None:
     view = await context.services.run(
         lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id))
     if view.order.state not in REFUNDABLE_STATES:
-        raise IllegalTransition(state=view.order.state)
+        raise IllegalTransition(state=view.order.state, what="order", id=order_id)
     awaiting.wait_for(context.user_data, "refund", order_id)
     await update.callback_query.answer()
     await context.bot.send_message(

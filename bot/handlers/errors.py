@@ -16,7 +16,8 @@ from typing import Any
 
 from telegram import Update
 
-from bot.commerce.errors import CommerceError, InvalidInput
+from bot import cards
+from bot.commerce.errors import CommerceError, IllegalTransition, InvalidInput
 from bot.context import ShopContext
 from bot.i18n import Translator
 
@@ -50,8 +51,35 @@ RULES = {
 }
 
 
+# A button whose action no longer applies: the object's present state, named as what it is.
+STATE_NOW = {
+    "order": "Order #{id} is now: {state}. That button no longer applies.",
+    "refund": "The refund for order #{id} was already decided: {state}.",
+    "application": "The application of {name} was already decided: {state}.",
+    "shop": "{name} is now: {state}. That button no longer applies.",
+}
+REFUND_STATES = {"requested": "waiting for the seller", "approved": "approved", "rejected": "rejected",
+                 "succeeded": "refunded", "failed": "failed at the payment provider"}
+SHOP_STATES = {"pending": "waiting for review", "approved": "approved", "rejected": "rejected",
+               "suspended": "suspended"}
+
+
+def _state_now(error: IllegalTransition, t: Translator) -> str:
+    """Where the object of a leftover button stands now, in the user's language."""
+    params = dict(error.params)
+    what, state = params.pop("what"), str(params.pop("state", ""))
+    if what == "order":
+        label = cards.state_label(state, t)
+    else:
+        labels = REFUND_STATES if what == "refund" else SHOP_STATES
+        label = t(labels[state]) if state in labels else state
+    return t(STATE_NOW[what], state=label, **params)
+
+
 def describe(error: CommerceError, t: Translator) -> str:
     """The user-facing sentence for a refusal."""
+    if isinstance(error, IllegalTransition) and error.params.get("what") in STATE_NOW:
+        return _state_now(error, t)
     params = dict(error.params)
     for key in ("required_fen", "held_fen", "max_fen"):
         if key in params:

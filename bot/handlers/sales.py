@@ -21,7 +21,7 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.commerce import catalog, orders, refunds, sales
-from bot.commerce.errors import Forbidden
+from bot.commerce.errors import Forbidden, IllegalTransition
 from bot.commerce.money import clean_text
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
@@ -97,8 +97,7 @@ async def ask_tracking(update: Update, context: ShopContext) -> int:
     order_id = button_id(update)
     order = await as_merchant(update, context, lambda s, m: _owned_order(s, m, order_id))
     if order.state != OrderState.PAID:
-        await update.callback_query.answer(context.t("That can't be done in this order's current state."))
-        return ConversationHandler.END
+        raise IllegalTransition(state=order.state, what="order", id=order.id)
     context.user_data["ask"] = (SHIP, order.id)
     await update.callback_query.answer()
     await say(update, context.t("Tracking note for order #{id} (carrier and number)? (/cancel to stop)",

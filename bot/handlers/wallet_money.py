@@ -7,7 +7,8 @@ order in place — no page to leave. Its key is the order itself
 
 **Top up** opens a gateway trade and gives its Pay link; the balance changes
 only when the gateway's signed notification arrives (the core credits it and
-the user hears of it through the outbox). **Withdraw** holds the money and
+the user hears of it through the outbox, and the message with its Pay
+button is edited to say the money arrived, its button gone). **Withdraw** holds the money and
 sends it out through the gateway's transfer; the expected arrival date is
 shown before the user confirms.
 """
@@ -23,10 +24,11 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks, cards
 from bot.clock import business_date
-from bot.commerce import shopping, wallet
-from bot.commerce.errors import IllegalTransition, InsufficientFunds
+from bot.commerce import outbox, shopping, wallet
+from bot.commerce.errors import IllegalTransition, InsufficientFunds, NotFound
 from bot.commerce.wallet import funding as wallet_funding
 from bot.commerce.wallet import payments as wallet_payments
+from bot.config import Settings
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.buyer_orders import order_message
@@ -49,12 +51,13 @@ from bot.i18n import Translator
 from bot.notices import Notice, RenderContext, renderer
 from bot.payments import wallet_calls
 from bot.payments.trade_links import trade_pay_url
-from bot.store.enums import OrderState, WalletOpState
+from bot.store.enums import OrderState, WalletOpKind, WalletOpState
 
 ORDER_PAY_OK = callbacks.action("w_order_ok")  # order id
 ORDER_BACK = callbacks.action("w_order_back")  # order id
 WITHDRAW_OK = callbacks.action("w_withdraw_ok")  # draft number
 INPUT_KINDS = {"w_topup", "w_wd_amount", "w_wd_account", "w_wd_name"}
+TOP_UP = "wallet_topup"  # outbox kind of a top-up's Pay message, so its outcome redraws it
 
 
 def _order_id(update: Update) -> int | None:
@@ -79,7 +82,7 @@ async def ask_pay_order(update: Update, context: ShopContext) -> None:
     view, balance = await context.services.run(lambda s: _order_and_balance(s, order_id, user_id))
     order = view.order
     if order.state != OrderState.AWAITING_PAYMENT:
-        raise IllegalTransition(state=order.state)
+        raise IllegalTransition(state=order.state, what="order", id=order.id)
     if balance < order.total_fen:
         raise InsufficientFunds(account="wallet", amount_fen=order.total_fen, balance_fen=balance)
     amount = t.money(order.total_fen, order.currency)
@@ -146,12 +149,35 @@ async def _top_up_amount(message: Message, context: ShopContext, text: str) -> N
         s, user_id=message.chat_id, amount_fen=amount, key=draft["key"], rules=rules,
         now=services.clock.now()))
     awaiting.done(context.user_data)
+    notice = top_up_notice(op, t, services.settings)
+    sent = await message.reply_text(notice.text, reply_markup=notice.keyboard)
+    await services.run(lambda s: outbox.shown(s, chat_id=message.chat_id, message_id=sent.message_id,
+                                              kind=TOP_UP, shows=outbox.subject("wallet_op", op.id),
+                                              now=services.clock.now(), op_id=op.id))
+
+
+def top_up_notice(op: wallet.WalletOp, t: Translator, settings: Settings) -> Notice:
+    """A top-up as it stands: its Pay link while it waits for the money, then what became of it."""
     money = t.money(op.amount_fen)
-    url = trade_pay_url(services.settings, op.out_trade_no)
+    if op.state == WalletOpState.SUCCEEDED:
+        return Notice("✅ " + t("{amount} was added to your wallet. See /wallet.", amount=money))
+    if op.state == WalletOpState.FAILED:
+        return Notice(t("The top-up of {amount} did not go through; nothing was taken.", amount=money))
+    url = trade_pay_url(settings, op.out_trade_no)
     pay = InlineKeyboardButton("💳 " + t("Pay {amount}", amount=money), url=url)
-    keyboard = InlineKeyboardMarkup([[pay]])
-    await message.reply_text(t("Pay {amount} at the payment provider. Your balance changes as soon as the "
-                               "payment arrives; I'll tell you here.", amount=money), reply_markup=keyboard)
+    return Notice(t("Pay {amount} at the payment provider. Your balance changes as soon as the "
+                    "payment arrives; I'll tell you here.", amount=money), InlineKeyboardMarkup([[pay]]))
+
+
+@renderer(TOP_UP)
+async def top_up_message(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """A top-up's Pay message drawn again once its money arrived."""
+    try:
+        op = await wallet.operation_of_kind(ctx.session, op_id=int(params.get("op_id") or 0),
+                                            kind=WalletOpKind.TOPUP)
+    except NotFound:
+        return None
+    return top_up_notice(op, ctx.t, ctx.settings)
 
 
 # --- withdrawal

@@ -271,7 +271,10 @@ class OutboxMessage(SQLModel, table=True):
 
     It holds a ``kind`` and its parameters, not text: the dispatcher renders it
     in the recipient's language when it sends, so the commerce core needs to
-    know nothing of Telegram or of languages.
+    know nothing of Telegram or of languages. A message that shows something
+    whose state changes (an order, an application, a top-up) names it in
+    ``subject``; once sent it keeps its ``message_id``, so a change queues an
+    edit of it in place (``outbox.refresh``).
     """
 
     __tablename__ = "outbox"
@@ -279,6 +282,8 @@ class OutboxMessage(SQLModel, table=True):
         CheckConstraint(check_in("state", OutboxState), name="state"),
         # The dispatcher claims the first due rows in (not_before, id) order straight off this index.
         Index("ix_outbox_state_not_before_id", "state", "not_before", "id"),
+        # A change finds the messages that show its subject.
+        Index("ix_outbox_subject", "subject"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -292,6 +297,8 @@ class OutboxMessage(SQLModel, table=True):
     created_at: dt.datetime = _ts()
     sent_at: dt.datetime | None = _ts(default=None)
     last_error: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=40)  # "order:42": what the message shows
+    message_id: int | None = Field(default=None, sa_type=BigInteger)  # Telegram's, once sent
 
 
 class ProcessedUpdate(SQLModel, table=True):

@@ -193,7 +193,7 @@ async def test_a_chat_with_a_long_queue_does_not_starve_the_others(shop):
 async def test_a_chat_with_more_rows_than_a_claim_reads_takes_one_turn_a_second_and_starves_no_one(shop):
     now = shop.clock.now()
     await shop.services.run(lambda s: notify_many(
-        s, [(4901, "deposit_paid", f"m{n}", {"amount_fen": 100}) for n in range(600)], now=now))
+        s, [(4901, "deposit_paid", f"m{n}", None, {"amount_fen": 100}) for n in range(600)], now=now))
     await _queue(shop, 4902)
     pacer = Pacer()
     assert await drain_once(shop.app.bot, shop.services, limit=2, pacer=pacer) == 1  # all 4901 on view

@@ -19,11 +19,11 @@ BUYER, MEI = 3101, 3102
 WORDS = {
     "zh": {"lang": "zh-hans", "buy": "购买", "wallet_pay": "钱包支付", "pay": "支付 ¥12.50",
            "paid": "已用钱包支付。", "older": "较早", "history": "账单明细", "to": "转给 @mei_tea",
-           "order": "订单 #", "status": "已付款", "state": "订单当前状态不允许",
+           "order": "订单 #", "status": "已付款", "state": "这个按钮已不再适用",
            "short": "钱包余额不足：你只有 ¥5.00。"},
     "en": {"lang": "en", "buy": "Buy", "wallet_pay": "Pay with wallet", "pay": "Pay CN¥12.50",
            "paid": "Paid from your wallet.", "older": "Older", "history": "History", "to": "to @mei_tea",
-           "order": "order #", "status": "Paid", "state": "current state",
+           "order": "order #", "status": "Paid", "state": "That button no longer applies",
            "short": "Not enough money in your wallet: you have CN¥5.00."},
 }
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import callbacks
+from bot import callbacks, cards
 from bot.commerce import catalog
+from bot.i18n import Translator
 from bot.store.enums import OrderState
 from bot.store.models import Order, Refund
 from tests.bot.buyer_helpers import drain
@@ -127,21 +128,32 @@ async def test_buttons_for_a_state_the_object_is_not_in_are_refused(shop):
         s, product_id=world.rival_product.id, merchant=world.rival, action="pause", now=shop.clock.now()))
     before = await snapshot(shop.services.db)
     wrong_state = "That can't be done in this order's current state."
-    attempts = [
-        (buyer, f"ord_cancel:{world.paid}", wrong_state),  # paid: too late to cancel
-        (buyer, f"ord_confirm:{world.paid}", wrong_state),  # not shipped yet
-        (buyer, f"ord_confirm:{world.unpaid}", wrong_state),
-        (buyer, f"ord_refund:{world.unpaid}", wrong_state),  # nothing paid
-        (buyer, f"ord_refund:{world.disputed}", wrong_state),  # already asked
-        (rival, f"ship:{world.disputed}", wrong_state),  # a refund is pending
-        (mei, f"ship:{world.unpaid}", wrong_state),  # not paid yet
-        (mei, f"prod_resume:{world.product.id}", wrong_state),  # already on sale
-        (rival, f"prod_pause:{world.rival_product.id}", wrong_state),  # already paused
-        (admin, f"app_ok:{world.merchant.id}", wrong_state),  # already approved
-        (buyer, f"buy:{world.rival_product.id}:1", "This item is not on sale right now."),  # paused
+
+    def order_now(order_id: int, state: str) -> tuple[str, dict[str, object]]:
+        return "Order #{id} is now: {state}. That button no longer applies.", {"id": order_id, "state": state}
+
+    paid, unpaid = OrderState.PAID, OrderState.AWAITING_PAYMENT
+    attempts = [  # a leftover order button says where the order stands now
+        (buyer, f"ord_cancel:{world.paid}", order_now(world.paid, paid)),  # paid: too late to cancel
+        (buyer, f"ord_confirm:{world.paid}", order_now(world.paid, paid)),  # not shipped yet
+        (buyer, f"ord_confirm:{world.unpaid}", order_now(world.unpaid, unpaid)),
+        (buyer, f"ord_refund:{world.unpaid}", order_now(world.unpaid, unpaid)),  # nothing paid
+        (buyer, f"ord_refund:{world.disputed}", order_now(world.disputed, OrderState.REFUND_REQUESTED)),
+        (rival, f"ship:{world.disputed}", order_now(world.disputed, OrderState.REFUND_REQUESTED)),
+        (mei, f"ship:{world.unpaid}", order_now(world.unpaid, unpaid)),  # not paid yet
+        (mei, f"prod_resume:{world.product.id}", (wrong_state, {})),  # already on sale
+        (rival, f"prod_pause:{world.rival_product.id}", (wrong_state, {})),  # already paused
+        (admin, f"app_ok:{world.merchant.id}", ("The application of {name} was already decided: {state}.",
+                                                {"name": world.merchant.name, "state": "approved"})),
+        (buyer, f"buy:{world.rival_product.id}:1", ("This item is not on sale right now.", {})),  # paused
     ]
-    for chat, data, msgid in attempts:
-        expected = say(shop, "en" if chat in (mei, admin) else "zh", msgid)
+    for chat, data, (msgid, params) in attempts:
+        lang = "en" if chat in (mei, admin) else "zh"
+        t = Translator(lang, shop.services.catalogs)
+        if "state" in params:  # the state as that language names it
+            params = {**params, "state": cards.state_label(params["state"], t) if "Order" in msgid
+                      else t(str(params["state"]))}
+        expected = say(shop, lang, msgid, **params)
         assert one_refusal(await chat.press(data), {expected}) == expected, data
     assert texts(await rival.send("SF 123")) == []  # no tracking note was asked for
     assert await snapshot(shop.services.db) == before
@@ -153,7 +165,10 @@ async def test_a_refund_approved_once_cannot_be_approved_or_rejected_again(shop)
     first = await rival.press(f"rf_ok:{world.refund}")
     assert first[0].method == "answerCallbackQuery" and "已同意" in texts(first)[-1]
     before = await snapshot(shop.services.db)
-    wrong_state = say(shop, "zh", "That can't be done in this order's current state.")
+    async with shop.services.db.transaction() as s:
+        order_id = (await s.get(Refund, world.refund)).order_id
+    wrong_state = say(shop, "zh", "The refund for order #{id} was already decided: {state}.", id=order_id,
+                      state=say(shop, "zh", "approved"))
     for data in (f"rf_ok:{world.refund}", f"rf_no:{world.refund}"):
         answer = await rival.press(data)
         if data.startswith("rf_no"):  # the reason is asked first; the decision is refused on it

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce import ledger
 from bot.commerce.errors import Forbidden, InvalidInput, KeyReused, NotFound
 from bot.commerce.money import clean_text, parse_amount
+from bot.commerce.outbox import refresh, subject
 from bot.config import Settings
 from bot.store.enums import WalletOpKind
 from bot.store.models import Merchant, User
@@ -210,9 +211,13 @@ async def operation_of_kind(session: AsyncSession, *, op_id: int, kind: str) -> 
 
 
 async def settle(session: AsyncSession, op_id: int, state: str, now: dt.datetime, **values: object) -> None:
-    """Close an operation in ``state``; its journal is posted by the caller, in the same transaction."""
+    """Close an operation in ``state``; its journal is posted by the caller, in the same transaction.
+
+    A message that shows the operation (a top-up's Pay) is queued for an edit to its outcome.
+    """
     await session.execute(update(operations).where(operations.c.id == op_id)
                           .values(state=state, completed_at=now, **values))
+    await refresh(session, shows=subject("wallet_op", op_id), now=now)
 
 
 async def release_held(session: AsyncSession, row: WalletOperation, *, to: str, step: str, memo: str,

@@ -237,9 +237,9 @@ async def pay_order(
     if not created:
         return WalletOp.of(row, repeat=True)
     if order.state != OrderState.AWAITING_PAYMENT:
-        raise IllegalTransition(state=order.state)
+        raise IllegalTransition(state=order.state, what="order", id=order_id)
     if order.expires_at <= now:
-        raise IllegalTransition(state=OrderState.EXPIRED)
+        raise IllegalTransition(state=OrderState.EXPIRED, what="order", id=order_id)
     await check_selling(session, order.merchant_id)
     funds = await balance(session, user_id=user_id)
     if funds < order.total_fen:
