@@ -116,7 +116,7 @@ async def edit_product(
     """
     product = await owned_product(session, product_id=product_id, merchant=merchant)
     if product.status == ProductStatus.ARCHIVED:
-        raise IllegalTransition(state=product.status)
+        raise IllegalTransition(state=product.status, what="product", name=product.title)
     if title is not None:
         product.title = validate_title(title, rules)
     if description is not None:
@@ -150,7 +150,7 @@ async def set_status(
     allowed, target = _MOVES[action]
     product = await owned_product(session, product_id=product_id, merchant=merchant)
     if product.status not in allowed:
-        raise IllegalTransition(state=product.status)
+        raise IllegalTransition(state=product.status, what="product", name=product.title)
     product.status, product.updated_at = target, now
     await session.flush()
     return product

@@ -57,11 +57,13 @@ STATE_NOW = {
     "refund": "The refund for order #{id} was already decided: {state}.",
     "application": "The application of {name} was already decided: {state}.",
     "shop": "{name} is now: {state}. That button no longer applies.",
+    "product": "{name} is now: {state}. That button no longer applies.",
 }
 REFUND_STATES = {"requested": "waiting for the seller", "approved": "approved", "rejected": "rejected",
                  "succeeded": "refunded", "failed": "failed at the payment provider"}
 SHOP_STATES = {"pending": "waiting for review", "approved": "approved", "rejected": "rejected",
                "suspended": "suspended"}
+PRODUCT_STATES = {"active": "on sale", "paused": "paused", "archived": "archived"}
 
 
 def _state_now(error: IllegalTransition, t: Translator) -> str:
@@ -71,7 +73,7 @@ def _state_now(error: IllegalTransition, t: Translator) -> str:
     if what == "order":
         label = cards.state_label(state, t)
     else:
-        labels = REFUND_STATES if what == "refund" else SHOP_STATES
+        labels = {"refund": REFUND_STATES, "product": PRODUCT_STATES}.get(what, SHOP_STATES)
         label = t(labels[state]) if state in labels else state
     return t(STATE_NOW[what], state=label, **params)
 

@@ -28,7 +28,7 @@ from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, decoded_args, say
 from bot.i18n import Translator
 from bot.payments.refunding import send_refund
-from bot.store.enums import OrderState
+from bot.store.enums import OrderState, RefundState
 from bot.store.models import Merchant, Order
 
 FILTER = callbacks.action("sales_f")
@@ -107,12 +107,15 @@ async def ask_tracking(update: Update, context: ShopContext) -> int:
 
 @answers_errors
 async def ask_refund_reason(update: Update, context: ShopContext) -> int:
-    """Reject a refund: check it is ours, then ask why."""
+    """Reject a refund: check it is ours and still undecided, then ask why."""
     refund_id = button_id(update)
 
     async def check(session: AsyncSession, merchant: Merchant) -> int:
         refund = await refunds.get_refund(session, refund_id)
-        return (await _owned_order(session, merchant, refund.order_id)).id
+        order_id = (await _owned_order(session, merchant, refund.order_id)).id
+        if refund.state != RefundState.REQUESTED:  # a leftover button: say how it was decided, not ask why
+            raise IllegalTransition(state=refund.state, what="refund", id=order_id)
+        return order_id
 
     order_id = await as_merchant(update, context, check)
     context.user_data["ask"] = (REFUND_NO, refund_id)

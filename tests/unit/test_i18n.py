@@ -15,7 +15,7 @@ def texts_in_code() -> set[str]:
     """String literals passed to a translator: ``t("…")``, ``context.t("…")``, ``_("…")``."""
     found: set[str] = set(errors.MESSAGES.values()) | set(errors.RULES.values())
     found |= set(errors.STATE_NOW.values()) | set(errors.REFUND_STATES.values())
-    found |= set(errors.SHOP_STATES.values())
+    found |= set(errors.SHOP_STATES.values()) | set(errors.PRODUCT_STATES.values())
     for path in BOT_DIR.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and node.args):
