@@ -23,7 +23,7 @@ class Call:
     # biz_content decoded, numbers as Decimal so amounts are never floats.
     biz: dict[str, Any]
 
-    def text(self, name: str, limit: int = 256) -> str:
-        """A biz_content string field, trimmed to Alipay's maximum length."""
+    def text(self, name: str) -> str:
+        """A biz_content string field ("" if absent or not text); its length was checked on arrival."""
         value = self.biz.get(name)
-        return value[:limit] if isinstance(value, str) else ""
+        return value if isinstance(value, str) else ""

@@ -53,7 +53,7 @@ def _answer(row: Row[Any]) -> Result:
 def _parse(call: Call) -> tuple[int, dict[str, Any], Result | None]:
     """Amount in fen and payee_info, or a 40002 rejection."""
     payee = call.biz.get("payee_info")
-    if not call.text("out_biz_no", 64):
+    if not call.text("out_biz_no"):
         return 0, {}, fail("INVALID_PARAMETER", "out_biz_no is required", code="40002")
     if not isinstance(payee, dict) or not payee.get("identity"):
         return 0, {}, fail("INVALID_PARAMETER", "payee_info.identity is required", code="40002")
@@ -66,7 +66,7 @@ def _parse(call: Call) -> tuple[int, dict[str, Any], Result | None]:
 
 
 async def _pay_out(call: Call, conn: AsyncConnection, amount: int, payee: dict[str, Any]) -> Result:
-    out_biz_no = call.text("out_biz_no", 64)
+    out_biz_no = call.text("out_biz_no")
     query = select(transfers).where(
         transfers.c.app_id == call.app.app_id, transfers.c.out_biz_no == out_biz_no
     )
@@ -98,7 +98,7 @@ async def _pay_out(call: Call, conn: AsyncConnection, amount: int, payee: dict[s
             identity=str(payee["identity"]),
             identity_type=str(payee["identity_type"]),
             payee_name=str(payee.get("name") or ""),
-            order_title=call.text("order_title", 128),
+            order_title=call.text("order_title"),
             status="SUCCESS",
             trans_date=stored_time(call.rt.now()),
         )

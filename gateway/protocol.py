@@ -23,7 +23,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from gateway import bills, payouts, refunds, signing, trades
+from gateway import bills, lengths, payouts, refunds, signing, trades
 from gateway.calls import Call
 from gateway.pages import error_page
 from gateway.results import Result, fail
@@ -127,6 +127,9 @@ async def _accept(rt: Runtime, params: dict[str, str]) -> Call | Result:
     biz = _biz_content(params)
     if biz is None:
         return fail("isv.invalid-parameter", "biz_content is not a JSON object", code="40002")
+    too_long = lengths.too_long(method, params, biz)
+    if too_long is not None:
+        return too_long
     sign_type = params["sign_type"]
     return Call(rt=rt, app=app, method=method, sign_type=sign_type, params=params, biz=biz)
 

@@ -110,7 +110,7 @@ async def _refund_in(call: Call, conn: AsyncConnection, amount: int) -> Result:
     trade = await tradebook.find(conn, call.app.app_id, call.biz, call.rt.now())
     if trade is None:
         return _refund_error("ACQ.TRADE_NOT_EXIST", call)
-    request_no = str(call.biz.get("out_request_no") or trade.out_trade_no)[:64]
+    request_no = str(call.biz.get("out_request_no") or trade.out_trade_no)
     buyer = await tradebook.buyer(conn, trade.buyer_id)
     before = await _existing(conn, trade.trade_no, request_no)
     if before is not None:

@@ -40,8 +40,8 @@ def _validate_new_trade(call: Call) -> tuple[int, Result | None]:
     out_trade_no = call.biz.get("out_trade_no")
     if isinstance(out_trade_no, int | Decimal) and not isinstance(out_trade_no, bool):
         out_trade_no = str(out_trade_no)  # a JSON number; Alipay reads it as text
-    if not isinstance(out_trade_no, str) or not 0 < len(out_trade_no) <= 64:
-        return 0, invalid("out_trade_no is required (at most 64 characters)")
+    if not isinstance(out_trade_no, str) or not out_trade_no:
+        return 0, invalid("out_trade_no is required")
     if not call.text("subject"):
         return 0, invalid("subject is required")
     code = call.biz.get("product_code")
@@ -75,15 +75,15 @@ async def _open_trade(call: Call, conn: AsyncConnection, total: int) -> Row[Any]
         "out_trade_no": out_trade_no,
         "method": call.method,
         "subject": call.text("subject"),
-        "body": call.text("body", 128),
+        "body": call.text("body"),
         "total_fen": total,
         "refunded_fen": 0,
         "status": tradebook.WAIT,
         "token": secrets.token_urlsafe(18),
         "notify_url": call.params.get("notify_url", ""),
         "return_url": call.params.get("return_url", ""),
-        "quit_url": call.text("quit_url", 400),
-        "passback_params": call.text("passback_params", 512),
+        "quit_url": call.text("quit_url"),
+        "passback_params": call.text("passback_params"),
         "sign_type": call.sign_type,
         "visible": 0 if call.method == "alipay.trade.precreate" else 1,
         "gmt_create": stored_time(now),
