@@ -6,8 +6,10 @@
     GET  /v1/payments/{request_id}        what became of a request (404: never seen)
     POST /v1/payments/{request_id}/void   cancel it; a request voided before it arrives is refused later
 
-``request_id`` is the caller's idempotency key: the same request again
-answers the first result; the same id with other content is declined.
+``request_id`` is the caller's idempotency key (at most 64 characters; a
+longer one is refused as malformed, never cut, or two requests would be
+taken for one): the same request again answers the first result; the same
+id with other content is declined.
 Failure injection for tests and demos: ``failure_rate`` answers 503 to that
 share of payment calls (a seeded RNG, so runs replay), ``pay_latency_s``
 delays payment answers (past the client's timeout it is a timeout).
@@ -65,6 +67,9 @@ class Books:
     async def request_count(self) -> int:
         """How many payment requests arrived (tests)."""
         return await store.request_count(self.db)
+
+
+MAX_REQUEST_ID = 64
 
 
 def _declined(reason: str, status_code: int = 422) -> JSONResponse:
@@ -127,8 +132,8 @@ async def pay(request: Request) -> JSONResponse:
         body = await request.json()
     except ValueError:
         return _declined("malformed", 400)
-    request_id = str(body.get("request_id") or "")[:64] if isinstance(body, dict) else ""
-    if not request_id:
+    request_id = str(body.get("request_id") or "") if isinstance(body, dict) else ""
+    if not 0 < len(request_id) <= MAX_REQUEST_ID:
         return _declined("malformed", 400)
     if config.pay_latency_s:
         await asyncio.sleep(config.pay_latency_s)
@@ -155,7 +160,8 @@ async def pay(request: Request) -> JSONResponse:
 
 async def status(request: Request) -> JSONResponse:
     """``GET /v1/payments/{request_id}``."""
-    seen = await request.app.state.books.request(request.path_params["request_id"][:64])
+    request_id = request.path_params["request_id"]
+    seen = await request.app.state.books.request(request_id) if len(request_id) <= MAX_REQUEST_ID else None
     if seen is None:
         return JSONResponse({"error": "unknown_request"}, status_code=404)
     return JSONResponse(seen.answer)
@@ -164,7 +170,9 @@ async def status(request: Request) -> JSONResponse:
 async def void(request: Request) -> JSONResponse:
     """``POST /v1/payments/{request_id}/void``: undo an accepted request, or refuse it in advance."""
     books: Books = request.app.state.books
-    request_id = request.path_params["request_id"][:64]
+    request_id = request.path_params["request_id"]
+    if len(request_id) > MAX_REQUEST_ID:
+        return _declined("malformed", 400)
     async with books.lock, books.db.begin() as conn:
         seen = await store.seen(conn, request_id)
         if seen is not None and seen.status == "accepted":

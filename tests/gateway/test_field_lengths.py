@@ -3,7 +3,8 @@
 The merchant side is python-alipay-sdk over real HTTP. A JSON method's
 refusal is ``40002`` with ``ACQ.INVALID_PARAMETER`` (``INVALID_PARAMETER``
 for transfers, whose sub_codes have no prefix); a browser flow's is the
-error page with the same sub_code.
+error page with the same sub_code. The billers the gateway hosts refuse
+an over-long ``request_id`` the same way, as malformed.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 import httpx
 
+from billers.app import BillerConfig, build_biller_app
 from gateway.lengths import COMMON, MAX_LENGTHS
-from gateway.testing import pay_checkout
+from gateway.testing import pay_checkout, serve_asgi
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_trade_rules import transfer_biz
 
@@ -122,3 +124,19 @@ async def test_an_out_trade_no_sent_as_a_long_json_number_is_refused_too(gateway
     biz = VALID["alipay.trade.precreate"] | {"out_trade_no": int("9" * 65)}
     assert refused_for_length(await call(gateway, "alipay.trade.precreate", biz),
                               "alipay.trade.precreate", "out_trade_no", 64)
+
+
+async def test_the_billers_refuse_a_request_id_over_64_characters_instead_of_cutting_it():
+    """Two long ids sharing 64 characters were one payment: the second got the first's answer."""
+    prefix = "Q" * 64
+    async with serve_asgi(build_biller_app(BillerConfig())) as url, httpx.AsyncClient(base_url=url) as http:
+        paid = [await http.post("/v1/payments", json={"request_id": prefix + suffix, "biller": "cmcc",
+                                                      "account": "13800138000", "amount": "10.00"})
+                for suffix in ("-1", "-2")]
+        assert [(p.status_code, p.json()["reason"]) for p in paid] == [(400, "malformed")] * 2
+        assert (await http.get(f"/v1/payments/{prefix}-1")).status_code == 404
+        assert (await http.post(f"/v1/payments/{prefix}-1/void")).status_code == 400
+        assert (await http.get(f"/v1/payments/{prefix}")).status_code == 404  # nothing was recorded
+        kept = await http.post("/v1/payments", json={"request_id": prefix, "biller": "cmcc",
+                                                     "account": "13800138000", "amount": "10.00"})
+        assert kept.json()["status"] == "accepted"
