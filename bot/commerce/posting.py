@@ -2,7 +2,8 @@
 
 A merchant links channels or groups where both the merchant and the bot are
 admins (the bot checks that with Telegram before calling ``link_channel``).
-Every card the bot posts is a ``PostedCard`` that remembers the price, stock
+Every card the bot posts, and every card a user sends through inline mode
+(``record_inline_card``), is a ``PostedCard`` that remembers the price, stock
 and status it showed, and when it was drawn; ``stale_cards`` finds the ones
 whose product changed since (an edit of its title, description or photo
 too), so the bot edits only those, and not more often than ``min_interval``.
@@ -20,6 +21,7 @@ from bot.commerce.errors import Forbidden, NotFound
 from bot.commerce.money import clean_text
 from bot.store.enums import MerchantStatus
 from bot.store.models import Merchant, MerchantChannel, PostedCard, Product
+from bot.store.sql import insert_ignore
 
 MAX_CHANNELS = 20
 # A card of a suspended shop reads like a paused one: it is not on sale.
@@ -31,8 +33,9 @@ class StaleCard:
     """A posted card to edit, with the facts to show and the language to show them in."""
 
     card_id: int
-    chat_id: int
-    message_id: int
+    chat_id: int | None  # None for a card sent through inline mode: it has an inline_message_id
+    message_id: int | None
+    inline_message_id: str | None
     has_photo: bool
     language: str
     product_id: int
@@ -103,6 +106,21 @@ async def record_posted_card(
     return card
 
 
+async def record_inline_card(
+    session: AsyncSession, *, product_id: int, inline_message_id: str, language: str, now: dt.datetime,
+) -> None:
+    """Remember a card someone sent through inline mode (once per message), as it shows now."""
+    product = await session.get(Product, product_id)
+    if product is None or len(inline_message_id) > 255:
+        return  # not a card of ours: nothing to keep true
+    await session.execute(insert_ignore(session, PostedCard.__table__).values(
+        product_id=product.id, inline_message_id=inline_message_id, created_at=now,
+        has_photo=bool(product.photo), language=language, rendered_price_fen=product.price_fen,
+        rendered_stock=product.stock,
+        rendered_status=await shown_status(session, product.id), rendered_at=now,
+    ))
+
+
 async def stale_cards(
     session: AsyncSession, *, now: dt.datetime, min_interval: dt.timedelta, limit: int = 50
 ) -> list[StaleCard]:
@@ -113,7 +131,8 @@ async def stale_cards(
     """
     edited = PostedCard.rendered_at < Product.updated_at
     query = (
-        select(PostedCard.id, PostedCard.chat_id, PostedCard.message_id, PostedCard.has_photo,
+        select(PostedCard.id, PostedCard.chat_id, PostedCard.message_id, PostedCard.inline_message_id,
+               PostedCard.has_photo,
                PostedCard.language, Product.id, Product.price_fen, Product.stock, SHOWN_STATUS, edited)
         .join(Product, Product.id == PostedCard.product_id)
         .join(Merchant, Merchant.id == Product.merchant_id)

@@ -33,10 +33,17 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, InlineQueryHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChosenInlineResultHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    filters,
+)
 
 from bot import callbacks, cards
-from bot.commerce import arrivals, shopping
+from bot.commerce import arrivals, posting, shopping
 from bot.commerce.errors import CommerceError
 from bot.commerce.placement import PlaceRequest
 from bot.context import ShopContext
@@ -244,6 +251,21 @@ async def inline_search(update: Update, context: ShopContext) -> None:
     await query.answer(results, cache_time=10, is_personal=False)
 
 
+async def inline_card_sent(update: Update, context: ShopContext) -> None:
+    """A card chosen in inline mode was sent: remember it, so later sales and edits reach it too.
+
+    Telegram reports the choice only with inline feedback on (BotFather's /setinlinefeedback).
+    """
+    chosen = update.chosen_inline_result
+    found = DEEP_LINK.match(f"p_{chosen.result_id}")
+    if not chosen.inline_message_id or found is None:
+        return  # not one of our product results, or a message without buttons (nothing to edit)
+    product_id, inline_id = int(found.group(2)), chosen.inline_message_id
+    lang, now = context.lang, context.services.clock.now()
+    await context.services.run(lambda s: posting.record_inline_card(
+        s, product_id=product_id, inline_message_id=inline_id, language=lang, now=now))
+
+
 def register(application: Application) -> None:
     """Deep links (registered before common's plain /start), card buttons, inline mode."""
     application.add_handler(CommandHandler(
@@ -254,3 +276,4 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(shop_button, pattern=callbacks.pattern(cards.SHOP)))
     application.add_handler(CallbackQueryHandler(card_button, pattern=callbacks.pattern(cards.OPEN_CARD)))
     application.add_handler(InlineQueryHandler(inline_search))
+    application.add_handler(ChosenInlineResultHandler(inline_card_sent))

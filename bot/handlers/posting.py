@@ -185,11 +185,12 @@ async def refresh_cards(
     now = services.clock.now()
     stale = await services.run(lambda s: posting.stale_cards(s, now=now, min_interval=min_interval,
                                                              limit=max_edits * 3))
-    edited, chats = 0, collections.Counter[int]()
+    edited, chats = 0, collections.Counter[int | str]()
     for card in stale:
-        if edited >= max_edits or chats[card.chat_id] >= per_chat:
+        where = card.chat_id if card.chat_id is not None else str(card.inline_message_id)
+        if edited >= max_edits or chats[where] >= per_chat:
             continue
-        chats[card.chat_id] += 1
+        chats[where] += 1
         product, merchant = await services.run(lambda s, c=card: _load(s, c.product_id))
         shown = dataclasses.replace(card, price_fen=product.price_fen, stock=product.stock,
                                     status=_shown_status(product, merchant))
@@ -228,15 +229,15 @@ async def _edit(bot: Bot, card: posting.StaleCard, product: Product, text: str,
                 markup: InlineKeyboardMarkup) -> None:
     # After the merchant's edit the photo may be a new one, or the first: Telegram's editMessageMedia
     # replaces a photo and adds one to a text message alike.
+    where = ({"inline_message_id": card.inline_message_id} if card.inline_message_id
+             else {"chat_id": card.chat_id, "message_id": card.message_id})
     if card.edited and product.photo:
         await bot.edit_message_media(InputMediaPhoto(product.photo, caption=text, parse_mode=ParseMode.HTML),
-                                     chat_id=card.chat_id, message_id=card.message_id, reply_markup=markup)
+                                     reply_markup=markup, **where)
     elif card.has_photo:
-        await bot.edit_message_caption(chat_id=card.chat_id, message_id=card.message_id, caption=text,
-                                       parse_mode=ParseMode.HTML, reply_markup=markup)
+        await bot.edit_message_caption(caption=text, parse_mode=ParseMode.HTML, reply_markup=markup, **where)
     else:
-        await bot.edit_message_text(text, chat_id=card.chat_id, message_id=card.message_id,
-                                    parse_mode=ParseMode.HTML, reply_markup=markup)
+        await bot.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup, **where)
 
 
 def register(application: Application) -> None:

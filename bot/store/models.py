@@ -118,8 +118,11 @@ class PostedCard(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="products.id", index=True)
-    chat_id: int = Field(sa_type=BigInteger)
-    message_id: int = Field(sa_type=BigInteger)
+    # A card in a channel or group is (chat_id, message_id); one sent through inline mode is known only
+    # by its inline_message_id (from chosen_inline_result), and Telegram does not say in which chat.
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    message_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    inline_message_id: str | None = Field(default=None, max_length=255, unique=True)
     created_at: dt.datetime = _ts()
     # What the card showed when last sent or edited: it is edited again only when these are stale.
     has_photo: bool = False

@@ -254,3 +254,41 @@ async def test_an_edited_description_and_photo_reach_a_photo_card_in_chinese(sho
     [edit] = edits(shop, start)
     assert edit.method == "editMessageMedia" and media_of(edit)["media"] == "AgACnew"
     assert edit.chat_id == CHANNEL and any("购买" in b["text"] for b in edit.buttons())
+
+
+async def test_a_card_sent_through_inline_mode_follows_sales_and_edits(shop):
+    from telegram import Update
+
+    chat, merchant, _ = await linked_shop(shop, 5008)
+    product = await make_product(shop.services.db, merchant=merchant, stock=3, title="Oolong",
+                                 clock=shop.clock)
+    sharer = shop.chat(5009, lang="en")
+    await sharer.inline("oolong")
+    chosen = {"update_id": 99100, "chosen_inline_result": {
+        "result_id": str(product.id), "from": sharer.user, "query": "oolong",
+        "inline_message_id": "AgAAAinl-1"}}
+    await shop.app.process_update(Update.de_json(chosen, shop.app.bot))
+    [card] = await _rows(shop, PostedCard)
+    assert (card.inline_message_id, card.chat_id, card.language, card.rendered_stock) == ("AgAAAinl-1", None,
+                                                                                        "en", 3)
+    await place(shop.services.db, buyer_id=await make_user(shop.services.db), product_id=product.id,
+                clock=shop.clock)
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.params["inline_message_id"] == "AgAAAinl-1" and "chat_id" not in edit.params
+    assert "2 left" in edit.text
+    shop.clock.advance(dt.timedelta(seconds=1))
+    await _edit(chat, "Edit title", "Tie Guan Yin")
+    shop.clock.advance(dt.timedelta(seconds=11))
+    start = len(shop.telegram.calls)
+    assert await refresh_cards(shop.app.bot, shop.services) == 1
+    [edit] = edits(shop, start)
+    assert edit.params["inline_message_id"] == "AgAAAinl-1" and "Tie Guan Yin" in edit.text
+    for result_id in ("x", "999999999", "p_1", ""):  # not a product of ours: nothing kept
+        stray = {"update_id": 99101 + len(result_id), "chosen_inline_result": {
+            "result_id": result_id, "from": sharer.user, "query": "",
+            "inline_message_id": f"AgAAA{result_id}"}}
+        await shop.app.process_update(Update.de_json(stray, shop.app.bot))
+    assert len(await _rows(shop, PostedCard)) == 1
