@@ -6,8 +6,8 @@ Accounts (codes are strings, created on first use):
   buyers' payments arrive here, refunds and payouts leave from here.
 - ``merchant:<id>:pending`` (liability): paid orders not yet settleable.
 - ``merchant:<id>:available`` (liability): settled, waiting for a payout. It
-  may go negative when a refund comes after an early payout; later cycles
-  recover it.
+  goes negative when a refund after payout is more than it and the deposit
+  hold; later settlements recover it before anything is paid out.
 - ``merchant:<id>:deposit`` (liability, floor zero): the T+0 deposit.
 - ``platform:fees`` (income): the platform's fee on settled orders.
 - ``wallet:<user_id>`` (liability, floor zero): a user's wallet balance.
@@ -157,6 +157,25 @@ async def balance(session: AsyncSession, code: str) -> int:
     if row is None:
         return 0
     return row.balance_fen * normal_sign(row.kind)
+
+
+async def balance_as_of(session: AsyncSession, code: str, moment: dt.datetime, *, lock: bool = False) -> int:
+    """What an account held at ``moment``: its balance less the journals dated after it.
+
+    A journal is dated when its movement counts (a settlement's, at its
+    cycle's moment), so a cycle caught up late sees the balances it would
+    have seen on time. ``lock`` holds the account row until commit (PostgreSQL).
+    """
+    query = select(accounts.c.id, accounts.c.balance_fen, accounts.c.kind).where(accounts.c.code == code)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        return 0
+    later = await session.scalar(
+        select(func.coalesce(func.sum(entries.c.amount_fen), 0))
+        .join(journals, journals.c.id == entries.c.journal_id)
+        .where(entries.c.account_id == row.id, journals.c.created_at > moment)
+    )
+    return (row.balance_fen - int(later or 0)) * normal_sign(row.kind)
 
 
 async def merchant_balances(session: AsyncSession, merchant_id: int) -> dict[str, int]:

@@ -165,9 +165,13 @@ async def suspend_merchant(
 
 
 async def choose_plan(
-    session: AsyncSession, *, merchant: Merchant, plan: SettlementPlan, rules: Rules
+    session: AsyncSession, *, merchant: Merchant, plan: SettlementPlan, rules: Rules, now: dt.datetime
 ) -> Merchant:
-    """Ask for a settlement plan from the next cycle; T+0 needs the full deposit."""
+    """Ask for a settlement plan from the next cycle; T+0 needs the full deposit.
+
+    ``now`` is kept with the request: a cycle caught up late applies only a
+    switch asked for before its own moment.
+    """
     if plan == SettlementPlan.T0:
         merchant.deposit_required_fen = rules.t0_deposit_fen
         held = await ledger.balance(session, ledger.merchant_account(merchant.id, "deposit"))
@@ -175,6 +179,7 @@ async def choose_plan(
             await session.flush()
             raise DepositRequired(required_fen=rules.t0_deposit_fen, held_fen=held)
     merchant.next_plan = None if plan == merchant.plan else plan
+    merchant.next_plan_at = None if merchant.next_plan is None else now
     await session.flush()
     return merchant
 

@@ -10,10 +10,13 @@ again for what is left). It is ``refunded`` once all of it went back. The
 ledger moves only when the gateway confirms (``complete_refund``), once per
 ``out_request_no``.
 
-Who bears a refund: before settlement, the merchant's pending funds; after an
-early payout (T+0), available funds first, then the deposit, and whatever is
-still missing leaves the available account negative, to be recovered from the
-next cycles. The platform fee on a settled order is not returned.
+Who bears a refund: before settlement, the merchant's pending funds; after
+settlement (``book_settled_refund``, the deposit rule), available funds
+first, then the deposit, and whatever is still missing is carried: the
+available account goes negative and the next settlements recover it before
+anything is paid out. The deposit is refilled only by a top-up, never by
+later sales; while it is below the minimum, T+0 is paused (the merchant's
+orders settle as T+15). The platform fee on a settled order is not returned.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from bot.commerce.orders import REFUNDABLE_STATES, get_order, move, owner_of
 from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.wallet.payments import refund_source
 from bot.store.enums import OrderState, RefundState
-from bot.store.models import Order, Refund
+from bot.store.models import Merchant, Order, Refund
 
 refunds = Refund.__table__
 orders = Order.__table__
@@ -150,9 +153,14 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
             return refund
         raise IllegalTransition(state=refund.state)
     order = await get_order(session, refund.order_id)
-    await ledger.post(session, key=f"refund:{out_request_no}", now=now, memo="refund",
-                      legs=await _refund_legs(session, order, refund.amount_fen),
-                      order_id=order.id, merchant_id=order.merchant_id)
+    if order.settled_at is None:
+        await ledger.post(session, key=f"refund:{out_request_no}", now=now, memo="refund",
+                          legs=await _refund_legs(session, order, refund.amount_fen),
+                          order_id=order.id, merchant_id=order.merchant_id)
+    else:
+        await book_settled_refund(session, order=order, out_request_no=out_request_no,
+                                  amount=refund.amount_fen, credit=await refund_source(session, order),
+                                  key=f"refund:{out_request_no}", dated=now, now=now)
     values: dict[str, object] = {"refunded_fen": orders.c.refunded_fen + refund.amount_fen}
     if order.state == OrderState.REFUND_REQUESTED:
         if order.refunded_fen + refund.amount_fen >= order.total_fen:
@@ -171,16 +179,40 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
 
 
 async def _refund_legs(session: AsyncSession, order: Order, amount: int) -> list[ledger.Leg]:
-    mid = order.merchant_id
     source = await refund_source(session, order)  # the buyer's wallet, if it paid the order
-    if order.settled_at is None:
-        return [(ledger.merchant_account(mid, "pending"), amount), (source, -amount)]
+    return [(ledger.merchant_account(order.merchant_id, "pending"), amount), (source, -amount)]
+
+
+async def book_settled_refund(
+    session: AsyncSession, *, order: Order, out_request_no: str, amount: int, credit: str, key: str,
+    dated: dt.datetime, now: dt.datetime,
+) -> bool:
+    """Charge a refund of an already settled order to the merchant, once; False if booked before.
+
+    The deposit rule: available funds first, then the deposit, and whatever is
+    still missing is carried (the available balance goes negative; later
+    settlements recover it before anything is paid out). Later sales never
+    refill the deposit: only a top-up does. The merchant is told what came
+    from where whenever the deposit paid or a deduction is carried.
+    """
+    mid = order.merchant_id
     available = ledger.merchant_account(mid, "available")
     deposit = ledger.merchant_account(mid, "deposit")
     from_available = min(amount, max(await ledger.balance(session, available), 0))
     from_deposit = min(amount - from_available, await ledger.balance(session, deposit))
-    rest = amount - from_available - from_deposit
-    return [(available, from_available + rest), (deposit, from_deposit), (source, -amount)]
+    carried = amount - from_available - from_deposit
+    posted = await ledger.post(
+        session, key=key, now=dated, memo="refund after settlement",
+        legs=[(available, from_available + carried), (deposit, from_deposit), (credit, -amount)],
+        order_id=order.id, merchant_id=mid)
+    if posted and (from_deposit or carried):
+        merchant = await session.get(Merchant, mid)
+        await notify(session, chat_id=merchant.owner_id, kind="refund_after_payout", now=now,
+                     dedupe_key=f"refund-after-payout:{out_request_no}", order_id=order.id,
+                     amount_fen=amount, from_available_fen=from_available, deposit_fen_taken=from_deposit,
+                     carried_fen=carried, deposit_fen=await ledger.balance(session, deposit),
+                     required_fen=merchant.deposit_required_fen, plan=merchant.plan)
+    return posted
 
 
 async def fail_refund(

@@ -46,9 +46,14 @@ def _plan_text(merchant: Merchant, t: Translator, deposit_fen: int) -> str:
     text = t("Settlement plan: {plan}.", plan=PLAN_NAMES[merchant.plan])
     if merchant.next_plan:
         text += "\n" + t("From the next cycle: {plan}.", plan=PLAN_NAMES[merchant.next_plan])
-    return text + "\n" + t("T+15: paid orders are paid out 15 days after payment, no deposit. "
-                           "T+0: paid out the same day; needs a deposit of {deposit}.",
-                           deposit=t.money(deposit_fen))
+    return text + "\n" + t("T+15: an order is paid out at the 02:00 cycle 15 days after the day it was paid; "
+                           "no deposit. T+0: orders paid before 02:00 are paid out at that day's 02:00 "
+                           "cycle, later ones at the next day's; needs a deposit of {deposit}. The platform "
+                           "fee is worked out per order and rounded half up to the fen.",
+                           deposit=t.money(deposit_fen)) + "\n" + t(
+        "A refund after payout is taken from your balance, then from the deposit; what is still missing "
+        "is deducted from your next payouts. Only a top-up refills the deposit: while it is below "
+        "{deposit}, T+0 is paused and sales settle on T+15.", deposit=t.money(deposit_fen))
 
 
 @answers_errors
@@ -77,7 +82,7 @@ async def set_plan(update: Update, context: ShopContext) -> None:
     rules, t = context.services.rules, context.t
     try:
         merchant = await as_merchant(update, context, lambda s, m: merchants.choose_plan(
-            s, merchant=m, plan=choice, rules=rules))
+            s, merchant=m, plan=choice, rules=rules, now=context.services.clock.now()))
     except DepositRequired as refusal:
         await update.callback_query.answer()
         await say(update, describe(refusal, t), reply_markup=deposit_markup(context, refusal))

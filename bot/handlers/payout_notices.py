@@ -44,6 +44,28 @@ async def t0_paused(ctx: RenderContext, params: dict[str, Any]) -> Notice:
                     required=t.money(int(params.get("required_fen", 0)))))
 
 
+@renderer("refund_after_payout")
+async def refund_after_payout(ctx: RenderContext, params: dict[str, Any]) -> Notice:
+    """A refund came after the order's payout: what was taken from where, and what it means for T+0."""
+    t = ctx.t
+
+    def money(key: str) -> str:
+        return t.money(int(params.get(key, 0)))
+
+    lines = [t("The refund of {amount} for order #{id} came after its payout: {available} from your "
+               "balance, {deposit} from your deposit, {carried} carried as a deduction from your next "
+               "payouts.", amount=money("amount_fen"), id=params.get("order_id"),
+               available=money("from_available_fen"), deposit=money("deposit_fen_taken"),
+               carried=money("carried_fen"))]
+    held, required = int(params.get("deposit_fen", 0)), int(params.get("required_fen", 0))
+    if params.get("plan") == SettlementPlan.T0 and held < required:
+        lines.append(t("Your deposit is now {held}, below the {required} that T+0 needs: T+0 is paused and "
+                       "your sales settle on T+15 until you top it up (/plan → Switch to T+0 → Pay the "
+                       "deposit). Later sales do not refill it.", held=t.money(held),
+                       required=t.money(required)))
+    return Notice("\n".join(lines))
+
+
 @renderer("plan_switched")
 async def plan_switched(ctx: RenderContext, params: dict[str, Any]) -> Notice:
     """The plan the merchant asked for took effect at this cycle."""

@@ -44,7 +44,8 @@ class Journal(SQLModel, table=True):
     memo: str = Field(default="", max_length=200)
     order_id: int | None = Field(default=None, index=True)
     merchant_id: int | None = Field(default=None, index=True)
-    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    # The moment the movement counts from (a settlement's is its cycle's): balances "as of" read it.
+    created_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class Entry(SQLModel, table=True):

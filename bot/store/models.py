@@ -79,6 +79,8 @@ class Merchant(SQLModel, table=True):
     reject_reason: str | None = Field(default=None, max_length=300)
     plan: str = SettlementPlan.T15
     next_plan: str | None = None
+    # When the switch was asked for: a cycle caught up late applies it only if asked before its moment.
+    next_plan_at: dt.datetime | None = _ts(default=None)
     deposit_required_fen: int = _money(default=0)
     payout_account: str = Field(default="", max_length=100)
     created_at: dt.datetime = _ts()

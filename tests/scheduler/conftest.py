@@ -51,7 +51,8 @@ class Desk:
     async def choose(self, merchant_id: int, plan: SettlementPlan) -> None:
         async def work(s):  # type: ignore[no-untyped-def]
             m = await s.get(Merchant, merchant_id)
-            await merchants.choose_plan(s, merchant=m, plan=plan, rules=self.services.rules)
+            await merchants.choose_plan(s, merchant=m, plan=plan, rules=self.services.rules,
+                                        now=self.clock.now())
         await self.db.run(work)
 
     async def top_up(self, merchant_id: int, amount_fen: int) -> None:

@@ -30,3 +30,16 @@ async def test_admins_get_each_reconciliation_difference():
                       differences=["transfer PO9-1: unknown_to_bot", "trade <x>: amount_mismatch"])
     assert text.splitlines() == ["Reconciliation of 2026-01-06: 2 differences with the gateway's statement.",
                                  "transfer PO9-1: unknown_to_bot", "trade &lt;x&gt;: amount_mismatch"]
+
+
+async def test_a_refund_after_payout_says_what_was_taken_from_where_and_that_t0_pauses():
+    params = dict(order_id=5, amount_fen=300_00, from_available_fen=0, deposit_fen_taken=300_00,
+                  carried_fen=0, deposit_fen=19_700_00, required_fen=20_000_00, plan="t0")
+    english = (await said("refund_after_payout", "en", **params)).splitlines()
+    assert english[0] == ("The refund of CN¥300.00 for order #5 came after its payout: CN¥0.00 from your "
+                          "balance, CN¥300.00 from your deposit, CN¥0.00 carried as a deduction from your "
+                          "next payouts.")
+    assert "T+0 is paused" in english[1] and "Pay the deposit" in english[1]
+    chinese = await said("refund_after_payout", **params)
+    assert "从保证金扣除 ¥300.00" in chinese and "T+0 已暂停" in chinese
+    assert len((await said("refund_after_payout", **{**params, "plan": "t15"})).splitlines()) == 1

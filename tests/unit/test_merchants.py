@@ -192,7 +192,7 @@ async def test_unknown_merchant_is_not_found(db):
 async def choose(db, merchant_id: int, plan: SettlementPlan) -> Merchant:
     async def work(s):
         merchant = await merchants.get_merchant(s, merchant_id)
-        return await merchants.choose_plan(s, merchant=merchant, plan=plan, rules=RULES)
+        return await merchants.choose_plan(s, merchant=merchant, plan=plan, rules=RULES, now=NOW)
 
     return await db.run(work)
 

@@ -27,8 +27,13 @@ transactions together and talks to the gateway between them.
 A merchant on T+0 whose deposit fell below the required minimum is settled
 as T+15 until it is topped up, and told so. A plan switch (``next_plan``)
 takes effect at the start of the next cycle. A negative available balance
-(a refund after an early payout) is not paid out: later settlements refill
-it first.
+(a refund after payout that the deposit did not cover) is not paid out:
+later settlements refill it first.
+
+Each cycle settles with the facts as of its own moment, even when it runs
+late (``settlement.facts``): the plan asked for by then, the deposit and
+balance then, the refunds decided by then. Its journals are dated at that
+moment.
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ from bot.clock import start_of_business_day
 from bot.commerce import ledger
 from bot.commerce.outbox import notify
 from bot.commerce.rules import Rules
+from bot.commerce.settlement.facts import carry_late_refunds, net_as_of, refund_open_at, refunded_by
 from bot.store.enums import OrderState, PayoutState, SettlementPlan
-from bot.store.ledger import Account
 from bot.store.models import Merchant, Order, Payout
 from bot.store.sql import insert_ignore
 
@@ -51,8 +56,10 @@ orders = Order.__table__
 payouts = Payout.__table__
 merchants = Merchant.__table__
 
-# A refunded order may still hold money: a partial refund leaves total − refunded.
-SETTLEABLE_STATES = (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED, OrderState.REFUNDED)
+# A refunded order may still hold money: a partial refund leaves total − refunded. An order
+# waiting on a refund request is due if the request came after the cycle's moment.
+SETTLEABLE_STATES = (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED, OrderState.REFUNDED,
+                     OrderState.REFUND_REQUESTED)
 
 
 def payee_of(merchant: Merchant) -> str:
@@ -70,14 +77,17 @@ async def merchant_ids(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(merchants.c.id).order_by(merchants.c.id)))
 
 
-async def switch_plan(session: AsyncSession, *, merchant_id: int, cycle: str, now: dt.datetime) -> str:
-    """Apply a plan switch the merchant asked for, at the start of this cycle; the plan in force."""
+async def switch_plan(
+    session: AsyncSession, *, merchant_id: int, cycle: str, cycle_at: dt.datetime, now: dt.datetime
+) -> str:
+    """Apply a plan switch asked for before this cycle's moment, at its start; the plan in force."""
     merchant = await session.get(Merchant, merchant_id)
-    if merchant.next_plan:
+    asked_in_time = merchant.next_plan_at is None or merchant.next_plan_at <= cycle_at
+    if merchant.next_plan and asked_in_time:
         new_plan = merchant.next_plan
         await session.execute(
             update(merchants).where(merchants.c.id == merchant_id, merchants.c.next_plan == new_plan)
-            .values(plan=new_plan, next_plan=None)
+            .values(plan=new_plan, next_plan=None, next_plan_at=None)
         )
         await notify(session, chat_id=merchant.owner_id, kind="plan_switched", now=now,
                      dedupe_key=f"plan-switched:{merchant_id}:{cycle}", plan=new_plan)
@@ -86,18 +96,19 @@ async def switch_plan(session: AsyncSession, *, merchant_id: int, cycle: str, no
 
 
 async def settlement_days(
-    session: AsyncSession, *, merchant_id: int, cycle: str, rules: Rules, now: dt.datetime,
-    tell: bool = True,
+    session: AsyncSession, *, merchant_id: int, cycle: str, cycle_at: dt.datetime, rules: Rules,
+    now: dt.datetime, tell: bool = True,
 ) -> int:
     """How many days after payment this merchant's orders settle in this cycle (0 or 15).
 
-    T+0 needs the deposit at its minimum; below it the merchant is settled as
-    T+15 and told (once per cycle, unless ``tell`` is False), until a top-up restores it.
+    T+0 needs the deposit at its minimum at the cycle's moment; below it the
+    merchant is settled as T+15 and told (once per cycle, unless ``tell`` is
+    False), until a top-up restores it.
     """
     merchant = await session.get(Merchant, merchant_id)
     if merchant.plan != SettlementPlan.T0:
         return rules.settlement_days_t15
-    held = await ledger.balance(session, ledger.merchant_account(merchant_id, "deposit"))
+    held = await ledger.balance_as_of(session, ledger.merchant_account(merchant_id, "deposit"), cycle_at)
     if held >= merchant.deposit_required_fen:
         return 0
     if not tell:
@@ -123,12 +134,16 @@ async def settleable_orders(
     session: AsyncSession, *, merchant_id: int, days: int, day: dt.date, cycle_at: dt.datetime,
     limit: int | None = None,
 ) -> list[int]:
-    """Ids of the merchant's paid orders that the cycle of ``day`` settles (the first ``limit``)."""
+    """Ids of the merchant's paid orders that the cycle of ``day`` settles (the first ``limit``).
+
+    As of ``cycle_at``: money left after the refunds completed by then, and no
+    refund request waiting then.
+    """
     result = await session.scalars(
         select(orders.c.id)
         .where(orders.c.merchant_id == merchant_id, orders.c.settled_at.is_(None),
-               orders.c.state.in_(SETTLEABLE_STATES), orders.c.total_fen > orders.c.refunded_fen,
-               orders.c.paid_at <= settle_cutoff(day, days, cycle_at))
+               orders.c.state.in_(SETTLEABLE_STATES), orders.c.total_fen > refunded_by(cycle_at),
+               ~refund_open_at(cycle_at), orders.c.paid_at <= settle_cutoff(day, days, cycle_at))
         .order_by(orders.c.id).limit(limit)
     )
     return list(result)
@@ -144,37 +159,41 @@ async def settle_batch(
     nothing to pay); False when more orders remain for another batch.
     """
     cycle = day.isoformat()
-    await switch_plan(session, merchant_id=merchant_id, cycle=cycle, now=now)
-    days = await settlement_days(session, merchant_id=merchant_id, cycle=cycle, rules=rules, now=now)
+    await switch_plan(session, merchant_id=merchant_id, cycle=cycle, cycle_at=cycle_at, now=now)
+    days = await settlement_days(session, merchant_id=merchant_id, cycle=cycle, cycle_at=cycle_at,
+                                 rules=rules, now=now)
     due = await settleable_orders(session, merchant_id=merchant_id, days=days, day=day, cycle_at=cycle_at,
                                   limit=batch + 1)
     for order_id in due[:batch]:
-        await settle_order(session, order_id=order_id, cycle_at=cycle_at, rules=rules, now=now)
+        await settle_order(session, order_id=order_id, cycle_at=cycle_at, rules=rules)
     if len(due) > batch:
         return False
-    await create_payout(session, merchant_id=merchant_id, cycle=cycle, now=now)
+    await create_payout(session, merchant_id=merchant_id, cycle=cycle, cycle_at=cycle_at, now=now)
+    await carry_late_refunds(session, merchant_id=merchant_id, cycle_at=cycle_at, now=now)
     return True
 
 
-async def settle_order(
-    session: AsyncSession, *, order_id: int, cycle_at: dt.datetime, rules: Rules, now: dt.datetime
-) -> int:
-    """Move one order's net amount from pending to available, less the fee; once. Returns the net."""
+async def settle_order(session: AsyncSession, *, order_id: int, cycle_at: dt.datetime, rules: Rules) -> int:
+    """Move one order's net as of ``cycle_at`` from pending to available, less the fee; once.
+
+    Returns the net. The fee is ``Rules.fee_fen(net)``: per order, rounded
+    half up to a whole fen. The journal is dated at ``cycle_at``.
+    """
     row = (
         await session.execute(
             update(orders)
             .where(orders.c.id == order_id, orders.c.settled_at.is_(None),
                    orders.c.state.in_(SETTLEABLE_STATES))
             .values(settled_at=cycle_at)
-            .returning(orders.c.merchant_id, orders.c.total_fen, orders.c.refunded_fen)
+            .returning(orders.c.merchant_id)
         )
     ).first()
     if row is None:
         return 0
-    net = row.total_fen - row.refunded_fen
+    net = await net_as_of(session, order_id, cycle_at)
     fee = min(rules.fee_fen(net), net)
     await ledger.post(
-        session, key=f"settle:{order_id}", now=now, memo="settled",
+        session, key=f"settle:{order_id}", now=cycle_at, memo="settled",
         legs=[(ledger.merchant_account(row.merchant_id, "pending"), net),
               (ledger.merchant_account(row.merchant_id, "available"), -(net - fee)),
               (ledger.PLATFORM_FEES, -fee)],
@@ -183,25 +202,16 @@ async def settle_order(
     return net
 
 
-async def available_locked(session: AsyncSession, merchant_id: int) -> int:
-    """The merchant's available funds, with its account row locked until commit (PostgreSQL)."""
-    code = ledger.merchant_account(merchant_id, "available")
-    table = Account.__table__
-    row = (
-        await session.execute(
-            select(table.c.balance_fen).where(table.c.code == code).with_for_update()
-        )
-    ).first()
-    return 0 if row is None else -row.balance_fen
-
-
 async def create_payout(
-    session: AsyncSession, *, merchant_id: int, cycle: str, now: dt.datetime, amount_fen: int | None = None
+    session: AsyncSession, *, merchant_id: int, cycle: str, cycle_at: dt.datetime, now: dt.datetime,
+    amount_fen: int | None = None,
 ) -> Payout | None:
     """The payout of (merchant, cycle): created once with the available funds, or the existing one.
 
-    None when there is nothing positive to pay. The orders settled since the
-    last payout are linked to it: they are its statement.
+    The funds are those available at ``cycle_at`` (what the cycle would have
+    paid on time; the account row is locked until commit), and the journal
+    is dated then. None when there is nothing positive to pay. The orders
+    settled since the last payout are linked to it: they are its statement.
     """
     out_biz_no = out_biz_no_for(merchant_id, cycle)
     existing = await session.scalar(
@@ -209,7 +219,8 @@ async def create_payout(
     )
     if existing is not None:
         return existing
-    available = await available_locked(session, merchant_id)
+    available = await ledger.balance_as_of(session, ledger.merchant_account(merchant_id, "available"),
+                                           cycle_at, lock=True)
     amount = available if amount_fen is None else min(amount_fen, available)
     if amount <= 0:
         return None
@@ -223,7 +234,7 @@ async def create_payout(
     if payout_id is None:  # a concurrent scheduler created it first
         return await session.scalar(select(Payout).where(Payout.out_biz_no == out_biz_no))
     await ledger.post(
-        session, key=f"payout:{out_biz_no}", now=now, memo=f"payout {cycle}",
+        session, key=f"payout:{out_biz_no}", now=cycle_at, memo=f"payout {cycle}",
         legs=[(ledger.merchant_account(merchant_id, "available"), amount), (ledger.CLEARING, -amount)],
         merchant_id=merchant_id,
     )

@@ -40,7 +40,7 @@ class WithdrawalOffer:
 
 async def _due_now(session: AsyncSession, merchant_id: int, rules: Rules, now: dt.datetime) -> list[int]:
     days = await settlement.settlement_days(session, merchant_id=merchant_id, cycle="withdrawal",
-                                            rules=rules, now=now, tell=False)
+                                            cycle_at=now, rules=rules, now=now, tell=False)
     return await settlement.settleable_orders(session, merchant_id=merchant_id, days=days,
                                               day=business_date(now), cycle_at=now)
 
@@ -75,8 +75,9 @@ async def request_withdrawal(
     if number != offer.number:
         raise IllegalTransition(state="stale")
     for order_id in await _due_now(session, merchant_id, rules, now):
-        await settlement.settle_order(session, order_id=order_id, cycle_at=now, rules=rules, now=now)
-    payout = await settlement.create_payout(session, merchant_id=merchant_id, cycle=cycle, now=now)
+        await settlement.settle_order(session, order_id=order_id, cycle_at=now, rules=rules)
+    payout = await settlement.create_payout(session, merchant_id=merchant_id, cycle=cycle, cycle_at=now,
+                                            now=now)
     if payout is None:
         raise InsufficientFunds(account="available", amount_fen=0)
     return payout
