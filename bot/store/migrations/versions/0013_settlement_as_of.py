@@ -4,8 +4,8 @@ A cycle caught up late settles with the facts as of its own moment: the plan
 switch asked for by then (``next_plan_at``) and balances as of then (the
 journals dated after a moment are found through the index).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06 16:15:00
 
 """
@@ -17,8 +17,8 @@ from alembic import op
 from bot.store.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
-revision: str = '0012'
-down_revision: Union[str, Sequence[str], None] = '0011'
+revision: str = '0013'
+down_revision: Union[str, Sequence[str], None] = '0012'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
