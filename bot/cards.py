@@ -20,7 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.commerce.orders import PlacedOrder
 from bot.i18n import Translator
-from bot.store.enums import MerchantKind, MerchantStatus, OrderState, ProductStatus
+from bot.store.enums import MerchantStatus, OrderState, ProductStatus
 from bot.store.models import Merchant, Order, Product
 from bot.textfit import fit, visible_len
 
@@ -55,9 +55,9 @@ def max_quantity(product: Product, max_per_order: int = 99) -> int:
 
 
 def seller_line(merchant: Merchant, t: Translator) -> str:
-    """Who sells, verified mark for enterprises, and whom to ask about what."""
+    """Who sells, the Verified mark once the shop was checked, and whom to ask about what."""
     name = html.escape(merchant.name)
-    mark = " ✅ " + t("Verified") if merchant.kind == MerchantKind.ENTERPRISE else ""
+    mark = " ✅ " + t("Verified") if merchant.verified_at is not None else ""
     return (t("Seller: {name}", name=name) + mark + "\n<i>"
             + t("Sold by {name}. Ask {name} about the goods, delivery and refunds; "
                 "questions about payment go to the payment provider.", name=name) + "</i>")

@@ -61,7 +61,10 @@ class Settings(BaseSettings):
     order_ttl_minutes: int = 15
     auto_confirm_days: int = 10
     followups_per_week: int = 3
-    auto_approve_enterprises: bool = True
+    auto_approve_enterprises: bool = True  # only those the business registry confirms, never reapplicants
+    # The business registry asked before a shop is shown as verified (the demo mounts it on the gateway).
+    registry_url: str = "http://127.0.0.1:8090/registry"
+    registry_timeout_s: float = 5.0  # slower than this: the application waits for an admin instead
 
     # --- settlement
     settlement_time: str = "02:00"

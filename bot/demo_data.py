@@ -1,8 +1,8 @@
 """The demo shop, seeded so a new user has something to buy the moment the web chat opens.
 
 Two shops, as the platform has two kinds: *Mei's Tea House*, an enterprise
-(verified by its registration number, approved at once), and *Bao's
-Handmade*, an individual approved by an admin. Each has a few products with
+(verified and approved by the admin the seed plays), and *Bao's Handmade*,
+an individual approved by an admin. Each has a few products with
 photos (small PNGs drawn here, so nothing binary ships) and a channel in the
 sandbox where the bot is an admin; their cards are posted there with the
 bot's own posting code (``posting.link_channel``, ``handlers.posting.render``,
@@ -29,7 +29,7 @@ from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import RetryAfter
 
-from bot.commerce import catalog, merchants, posting, users
+from bot.commerce import catalog, merchants, posting, users, verification
 from bot.config import Settings
 from bot.handlers.posting import render
 from bot.i18n import Translator
@@ -160,8 +160,9 @@ async def _ensure_shop(services: Services, shop: DemoShop) -> int:
             merchant = await merchants.apply_merchant(
                 s, owner_id=shop.owner_id, kind=shop.kind, name=shop.name, description=shop.description,
                 contact=shop.contact, registration_no=shop.registration_no, rules=services.rules, now=now)
-        if merchant.status == MerchantStatus.PENDING:  # the individual: an admin approves it
-            merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
+        if merchant.status == MerchantStatus.PENDING:  # the seed plays the admin who checked the papers
+            merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now,
+                                                        verified=verification.may_verify(merchant))
         merchant.payout_account = merchant.payout_account or shop.payout_account
         if await s.scalar(select(Product.id).where(Product.merchant_id == merchant.id).limit(1)):
             return merchant.id  # seeded before (products come with their shop): keep what changed since

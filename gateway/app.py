@@ -29,6 +29,7 @@ from bodylimit import BodyLimit
 from gateway import bills, checkout, console, keys, notify, protocol, signing
 from gateway.clock import Clock, clock_for
 from gateway.config import GatewaySettings
+from gateway.registry import build_registry_app
 from gateway.runtime import Runtime
 from gateway.store import create_tables, make_engine
 from gateway.targets import OriginForm
@@ -93,6 +94,8 @@ def build_gateway_app(
     # restart of the gateway loses no bill.
     rt = app.state.gateway
     app.mount("/billers", build_biller_app(now=rt.clock.now, engine=lambda: rt.db))
+    # So does the business registry the bot asks before it shows a shop as verified.
+    app.mount("/registry", build_registry_app())
     return app
 
 

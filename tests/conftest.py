@@ -11,6 +11,7 @@ product started with.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
@@ -28,6 +29,8 @@ from bot.config import Settings
 from bot.services import Services, build_services
 from bot.store import Database, make_engine
 from bot.store.migrate import upgrade
+from gateway.registry import build_registry_app
+from gateway.testing import serve_asgi
 from tests.invariants import assert_books_balanced, assert_stock_conserved
 from tests.telegram import Chat, FakeTelegram
 
@@ -142,9 +145,15 @@ class Shop:
 ADMIN_ID = 9001
 
 
-@pytest.fixture
-async def shop(db: TestDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
-    settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path, admin_ids=[ADMIN_ID])
+# Nothing listens here: in tests without a registry, an application waits for an admin.
+NO_REGISTRY = "http://127.0.0.1:9/registry"
+
+
+@contextlib.asynccontextmanager
+async def open_shop(db: TestDatabase, tmp_path: Path, registry_url: str) -> AsyncIterator[Shop]:
+    """The bot's Application over a fake Telegram, with a manual clock and the admin ``ADMIN_ID``."""
+    settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path, admin_ids=[ADMIN_ID],
+                        registry_url=registry_url, registry_timeout_s=2.0)
     clock = ManualClock()
     services = build_services(settings, db=db, clock=clock)
     telegram = FakeTelegram()
@@ -154,3 +163,16 @@ async def shop(db: TestDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
         yield Shop(app, telegram, services, clock)
     finally:
         await app.shutdown()
+
+
+@pytest.fixture
+async def shop(db: TestDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
+    async with open_shop(db, tmp_path, NO_REGISTRY) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def registry_shop(db: TestDatabase, tmp_path: Path) -> AsyncIterator[Shop]:
+    """``shop``, with the gateway's simulated business registry served over HTTP."""
+    async with serve_asgi(build_registry_app()) as url, open_shop(db, tmp_path, url) as opened:
+        yield opened

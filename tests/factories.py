@@ -12,7 +12,8 @@ from sqlalchemy import select, text
 from bot.clock import ManualClock
 from bot.commerce import catalog, merchants, orders, payments, users
 from bot.commerce.rules import Rules
-from bot.store.enums import MerchantKind
+from bot.commerce.verification import RegistryRecord
+from bot.store.enums import MerchantKind, MerchantStatus
 from bot.store.models import Merchant, OutboxMessage, Product
 
 RULES = Rules()
@@ -30,17 +31,19 @@ async def make_user(db: Any, *, user_id: int | None = None, language: str = "zh"
 
 
 async def make_merchant(db: Any, *, kind: MerchantKind = MerchantKind.ENTERPRISE,
-                        name: str = "Mei's Tea House", approved: bool = True,
+                        name: str = "Mei's Tea House", approved: bool = True, verified: bool = False,
                         owner_id: int | None = None, clock: ManualClock | None = None) -> Merchant:
+    """A shop; an enterprise gets its own registration number, and with ``verified`` the registry's word."""
     owner_id = owner_id or await make_user(db, first_name="Mei")
     now = (clock or ManualClock()).now()
+    number = f"9131{next(_ids):014d}" if kind == MerchantKind.ENTERPRISE else None
+    registry = RegistryRecord(number, (name,), active=True) if verified and number else None
     async with db.transaction() as s:
         merchant = await merchants.apply_merchant(
             s, owner_id=owner_id, kind=kind, name=name, description="Fine tea",
-            contact="+86 21 5555 0000", rules=RULES, now=now,
-            registration_no="91310000MA1FL0000X" if kind == MerchantKind.ENTERPRISE else None,
+            contact="+86 21 5555 0000", rules=RULES, now=now, registration_no=number, registry=registry,
         )
-        if approved and kind == MerchantKind.INDIVIDUAL:
+        if approved and merchant.status == MerchantStatus.PENDING:
             await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
     return merchant
 

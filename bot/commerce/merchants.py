@@ -1,9 +1,12 @@
 """Merchants: applying, approval by the platform, suspension, settlement plan.
 
-Enterprises with a business registration number are verified and may sell at
-once (when ``Rules.auto_approve_enterprises``); individuals wait for an
-admin. A suspended merchant's products stop selling at once, because
-``orders.place_order`` checks the merchant's status in the same transaction.
+An enterprise whose registration number the business registry confirms
+(active, registered under the shop's name) is verified and may sell at once
+(when ``Rules.auto_approve_enterprises``); everyone else waits for an admin,
+and so does anyone an admin rejected before, whatever they claim the second
+time; ``verification`` holds the rules of the Verified mark. A suspended
+merchant's products stop selling at once, because ``orders.place_order``
+checks the merchant's status in the same transaction.
 T+0 settlement needs the deposit paid in full; a plan switch takes effect at
 the next settlement cycle.
 """
@@ -11,12 +14,12 @@ the next settlement cycle.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce import ledger
+from bot.commerce import ledger, verification
 from bot.commerce.errors import (
     DepositRequired,
     Forbidden,
@@ -27,10 +30,10 @@ from bot.commerce.errors import (
 from bot.commerce.money import clean_text
 from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.rules import Rules
+from bot.commerce.verification import RegistryRecord
 from bot.store.enums import MerchantKind, MerchantStatus, SettlementPlan
 from bot.store.models import Merchant
 
-_REGISTRATION_NO = re.compile(r"^[0-9A-Z]{8,32}$")
 merchants = Merchant.__table__
 
 
@@ -73,35 +76,56 @@ async def apply_merchant(
     registration_no: str | None,
     rules: Rules,
     now: dt.datetime,
+    registry: RegistryRecord | None = None,
     admin_ids: tuple[int, ...] = (),
 ) -> Merchant:
-    """Open an application; a rejected applicant may apply again."""
+    """Open an application; a rejected applicant may apply again, and then an admin decides.
+
+    ``registry`` is what the business registry answered for the number (the
+    caller asked it); only its confirmation verifies the shop.
+    """
     existing = await merchant_of(session, owner_id)
     if existing is not None and existing.status != MerchantStatus.REJECTED:
         raise IllegalTransition(state=existing.status)
     name = clean_text(name, field="shop_name", max_chars=64, min_chars=2)
     description = clean_text(description, field="description", max_chars=700, min_chars=0)
     contact = clean_text(contact, field="contact", max_chars=128, min_chars=2)
+    await verification.refuse_copied_name(session, name=name, owner_id=owner_id)
     if kind == MerchantKind.ENTERPRISE:
-        registration_no = (registration_no or "").strip().upper()
-        if not _REGISTRATION_NO.match(registration_no):
+        registration_no = verification.registration_number(registration_no)
+        if registration_no is None:
             raise InvalidInput("registration_no", "format")
+        await verification.refuse_taken_number(session, registration_no=registration_no, owner_id=owner_id)
     else:
         registration_no = None
+    verified = kind == MerchantKind.ENTERPRISE and verification.registry_confirms(
+        registry, registration_no=registration_no or "", name=name)
+    previous_reason = existing.reject_reason if existing is not None else None
     merchant = existing or Merchant(owner_id=owner_id, kind=kind, name=name, created_at=now)
     merchant.kind, merchant.name, merchant.description = kind, name, description
     merchant.contact, merchant.registration_no = contact, registration_no
     merchant.reject_reason, merchant.status = None, MerchantStatus.PENDING
-    session.add(merchant)
-    await session.flush()
-    if kind == MerchantKind.ENTERPRISE and rules.auto_approve_enterprises:
+    merchant.verified_at = now if verified else None
+    await _save_application(session, merchant)
+    if verified and existing is None and rules.auto_approve_enterprises:
         await _approve(session, merchant.id, now)
     else:
+        told = {"rejected_before": previous_reason} if previous_reason else {}
         for admin_id in admin_ids:
             await notify(session, chat_id=admin_id, kind="admin_new_application", now=now,
                          shows=subject("merchant", merchant.id), merchant_id=merchant.id, name=name,
-                         merchant_kind=kind)
+                         merchant_kind=kind, **told)
     return merchant
+
+
+async def _save_application(session: AsyncSession, merchant: Merchant) -> None:
+    """Write the application; a number another application took a moment ago is refused, not a crash."""
+    try:
+        async with session.begin_nested():
+            session.add(merchant)
+            await session.flush()
+    except IntegrityError as exc:  # uq_merchants_live_registration_no: the race the check above lost
+        raise InvalidInput("registration_no", "taken") from exc
 
 
 async def _move(
@@ -127,17 +151,28 @@ async def _move(
     return merchant
 
 
-async def _approve(session: AsyncSession, merchant_id: int, now: dt.datetime) -> Merchant:
+async def _approve(session: AsyncSession, merchant_id: int, now: dt.datetime, **values: object) -> Merchant:
     merchant = await _move(session, merchant_id, (MerchantStatus.PENDING, MerchantStatus.SUSPENDED),
-                           MerchantStatus.APPROVED, now=now, approved_at=now)
+                           MerchantStatus.APPROVED, now=now, approved_at=now, **values)
     await notify(session, chat_id=merchant.owner_id, kind="merchant_approved", now=now,
                  dedupe_key=f"merchant-approved:{merchant.id}:{now.isoformat()}", name=merchant.name)
     return merchant
 
 
-async def approve_merchant(session: AsyncSession, *, merchant_id: int, now: dt.datetime) -> Merchant:
-    """An admin approves a pending application (or lifts a suspension)."""
-    return await _approve(session, merchant_id, now)
+async def approve_merchant(
+    session: AsyncSession, *, merchant_id: int, now: dt.datetime, verified: bool = False
+) -> Merchant:
+    """An admin approves a pending application (or lifts a suspension).
+
+    ``verified``: the admin checked the enterprise's documents, so the shop
+    gets the Verified mark; only a pending enterprise application can be.
+    """
+    if not verified:
+        return await _approve(session, merchant_id, now)
+    merchant = await get_merchant(session, merchant_id)
+    if merchant.status != MerchantStatus.PENDING or not verification.may_verify(merchant):
+        raise IllegalTransition(state=merchant.status)
+    return await _approve(session, merchant_id, now, verified_at=now)
 
 
 async def reject_merchant(

@@ -1,5 +1,9 @@
 """Admins: review applications, suspend or reinstate shops.
 
+An application shows what the business registry said: an enterprise it did
+not confirm gets, besides **Approve** (it sells without the Verified mark),
+**Verify and approve**, the admin's explicit check of its documents.
+
 Every command and button checks ``settings.admin_ids`` on the server; anyone
 else is refused and nothing changes. Decisions reach the merchant through
 the outbox, written by the commerce core in the same transaction. Every
@@ -26,7 +30,7 @@ from telegram.ext import (
 
 import bot.notice_kinds  # noqa: F401  (the plain renderer registers first, so ours below replaces it)
 from bot import callbacks
-from bot.commerce import directory, merchants, outbox
+from bot.commerce import directory, merchants, outbox, verification
 from bot.commerce.errors import IllegalTransition
 from bot.context import ShopContext
 from bot.handlers.errors import SHOP_STATES, answers_errors
@@ -37,6 +41,7 @@ from bot.store.enums import MerchantKind, MerchantStatus
 from bot.store.models import Merchant
 
 APPROVE = callbacks.action("app_ok")
+VERIFY = callbacks.action("app_verify")
 REJECT = callbacks.action("app_no")
 SUSPEND = callbacks.action("m_suspend")
 REINSTATE = callbacks.action("m_reinstate")
@@ -48,11 +53,25 @@ APPLICATION = "application"  # outbox kind of an /applications entry, so a decis
 
 
 def _decision(merchant: Merchant, t: Translator) -> InlineKeyboardMarkup | str:
-    """Approve and Reject while the application waits; afterwards the line that says how it ended."""
+    """The buttons while the application waits; afterwards the line that says how it ended.
+
+    Approve, Verify and approve (an enterprise not verified yet: the admin's explicit check), Reject.
+    """
     if merchant.status == MerchantStatus.PENDING:
-        return InlineKeyboardMarkup([[button(t("Approve"), APPROVE, merchant.id),
-                                      button(t("Reject"), REJECT, merchant.id)]])
+        row = [button(t("Approve"), APPROVE, merchant.id)]
+        if verification.may_verify(merchant):
+            row.append(button(t("Verify and approve"), VERIFY, merchant.id))
+        row.append(button(t("Reject"), REJECT, merchant.id))
+        return InlineKeyboardMarkup([row])
     return "\n" + t("Status: {state}", state=t(SHOP_STATES.get(merchant.status, merchant.status)))
+
+
+def _registry_line(merchant: Merchant, t: Translator) -> str:
+    """What the business registry said of an enterprise's number, for the admin who decides."""
+    if merchant.verified_at is not None:
+        return t("✅ The business registry confirmed this number and name.")
+    return t("⚠️ The business registry did not confirm this number under this name: "
+             "check the documents before you verify.")
 
 
 def application_card(merchant: Merchant, t: Translator) -> Notice:
@@ -63,6 +82,7 @@ def application_card(merchant: Merchant, t: Translator) -> Notice:
              t("Contact: {contact}", contact=html.escape(merchant.contact))]
     if merchant.registration_no:
         lines.append(t("Registration no.: {number}", number=html.escape(merchant.registration_no)))
+        lines.append(_registry_line(merchant, t))
     decision = _decision(merchant, t)
     if isinstance(decision, str):
         return Notice("\n".join(lines) + decision)
@@ -91,14 +111,17 @@ async def applications(update: Update, context: ShopContext) -> None:
 
 @answers_errors
 async def approve(update: Update, context: ShopContext) -> None:
-    """Approve a pending application (or reinstate a suspended shop)."""
+    """Approve a pending application (or reinstate a suspended shop); Verify also marks it verified."""
     require_admin(update, context)
     merchant_id = button_id(update)
+    verified = callbacks.decode(update.callback_query.data).action == VERIFY
     now = context.services.clock.now()
     merchant = await context.services.run(
-        lambda s: merchants.approve_merchant(s, merchant_id=merchant_id, now=now))
+        lambda s: merchants.approve_merchant(s, merchant_id=merchant_id, now=now, verified=verified))
     await update.callback_query.answer()
-    await say(update, context.t("{name} is approved and may sell now.", name=merchant.name))
+    done = "{name} is verified and approved, and may sell now." if verified else \
+        "{name} is approved and may sell now."
+    await say(update, context.t(done, name=merchant.name))
 
 
 @answers_errors
@@ -165,9 +188,13 @@ async def new_application_notice(ctx: RenderContext, params: dict[str, Any]) -> 
         return None
     t = ctx.t
     kind = t("enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("individual")
-    text = t("New shop application: {name} ({kind}). See /applications.",
-             name=html.escape(merchant.name), kind=kind)
-    decision = _decision(merchant, t)
+    lines = [t("New shop application: {name} ({kind}). See /applications.",
+               name=html.escape(merchant.name), kind=kind)]
+    if merchant.registration_no:
+        lines.append(_registry_line(merchant, t))
+    if params.get("rejected_before"):
+        lines.append(t("Rejected before: {reason}", reason=html.escape(str(params["rejected_before"]))))
+    text, decision = "\n".join(lines), _decision(merchant, t)
     return Notice(text + decision) if isinstance(decision, str) else Notice(text, decision)
 
 
@@ -182,7 +209,8 @@ def register(application: Application) -> None:
     """Add the admin commands and buttons."""
     application.add_handler(CommandHandler("applications", applications))
     application.add_handler(CommandHandler("merchants", list_merchants))
-    application.add_handler(CallbackQueryHandler(approve, pattern=callbacks.pattern(APPROVE, REINSTATE)))
+    application.add_handler(CallbackQueryHandler(
+        approve, pattern=callbacks.pattern(APPROVE, VERIFY, REINSTATE)))
     application.add_handler(conversation(
         entry_points=[CallbackQueryHandler(ask_reason, pattern=callbacks.pattern(REJECT, SUSPEND))],
         states={REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_reason)]},

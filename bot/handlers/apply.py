@@ -1,8 +1,9 @@
 """/apply: open a shop. Enterprise or individual, name, description, contact, registration number.
 
 The conversation keeps only the draft (UI state); ``merchants.apply_merchant``
-validates everything again and decides: enterprises are approved at once when
-the rules say so, individuals wait for an admin, who is told through the outbox.
+validates everything again and decides: an enterprise the business registry
+confirms (the bot asks it, ``bot.payments.registry``) is approved at once when
+the rules say so; everyone else waits for an admin, who is told through the outbox.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.commerce import merchants
+from bot.commerce import merchants, verification
 from bot.commerce.money import clean_text
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import button, conversation, decoded_args, say
+from bot.payments import registry
 from bot.store.enums import MerchantKind, MerchantStatus
 
 APPLY_KIND = callbacks.action("apply_kind")
@@ -77,9 +79,11 @@ async def kind_by_text(update: Update, context: ShopContext) -> None:
 
 @answers_errors
 async def got_name(update: Update, context: ShopContext) -> int:
-    """The shop's name, checked before we go on."""
-    context.user_data["apply"]["name"] = clean_text(
-        update.message.text, field="shop_name", max_chars=64, min_chars=2)
+    """The shop's name, checked (length, not a verified shop's) before we go on."""
+    name = clean_text(update.message.text, field="shop_name", max_chars=64, min_chars=2)
+    owner_id = update.effective_user.id
+    await context.services.run(lambda s: verification.refuse_copied_name(s, name=name, owner_id=owner_id))
+    context.user_data["apply"]["name"] = name
     await say(update, context.t("Describe your shop in a few words (at most 700 characters)."))
     return DESCRIPTION
 
@@ -111,13 +115,15 @@ async def got_registration(update: Update, context: ShopContext) -> int | None:
 
 
 async def submit(update: Update, context: ShopContext, registration_no: str | None) -> int:
-    """File the application and say what happens next."""
+    """Ask the registry about the number, file the application and say what happens next."""
     draft, services = context.user_data["apply"], context.services
-    now, user_id = services.clock.now(), update.effective_user.id
+    user_id = update.effective_user.id
+    record = await registry.look_up(services.settings, registration_no)
+    now = services.clock.now()
     merchant = await services.run(lambda s: merchants.apply_merchant(
         s, owner_id=user_id, kind=draft["kind"], name=draft["name"], description=draft["description"],
         contact=draft["contact"], registration_no=registration_no, rules=services.rules, now=now,
-        admin_ids=tuple(sorted(services.admin_ids))))
+        registry=record, admin_ids=tuple(sorted(services.admin_ids))))
     context.user_data.pop("apply", None)
     name = html.escape(merchant.name)
     if merchant.status == MerchantStatus.APPROVED:

@@ -48,6 +48,9 @@ RULES = {
     "control_characters": "That text contains characters we can't accept.",
     "format": "That doesn't look right; please check the format.",
     "out_of_range": "The amount must be between 0.01 and {max}.",
+    "copies_verified": "That name is too close to the verified shop {name}; please choose another.",
+    "taken": ("Another shop already uses this registration number. "
+              "If it is yours, please contact the platform."),
 }
 
 

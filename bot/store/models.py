@@ -10,7 +10,8 @@ in code, and the tests a third time):
   (``out_request_no``), payouts (merchant and cycle), outbox messages and
   Telegram updates;
 - a buyer has at most one unpaid order per product, so a double tap on
-  **Buy** cannot open two.
+  **Buy** cannot open two;
+- a business registration number belongs to one live (not rejected) shop.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class User(SQLModel, table=True):
 
 
 class Merchant(SQLModel, table=True):
-    """A shop: an enterprise (verified) or an individual approved by the platform."""
+    """A shop: an enterprise or an individual; ``verified_at`` once the registry or an admin checked it."""
 
     __tablename__ = "merchants"
     __table_args__ = (
@@ -66,6 +67,8 @@ class Merchant(SQLModel, table=True):
         CheckConstraint(check_in("status", MerchantStatus), name="status"),
         CheckConstraint(check_in("plan", SettlementPlan), name="plan"),
         CheckConstraint("deposit_required_fen >= 0", name="deposit_required"),
+        Index("uq_merchants_live_registration_no", "registration_no", unique=True,
+              sqlite_where=text("status != 'rejected'"), postgresql_where=text("status != 'rejected'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -85,6 +88,7 @@ class Merchant(SQLModel, table=True):
     payout_account: str = Field(default="", max_length=100)
     created_at: dt.datetime = _ts()
     approved_at: dt.datetime | None = _ts(default=None)
+    verified_at: dt.datetime | None = _ts(default=None)
 
 
 class Product(SQLModel, table=True):

@@ -16,7 +16,7 @@ from tests.telegram import Call
 async def shop_with_product(shop: Any, **product: Any) -> tuple[Any, Any]:
     """An approved enterprise (owner 5001) selling one product."""
     owner = await make_user(shop.services.db, user_id=5001, first_name="Mei", clock=shop.clock)
-    merchant = await make_merchant(shop.services.db, owner_id=owner, clock=shop.clock)
+    merchant = await make_merchant(shop.services.db, owner_id=owner, verified=True, clock=shop.clock)
     return merchant, await make_product(shop.services.db, merchant=merchant, clock=shop.clock, **product)
 
 

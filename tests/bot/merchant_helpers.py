@@ -15,10 +15,11 @@ from tests.telegram import Chat
 
 async def shop_owner(shop: Any, user_id: int, *, lang: str = "en",
                      kind: MerchantKind = MerchantKind.ENTERPRISE, name: str = "Mei's Tea House",
-                     ) -> tuple[Chat, Merchant]:
+                     verified: bool = False) -> tuple[Chat, Merchant]:
     """A user who owns an approved shop, and their chat with the bot."""
     await make_user(shop.services.db, user_id=user_id, language=lang[:2])
-    merchant = await make_merchant(shop.services.db, owner_id=user_id, kind=kind, name=name)
+    merchant = await make_merchant(shop.services.db, owner_id=user_id, kind=kind, name=name,
+                                   verified=verified)
     return shop.chat(user_id, lang=lang), merchant
 
 

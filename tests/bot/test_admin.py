@@ -13,6 +13,7 @@ from tests.bot.buyer_helpers import drain
 from tests.bot.merchant_helpers import notices, shop_owner
 from tests.conftest import ADMIN_ID
 from tests.factories import make_product, make_user, place
+from tests.reliability.helpers_a import say
 from tests.telegram import texts
 
 
@@ -59,18 +60,68 @@ async def test_chinese_applicant_is_rejected_with_a_reason(shop):
     assert (await notices(shop, "merchant_rejected"))[0][1]["reason"] == "资料不完整"
 
 
-async def test_enterprise_is_open_at_once_after_a_valid_registration_number(shop):
+async def apply_as_enterprise(chat, name, number, *, description="Wholesale"):
+    calls = await chat.press_button(await chat.send("/apply"),
+                                    "企业" if chat.language_code.startswith("zh") else "Enterprise")
+    for answer in (name, description, "+86 21 5555 0000", number):
+        calls = await chat.send(answer)
+    return calls
+
+
+async def test_an_enterprise_the_registry_confirms_is_open_at_once_and_verified(registry_shop):
+    shop = registry_shop
     chat = shop.chat(2003, lang="en")
     calls = await chat.press_button(await chat.send("/apply"), "Enterprise")
-    for answer in ("Acme <b>Trading</b>", "Wholesale", "+86 21 5555 0000"):
+    for answer in ("ACME Trading", "Wholesale", "+86 21 5555 0000"):
         calls = await chat.send(answer)
     assert "registration number" in texts(calls)[-1]
     bad = await chat.send("not a number!")
     assert texts(bad) == ["That doesn't look right; please check the format."]
     assert await _merchant_of(shop, 2003) is None
     opened = await chat.send("91310000ma1fl0000x")
-    assert "Acme &lt;b&gt;Trading&lt;/b&gt;" in texts(opened)[-1] and "is open" in texts(opened)[-1]
-    assert (await _merchant_of(shop, 2003)).status == MerchantStatus.APPROVED
+    assert "<b>ACME Trading</b> is open" in texts(opened)[-1]
+    merchant = await _merchant_of(shop, 2003)
+    assert merchant.status == MerchantStatus.APPROVED and merchant.verified_at is not None
+
+
+@pytest.mark.parametrize(("lang", "verify", "line"), [
+    ("en", "Verify and approve", "did not confirm this number"),
+    ("zh-hans", "核实并批准", "工商登记系统未确认"),
+])
+async def test_an_unconfirmed_enterprise_waits_and_the_admin_may_verify_it(registry_shop, lang, verify, line):
+    shop = registry_shop
+    done = await apply_as_enterprise(shop.chat(2013, lang=lang), "Unknown Co", "12345678")
+    assert texts(done)[-1] == say(shop, lang[:2], "Thanks! Your application for <b>{name}</b> is waiting "
+                                  "for an admin's review. We'll tell you here.", name="Unknown Co")
+    admin = shop.chat(ADMIN_ID, lang=lang)
+    listing = await admin.send("/applications")
+    assert line in texts(listing)[-1] and "12345678" in texts(listing)[-1]
+    await admin.press_button(listing, verify)
+    merchant = await _merchant_of(shop, 2013)
+    assert merchant.status == MerchantStatus.APPROVED and merchant.verified_at is not None
+
+
+async def test_a_plain_approval_leaves_an_enterprise_unverified(registry_shop):
+    shop = registry_shop
+    await apply_as_enterprise(shop.chat(2014, lang="en"), "Unknown Co", "12345678")
+    admin = shop.chat(ADMIN_ID, lang="en")
+    approved = await admin.press_button(await admin.send("/applications"), "Approve")
+    assert "Unknown Co is approved and may sell now." in texts(approved)
+    merchant = await _merchant_of(shop, 2014)
+    assert merchant.status == MerchantStatus.APPROVED and merchant.verified_at is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+async def test_a_verified_shops_name_is_refused_at_the_name_step(shop, lang):
+    await shop_owner(shop, 2015, name="Mei's Tea House", verified=True)
+    chat = shop.chat(2016, lang=lang)
+    await chat.press_button(await chat.send("/apply"), "个人" if lang.startswith("zh") else "Individual")
+    refused = await chat.send("MEI'S TEA H0USE")
+    assert texts(refused) == [say(shop, lang[:2], "That name is too close to the verified shop {name}; "
+                                  "please choose another.", name="Mei's Tea House")]
+    assert texts(await chat.send("Ling's Teas")) == [
+        say(shop, lang[:2], "Describe your shop in a few words (at most 700 characters).")]
+    assert await _merchant_of(shop, 2016) is None
 
 
 async def test_each_apply_step_refuses_bad_input_and_cancel_leaves(shop):

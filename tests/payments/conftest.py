@@ -170,7 +170,8 @@ async def bench(db: Any, tmp_path: Path, gateway_template: Path) -> AsyncIterato
         credentials = GatewayCredentials(keys["app_id"], keys["app_private_key"],
                                          keys["gateway_public_key"], keys["gateway_url"])
         settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path,
-                            link_secret="test-link-secret", pay_keys_file=tmp_path / "none.json")
+                            link_secret="test-link-secret", pay_keys_file=tmp_path / "none.json",
+                            registry_url=f"{served.base_url}/registry")
         services = build_services(settings, db=db, clock=clock,
                                   gateway=AlipayGateway(credentials, timeout_s=2.0))
         async with serve_asgi(build_web_app(services)) as bot_url, httpx.AsyncClient() as http:

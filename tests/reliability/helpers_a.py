@@ -214,6 +214,14 @@ class Live:
     app: Application
     telegram: FakeTelegram
 
+    @property
+    def services(self) -> Any:
+        return self.bench.services
+
+    @property
+    def clock(self) -> Any:
+        return self.bench.clock
+
     def chat(self, user_id: int, *, lang: str = "en") -> Chat:
         return Chat(self.app, self.telegram, user_id, language_code=lang)
 

@@ -7,16 +7,19 @@ from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.clock import ManualClock
 from bot.commerce import ledger, merchants
 from bot.commerce.errors import DepositRequired, Forbidden, IllegalTransition, InvalidInput, NotFound
+from bot.commerce.verification import RegistryRecord
 from bot.store.enums import MerchantKind, MerchantStatus, SettlementPlan
 from bot.store.models import Merchant, OutboxMessage
 from tests.factories import RULES, make_merchant, make_user
 
 NOW = ManualClock().now()
 ADMINS = (9001, 9002)
+MEI_RECORD = RegistryRecord("91310000MA1FL0000X", ("Mei's Tea House", "美茶馆"), active=True)
 
 
 async def apply(db, owner_id: int, *, kind=MerchantKind.INDIVIDUAL, rules=RULES, **fields):
@@ -38,19 +41,94 @@ async def notices(db, kind: str) -> list[tuple[int, dict]]:
         return [(chat, json.loads(params)) for chat, params in rows]
 
 
-async def test_an_enterprise_with_a_registration_number_may_sell_at_once(db):
+async def test_an_enterprise_the_registry_confirms_is_verified_and_may_sell_at_once(db):
     owner = await make_user(db)
-    merchant = await apply(db, owner, kind=MerchantKind.ENTERPRISE, registration_no=" 91310000ma1fl0000x ")
+    merchant = await apply(db, owner, kind=MerchantKind.ENTERPRISE, registration_no=" 91310000ma1fl0000x ",
+                           registry=MEI_RECORD)
     assert merchant.status == MerchantStatus.APPROVED and merchant.approved_at == NOW
-    assert merchant.registration_no == "91310000MA1FL0000X"
+    assert merchant.registration_no == "91310000MA1FL0000X" and merchant.verified_at == NOW
     assert await notices(db, "merchant_approved") == [(owner, {"name": "Mei's Tea House"})]
     assert await notices(db, "admin_new_application") == []
 
 
+@pytest.mark.parametrize("record", [
+    None,  # the registry knows no such number (or could not be asked)
+    RegistryRecord("91310000MA1FL0000X", ("Mei's Tea House",), active=False),  # struck off
+    RegistryRecord("91310000MA1FL0000X", ("Acme Trading",), active=True),  # someone else's number
+], ids=["unknown", "revoked", "other_name"])
+async def test_an_enterprise_the_registry_does_not_confirm_waits_for_an_admin_unverified(db, record):
+    merchant = await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE, registry=record)
+    assert merchant.status == MerchantStatus.PENDING and merchant.verified_at is None
+    assert [chat for chat, _ in await notices(db, "admin_new_application")] == list(ADMINS)
+
+
 async def test_enterprises_wait_for_an_admin_when_auto_approval_is_off(db):
-    merchant = await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE,
+    merchant = await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE, registry=MEI_RECORD,
                            rules=replace(RULES, auto_approve_enterprises=False))
-    assert merchant.status == MerchantStatus.PENDING
+    assert merchant.status == MerchantStatus.PENDING and merchant.verified_at == NOW
+
+
+async def test_a_rejected_applicant_is_never_approved_automatically(db):
+    owner = await make_user(db)
+    first = await apply(db, owner)
+    await db.run(lambda s: merchants.reject_merchant(s, merchant_id=first.id, reason="fake photos", now=NOW))
+    again = await apply(db, owner, kind=MerchantKind.ENTERPRISE, registry=MEI_RECORD)
+    assert (again.id, again.status) == (first.id, MerchantStatus.PENDING)
+    told = await notices(db, "admin_new_application")
+    assert told[-1] == (ADMINS[1], {"merchant_id": first.id, "name": "Mei's Tea House",
+                                    "merchant_kind": "enterprise", "rejected_before": "fake photos"})
+
+
+async def test_a_registration_number_belongs_to_one_live_shop(db):
+    mei = await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE, registry=MEI_RECORD)
+    stranger = await make_user(db)
+    with pytest.raises(InvalidInput) as caught:
+        await apply(db, stranger, kind=MerchantKind.ENTERPRISE, name="Tea Palace",
+                    registration_no="91310000ma1fl0000x")
+    assert (caught.value.field, caught.value.rule) == ("registration_no", "taken")
+    async with db.transaction() as s:
+        assert await merchants.merchant_of(s, stranger) is None
+    await db.run(lambda s: merchants.suspend_merchant(s, merchant_id=mei.id, reason="audit", now=NOW))
+    with pytest.raises(InvalidInput):  # suspended is still live: the number stays Mei's
+        await apply(db, stranger, kind=MerchantKind.ENTERPRISE, name="Tea Palace")
+
+
+async def test_the_schema_refuses_a_second_live_shop_with_the_same_number(db):
+    await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE, registry=MEI_RECORD)
+    stranger = await make_user(db)
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as s:  # past the service's check, as a racing application would be
+            s.add(Merchant(owner_id=stranger, kind=MerchantKind.ENTERPRISE, name="Tea Palace",
+                           registration_no="91310000MA1FL0000X", created_at=NOW))
+            await s.flush()
+    async with db.transaction() as s:  # a rejected shop holds nothing
+        s.add(Merchant(owner_id=stranger, kind=MerchantKind.ENTERPRISE, name="Tea Palace",
+                       registration_no="91310000MA1FL0000X", status=MerchantStatus.REJECTED, created_at=NOW))
+
+
+@pytest.mark.parametrize("copy", ["MEI'S  TEA HOUSE", "meis tea-house", "Mеі's Tеa Н0use",  # Cyrillic е, і, Н
+                                  "Ｍｅｉ's Tea House"])
+async def test_a_name_copying_a_verified_shop_is_refused(db, copy):
+    await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE, registry=MEI_RECORD)
+    with pytest.raises(InvalidInput) as caught:
+        await apply(db, await make_user(db), name=copy)
+    assert (caught.value.rule, caught.value.params["name"]) == ("copies_verified", "Mei's Tea House")
+
+
+async def test_a_name_like_an_unverified_shop_is_not_refused(db):
+    await apply(db, await make_user(db))
+    assert (await apply(db, await make_user(db), name="Meis Tea House")).status == MerchantStatus.PENDING
+
+
+async def test_an_admin_verifies_an_enterprise_explicitly_and_only_an_enterprise(db):
+    enterprise = await apply(db, await make_user(db), kind=MerchantKind.ENTERPRISE)
+    individual = await apply(db, await make_user(db), name="Ling's Cups")
+    with pytest.raises(IllegalTransition):
+        await db.run(lambda s: merchants.approve_merchant(s, merchant_id=individual.id, now=NOW,
+                                                          verified=True))
+    done = await db.run(lambda s: merchants.approve_merchant(s, merchant_id=enterprise.id, now=NOW,
+                                                             verified=True))
+    assert (done.status, done.verified_at) == (MerchantStatus.APPROVED, NOW)
 
 
 async def test_an_enterprise_needs_a_well_formed_registration_number(db):
