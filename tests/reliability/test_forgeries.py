@@ -185,6 +185,8 @@ async def test_user_text_is_escaped_in_every_html_message(shop):
     await merchant_chat.press_button(await merchant_chat.send("/apply"), "Enterprise")
     for answer in (f"Shop {EVIL}"[:64], EVIL, "+86 21 5555 0000", "91310000MA1FL0000X"):
         await merchant_chat.send(answer)
+    admin = shop.chat(ADMIN_ID, lang="en")  # no registry here: the admin checks and verifies the shop
+    await admin.press_button(await admin.send("/applications"), "Verify and approve")
     created = await merchant_chat.send("/newproduct")
     for answer in ("/skip", f"Tea {EVIL}"[:60], EVIL, "12.50", "5", "/skip"):
         created = await merchant_chat.send(answer)
