@@ -6,8 +6,8 @@ A registration number held by two live shops before this revision stays with
 the earlier one; the later ones are rejected (the duplicates were
 impersonations: nothing checked the number) so the unique index can be built.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 16:30:00
 
 """
@@ -19,8 +19,8 @@ from alembic import op
 import bot.store.types  # noqa: F401
 
 # revision identifiers, used by Alembic.
-revision: str = '0012'
-down_revision: Union[str, Sequence[str], None] = '0011'
+revision: str = '0014'
+down_revision: Union[str, Sequence[str], None] = '0013'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
