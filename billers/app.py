@@ -1,6 +1,6 @@
 """The biller service's HTTP API (JSON; amounts are yuan strings).
 
-    GET  /v1/catalogue                    the billers and the operators' fixed amounts
+    GET  /v1/catalogue                    the billers, the operators' fixed amounts, where each is paid
     GET  /v1/bills/{biller}/{account}     a utility bill: amount_due, holder, period (404: none)
     POST /v1/payments                     {request_id, biller, account, amount} → accepted | declined
     GET  /v1/payments/{request_id}        what became of a request (404: never seen)
@@ -35,7 +35,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from billers import store
-from billers.catalogue import BY_CODE, CATALOGUE, amount_due, fen_of, holder_of, valid_account, yuan
+from billers.catalogue import (
+    BY_CODE,
+    CATALOGUE,
+    amount_due,
+    fen_of,
+    holder_of,
+    payee_of,
+    valid_account,
+    yuan,
+)
 
 
 @dataclass
@@ -79,7 +88,8 @@ def _declined(reason: str, status_code: int = 422) -> JSONResponse:
 async def catalogue(request: Request) -> JSONResponse:
     """``GET /v1/catalogue``."""
     return JSONResponse({"billers": [
-        {"code": c.code, "kind": c.kind, "names": c.names, "amounts": [yuan(a) for a in c.amounts_fen]}
+        {"code": c.code, "kind": c.kind, "names": c.names, "amounts": [yuan(a) for a in c.amounts_fen],
+         "payee": payee_of(c)}
         for c in CATALOGUE]})
 
 

@@ -37,6 +37,11 @@ _PHONE = re.compile(r"1\d{10}", re.ASCII)
 _UTILITY_ACCOUNT = re.compile(r"\d{6,20}", re.ASCII)
 
 
+def payee_of(company: Company) -> dict[str, str]:
+    """The company's account at the payment gateway, where the platform pays what it collected for it."""
+    return {"identity": f"{company.code}@billers.example", "name": company.names["en"]}
+
+
 def valid_account(company: Company, account: str) -> bool:
     """A phone number for an operator, a 6–20 digit account for a utility."""
     pattern = _PHONE if company.kind == "mobile" else _UTILITY_ACCOUNT

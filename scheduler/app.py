@@ -34,11 +34,12 @@ INTERVALS = {
     "auto_confirm": {"hours": 1},
     "retry_pending": {"minutes": 5},
     "wallet_retry": {"minutes": 1},
+    "biller_settlement": {"minutes": 5},
     "reconcile": {"minutes": 10},
 }
 
 # Run once at start as well: missed cycles are caught up at once after downtime.
-CATCH_UP_AT_START = ("settlement", "reconcile")
+CATCH_UP_AT_START = ("settlement", "biller_settlement", "reconcile")
 
 
 # The wake-ups running now, so a stopping scheduler can let them finish (``finish_running``).

@@ -86,6 +86,13 @@ async def wallet_retry(services: Services, now: dt.datetime) -> dict[str, int]:
     return {name: count for name, count in done.items() if count}
 
 
+async def biller_settlement(services: Services, now: dt.datetime) -> dict[str, int]:
+    """Pay each biller, once a cycle, what the wallet's bills collected for it; resend pending payouts."""
+    from bot.payments.biller_payouts import settle_billers
+
+    return await settle_billers(services, now)
+
+
 async def reconcile(services: Services, now: dt.datetime) -> list[dt.date]:
     """Reconcile each finished day not reconciled yet with the gateway's statement."""
     return await settlement_runs.run_reconciliation(services.db, services.gateway, now=now,
@@ -98,6 +105,7 @@ JOBS: dict[str, Job] = {
     "auto_confirm": auto_confirm,
     "retry_pending": retry_pending,
     "wallet_retry": wallet_retry,
+    "biller_settlement": biller_settlement,
     "reconcile": reconcile,
 }
 

@@ -39,6 +39,7 @@ from bot.clock import start_of_business_day
 from bot.commerce import cycles, ledger
 from bot.commerce.gateway import StatementLine
 from bot.commerce.outbox import notify
+from bot.commerce.wallet import billers as wallet_billers
 from bot.commerce.wallet import funding as wallet_funding
 from bot.commerce.wallet.payments import wallet_paid
 from bot.store.enums import PaymentState, PayoutState, RefundState
@@ -73,8 +74,9 @@ async def _records(session: AsyncSession, kind: str, references: set[str]) -> di
     column = getattr(model, ref)
     rows = await session.execute(select(column, model.amount_fen, model.state).where(column.in_(references)))
     found = {r: (amount, state) for r, amount, state in rows}
-    if kind == "transfer":  # wallet withdrawals leave on the same transfer path as payouts
+    if kind == "transfer":  # wallet withdrawals and billers' payouts leave on the same path as payouts
         found |= await wallet_funding.withdrawal_records(session, references)
+        found |= await wallet_billers.payout_records(session, references)
     return found
 
 
@@ -90,6 +92,7 @@ async def _completed_on(session: AsyncSession, kind: str, day: dt.date) -> dict[
     found = {reference: amount for reference, amount in rows}
     if kind == "transfer":
         found |= await wallet_funding.withdrawals_completed(session, start=start, end=end)
+        found |= await wallet_billers.payouts_completed(session, start=start, end=end)
     return found
 
 

@@ -249,7 +249,7 @@ def what_moved(m: wallet.Movement, t: Translator) -> str:
     if m.kind == "refund":
         return t("refund of order #{id}", id=m.order_id)
     if m.kind == WalletOpKind.BILL:
-        biller, account = escape(m.biller), escape(m.account_no)
+        biller, account = escape(m.biller_name(t.lang)), escape(m.account_no)
         if m.amount_fen > 0:  # the biller did not take it: the hold came back
             return t("bill {biller} {account} refunded", biller=biller, account=account)
         return t("bill {biller} {account}", biller=biller, account=account)

@@ -20,7 +20,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler
 
 from bot import callbacks
 from bot.commerce import wallet
-from bot.commerce.wallet import billing
+from bot.commerce.wallet import billers, billing
 from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.merchant import button
@@ -189,8 +189,10 @@ def bill_result(op: wallet.WalletOp | WalletOperation, company: str, t: Translat
 async def bill_settled_later(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
     """A bill whose answer came late: its receipt, or its refund."""
     op = await ctx.session.get(WalletOperation, int(params.get("op_id") or 0))
-    # The catalogue (and so the company's name) lives at the biller; the notice names no company.
-    return None if op is None else Notice(bill_result(op, ctx.t("The biller"), ctx.t))
+    if op is None:
+        return None
+    known = (await billers.directory(ctx.session, {op.biller or ""})).get(op.biller or "")
+    return Notice(bill_result(op, known.name(ctx.t.lang) if known else ctx.t("The biller"), ctx.t))
 
 
 def register(application: Application) -> None:

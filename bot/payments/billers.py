@@ -35,6 +35,9 @@ class Biller:
     kind: str  # mobile | electricity | water | gas
     names: dict[str, str]
     amounts_fen: tuple[int, ...] = ()
+    # The biller's account at the payment gateway and its holder: where its money is paid out.
+    payee: str | None = None
+    payee_name: str | None = None
 
     def name(self, language: str) -> str:
         """The company's name in ``language`` (English when there is none)."""
@@ -99,7 +102,8 @@ class BillerClient:
         _, body = await self._call("GET", "/v1/catalogue")
         try:
             return [Biller(b["code"], b["kind"], dict(b["names"]),
-                           tuple(yuan_to_fen(a) for a in b.get("amounts", [])))
+                           tuple(yuan_to_fen(a) for a in b.get("amounts", [])),
+                           *_payee(b.get("payee")))
                     for b in body["billers"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise BillerUnavailable(f"catalogue: malformed answer: {exc!r}") from exc
@@ -131,6 +135,13 @@ class BillerClient:
         """Cancel a request whose answer was lost, so a late arrival is refused; idempotent."""
         _, body = await self._call("POST", f"/v1/payments/{request_id}/void")
         return _outcome(body)
+
+
+def _payee(payee: Any) -> tuple[str | None, str | None]:
+    """The catalogue's ``payee`` (identity and name at the gateway), if it gives one."""
+    if not isinstance(payee, dict) or not payee.get("identity"):
+        return None, None
+    return str(payee["identity"])[:128], str(payee.get("name") or "")[:128] or None
 
 
 def _outcome(body: Any) -> BillerOutcome:

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.commerce.gateway import GatewayUnavailable
-from bot.commerce.wallet import WalletOp, WalletRules, billing, operation_of_kind
+from bot.commerce.wallet import WalletOp, WalletRules, billers, billing, operation_of_kind
 from bot.commerce.wallet import funding as wallet_funding
 from bot.payments.billers import Biller, BillerClient, BillerUnavailable, BillQuote
 from bot.store.enums import WalletOpKind, WalletOpState
@@ -35,8 +35,15 @@ def biller_client(services: Services) -> BillerClient:
 
 
 async def biller_catalogue(services: Services) -> list[Biller]:
-    """The billers a user can pick from; ``BillerUnavailable`` when the service is down."""
-    return await biller_client(services).catalogue()
+    """The billers a user can pick from; ``BillerUnavailable`` when the service is down.
+
+    Their names and payee accounts are kept (``billers.remember``): the wallet's
+    history names each biller, and its payouts know where to go.
+    """
+    catalogue = await biller_client(services).catalogue()
+    known = [billers.BillerInfo(b.code, b.kind, b.names, b.payee, b.payee_name) for b in catalogue]
+    await services.run(lambda s: billers.remember(s, known, now=services.clock.now()))
+    return catalogue
 
 
 async def quote_bill(services: Services, *, biller: str, account_no: str) -> BillQuote | None:

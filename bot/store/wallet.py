@@ -5,6 +5,12 @@ A wallet's money itself lives in the ledger (``wallet:<user_id>`` and
 user makes (top-up, transfer, order payment, bill, withdrawal) is one
 ``WalletOperation`` whose ``(user_id, idempotency_key)`` is unique: a double
 tap or a retried request finds the first row and moves no money twice.
+
+The money owed to billers for the bills they accepted (``billers:payable``)
+is paid to each biller once a cycle: one ``BillerPayout`` per (biller,
+cycle), its bills linked to it by ``WalletOperation.biller_payout_id``. The
+billers' names and the accounts they are paid to come from their catalogue
+(``Biller``).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.store.enums import MoneyRequestState, WalletOpKind, WalletOpState, check_in
+from bot.store.enums import MoneyRequestState, PayoutState, WalletOpKind, WalletOpState, check_in
 from bot.store.types import UTCDateTime
 
 
@@ -55,6 +61,45 @@ class WalletOperation(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, max_length=100)
     expected_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    completed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A bill the biller accepted: the payout that paid the biller for it (None: still owed).
+    biller_payout_id: int | None = Field(default=None, foreign_key="biller_payouts.id", index=True)
+
+
+class Biller(SQLModel, table=True):
+    """A biller as its catalogue last described it: names by language, and where it is paid."""
+
+    __tablename__ = "billers"
+
+    code: str = Field(max_length=32, primary_key=True)
+    kind: str = Field(max_length=16)
+    # JSON object, language → name ({"en": "China Mobile", "zh": "中国移动"}).
+    names: str = Field(default="{}", max_length=1000)
+    # The biller's account at the payment gateway (a logon id) and its holder's name; None: not given.
+    payee: str | None = Field(default=None, max_length=128)
+    payee_name: str | None = Field(default=None, max_length=128)
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class BillerPayout(SQLModel, table=True):
+    """One transfer to a biller for the bills it accepted before one settlement cycle."""
+
+    __tablename__ = "biller_payouts"
+    __table_args__ = (
+        UniqueConstraint("biller", "cycle"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(check_in("state", PayoutState), name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    biller: str = Field(max_length=32)
+    cycle: str = Field(max_length=32)
+    out_biz_no: str = Field(max_length=64, unique=True)
+    amount_fen: int = Field(sa_type=BigInteger)
+    state: str = PayoutState.PENDING
+    reference: str | None = Field(default=None, max_length=64)
+    failure_reason: str | None = Field(default=None, max_length=100)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     completed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 

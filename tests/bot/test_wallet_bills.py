@@ -184,12 +184,20 @@ async def test_buttons_of_earlier_steps_go_stale_once_the_confirmation_is_shown(
     assert await balance(shop, USER) == 50_00
 
 
-async def test_history_shows_a_refunded_bill_as_two_movements(shop, biller):
-    chat = await _chat(shop, "en")
-    *_, confirmation = await _phone_confirmation(shop, chat, WORDS["en"])
+@pytest.mark.parametrize(("lang", "history", "refunded", "paid"), [
+    ("en", "History", "+CN¥50.00 · bill China Mobile 13800138000 refunded",
+     "−CN¥50.00 · bill China Mobile 13800138000"),
+    ("zh", "明细", "+¥50.00 · 缴费 中国移动 13800138000 已退回", "−¥50.00 · 缴费 中国移动 13800138000"),
+])
+async def test_history_shows_a_refunded_bill_as_two_movements_named_by_the_biller(
+    shop, biller, lang, history, refunded, paid
+):
+    chat = await _chat(shop, lang)
+    *_, confirmation = await _phone_confirmation(shop, chat, WORDS[lang])
     biller.failure_rate = 1.0
     await chat.press_button(confirmation, "50.00")
-    history = await chat.press_button(await chat.send("/wallet"), "History")
-    lines = history[-1].text.split("\n")
-    assert "+CN¥50.00 · bill cmcc 13800138000 refunded" in lines[1]
-    assert "−CN¥50.00 · bill cmcc 13800138000" in lines[2]
+    shown = await chat.press_button(await chat.send("/wallet"), history)
+    lines = shown[-1].text.split("\n")
+    assert refunded in lines[1]
+    assert paid in lines[2]
+    assert "cmcc" not in shown[-1].text

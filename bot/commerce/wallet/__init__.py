@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -34,6 +34,7 @@ from bot.commerce import ledger
 from bot.commerce.errors import Forbidden, InvalidInput, KeyReused, NotFound
 from bot.commerce.money import clean_text, parse_amount
 from bot.commerce.outbox import refresh, subject
+from bot.commerce.wallet.billers import BillerInfo, directory
 from bot.config import Settings
 from bot.store.enums import WalletOpKind
 from bot.store.models import Merchant, User
@@ -132,6 +133,12 @@ class Movement:
     biller: str | None = None
     account_no: str | None = None
     note: str = ""
+    # The biller's name by language, as its catalogue gives it ({} when never described).
+    biller_names: dict[str, str] = field(default_factory=dict)
+
+    def biller_name(self, language: str) -> str:
+        """The biller's name in ``language`` (English when there is none, its code if never described)."""
+        return self.biller_names.get(language) or self.biller_names.get("en") or self.biller or ""
 
 
 @dataclass(frozen=True)
@@ -292,7 +299,8 @@ async def history(
     ops = {op.id: op for op in await session.scalars(
         select(WalletOperation).where(WalletOperation.id.in_(op_ids)))} if op_ids else {}
     names = await _names(session, {i for o in ops.values() for i in (o.user_id, o.counterparty_id)})
-    items = [_movement(user_id, key, at, order_id, -amount, ops.get(_op_id(key)), names)
+    billers = await directory(session, {o.biller for o in ops.values() if o.biller})
+    items = [_movement(user_id, key, at, order_id, -amount, ops.get(_op_id(key)), names, billers)
              for key, at, order_id, amount in rows]
     return HistoryPage(items, page, pages, total)
 
@@ -304,7 +312,7 @@ def _op_id(key: str) -> int | None:
 
 def _movement(
     user_id: int, key: str, at: dt.datetime, order_id: int | None, amount: int,
-    op: WalletOperation | None, names: dict[int, str],
+    op: WalletOperation | None, names: dict[int, str], billers: dict[str, BillerInfo],
 ) -> Movement:
     # A liability's credit (negative entry) is money in: the sign is flipped by the caller.
     if op is None:  # a refund of an order paid with the wallet (refunds.complete_refund)
@@ -312,8 +320,9 @@ def _movement(
     other = op.counterparty_id if op.user_id == user_id else op.user_id
     if op.kind not in (WalletOpKind.TRANSFER,):
         other = None
+    biller = billers.get(op.biller or "")
     return Movement(at, amount, op.kind, op.id, op.state, other, names.get(other) if other else None,
-                    op.order_id, op.biller, op.account_no, op.note)
+                    op.order_id, op.biller, op.account_no, op.note, biller.names if biller else {})
 
 
 async def _names(session: AsyncSession, user_ids: set[int | None]) -> dict[int, str]:
