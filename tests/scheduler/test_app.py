@@ -26,7 +26,7 @@ def test_every_job_wakes_on_its_interval_in_business_time(tmp_path):
     found = {job.id: job.trigger for job in scheduler.get_jobs() if not job.id.endswith("-at-start")}
     assert set(found) == set(jobs.JOBS)
     at_start = {job.id for job in scheduler.get_jobs()} - set(found)
-    assert at_start == {"settlement-at-start", "reconcile-at-start"}
+    assert at_start == {"settlement-at-start", "biller_settlement-at-start", "reconcile-at-start"}
     assert all(isinstance(t, IntervalTrigger) and t.timezone == BUSINESS_TZ for t in found.values())
     assert found["settlement"].interval == dt.timedelta(minutes=1)
     assert str(scheduler.timezone) == "Asia/Shanghai"
@@ -79,4 +79,4 @@ def test_shopbot_scheduler_once_runs_the_due_cycles_and_exits(tmp_path, monkeypa
         await db.dispose()
         return found
 
-    assert asyncio.run(periods()) == [("settlement", "2026-01-20")]
+    assert asyncio.run(periods()) == [("settlement", "2026-01-20"), ("biller_settlement", "2026-01-20")]
