@@ -3,8 +3,8 @@
 What the wallet's bills collected (billers:payable) is paid to each biller
 once a cycle; the history names billers as their catalogue does.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 16:15:37.298747
 
 """
@@ -17,8 +17,8 @@ import bot.store.types  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0012'
-down_revision: Union[str, Sequence[str], None] = '0011'
+revision: str = '0015'
+down_revision: Union[str, Sequence[str], None] = '0014'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
