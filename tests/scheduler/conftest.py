@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.commerce import ledger, merchants, payments, refunds
+from bot.commerce.wallet import withdrawals
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.store.enums import SettlementPlan
@@ -95,6 +99,18 @@ class Desk:
 
     async def balances(self, merchant_id: int) -> dict[str, int]:
         return await self.db.run(lambda s: ledger.merchant_balances(s, merchant_id))
+
+    async def assert_statements_add_up(self, merchant_id: int) -> None:
+        """In the merchant's /payouts CSV, each payout's amounts sum to what it paid."""
+        text = await self.db.run(lambda s: withdrawals.payouts_csv(s, merchant_id=merchant_id))
+        sums: dict[str, int] = {}
+        paid: dict[str, int] = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            fen = round(Decimal(row["amount"]) * 100)
+            sums[row["payout_id"]] = sums.get(row["payout_id"], 0) + fen
+            paid[row["payout_id"]] = round(Decimal(row["payout_amount"]) * 100)
+        assert sums == paid
+        assert len(paid) == len(await self.payouts(merchant_id))
 
     async def payouts(self, merchant_id: int | None = None) -> list[Payout]:
         query = select(Payout).order_by(Payout.id)

@@ -157,6 +157,8 @@ async def test_a_cycle_run_late_settles_exactly_as_on_time(desk, db, tmp_path):
         assert (fast, (D + DAY).isoformat()) not in paid
         assert (shop["fast"].owner_id, "t0_paused", f"t0-paused:{fast}:{D + DAY}") in on_time["notices"]
         await assert_books_balanced(copy)
+        for merchant_id in (fast, slow, switch):
+            await late.assert_statements_add_up(merchant_id)
     finally:
         await copy.dispose()
         if to_drop:

@@ -76,6 +76,8 @@ async def test_a_month_of_settlement_refunds_plan_switches_and_an_outage(desk):
         if day == 17:
             await desk.refund(sold[slow.id][1])  # after its payout: available goes negative
         await check_the_day(desk, day)
+    for merchant_id in tea:
+        await desk.assert_statements_add_up(merchant_id)
 
     slow_paid = await cycles_paid(desk, slow.id)
     assert [d for d in range(15, 32) if d not in slow_paid] == [18]  # -100.00 + 99.40 < 0: nothing to pay

@@ -25,6 +25,7 @@ from bot.clock import business_date
 from bot.commerce import ledger, settlement
 from bot.commerce.errors import Forbidden, IllegalTransition, InsufficientFunds, NotFound
 from bot.commerce.rules import Rules
+from bot.commerce.settlement import statements
 from bot.store.models import Order, Payout
 
 PREFIX = "withdraw:"
@@ -107,38 +108,25 @@ def _yuan(fen: int) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
-async def _fees(session: AsyncSession, merchant_id: int) -> dict[int, int]:
-    """The platform fee each of the merchant's orders paid at settlement, from the ledger."""
-    journals, entries, accounts = (ledger.journals, ledger.entries, ledger.accounts)
-    rows = await session.execute(
-        select(journals.c.order_id, entries.c.amount_fen)
-        .join(entries, entries.c.journal_id == journals.c.id)
-        .join(accounts, accounts.c.id == entries.c.account_id)
-        .where(journals.c.merchant_id == merchant_id, journals.c.key.like("settle:%"),
-               accounts.c.code == ledger.PLATFORM_FEES)
-    )
-    return {order_id: -amount for order_id, amount in rows}
-
-
 async def payouts_csv(session: AsyncSession, *, merchant_id: int) -> str:
-    """Every payout with its orders, one row per order, for the merchant's bookkeeping."""
-    fees = await _fees(session, merchant_id)
-    writer_buf = io.StringIO()
-    writer = csv.writer(writer_buf)
-    writer.writerow(["payout_id", "cycle", "out_biz_no", "state", "payout_amount", "created_at",
-                     "order_id", "order_total", "order_refunded", "order_net", "platform_fee", "settled_at"])
-    rows = await session.execute(
-        select(Payout, Order).outerjoin(Order, Order.payout_id == Payout.id)
-        .where(Payout.merchant_id == merchant_id).order_by(Payout.id, Order.id)
-    )
-    for payout, order in rows:
+    """Every payout with its statement, one row per line; each payout's amounts sum to what it paid.
+
+    The first row of a payout is the balance carried into it; then each
+    settled order (gross, refunded by its settlement, fee — per order, rounded
+    half up to the fen — and what it added) and each adjustment.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["payout_id", "cycle", "out_biz_no", "state", "payout_amount", "created_at", "line",
+                     "reference", "order_id", "order_gross", "refunded_by_settlement", "platform_fee",
+                     "from_deposit", "amount"])
+    for payout, carried, lines in await statements.payout_statements(session, merchant_id=merchant_id):
         base = [payout.id, payout.cycle, payout.out_biz_no, payout.state, _yuan(payout.amount_fen),
                 payout.created_at.isoformat()]
-        if order is None:
-            writer.writerow([*base, "", "", "", "", "", ""])
-            continue
-        net = order.total_fen - order.refunded_fen
-        writer.writerow([*base, order.id, _yuan(order.total_fen), _yuan(order.refunded_fen), _yuan(net),
-                         _yuan(fees.get(order.id, 0)),
-                         order.settled_at.isoformat() if order.settled_at else ""])
-    return writer_buf.getvalue()
+        writer.writerow([*base, "carried", "", "", "", "", "", "", _yuan(carried)])
+        for line in lines:
+            writer.writerow([*base, line.kind, line.reference, line.order_id or "",
+                             *("" if v is None else _yuan(v)
+                               for v in (line.gross_fen, line.refunded_fen, line.fee_fen, line.deposit_fen)),
+                             _yuan(line.amount_fen)])
+    return buffer.getvalue()
