@@ -17,7 +17,8 @@ import math
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import callbacks
+from bot import callbacks, delivery
+from bot.commerce import addresses
 from bot.commerce.orders import PlacedOrder
 from bot.i18n import Translator
 from bot.store.enums import MerchantStatus, OrderState, ProductStatus
@@ -37,6 +38,7 @@ ORDER_CONFIRM = callbacks.action("ord_confirm")
 ORDER_REFUND = callbacks.action("ord_refund")
 ORDER_WRITE = callbacks.action("ord_write")  # the buyer writes to the seller
 ORDER_ANSWER = callbacks.action("ord_answer")  # the seller answers the buyer
+ORDER_ADDRESS = callbacks.action("ord_addr")  # order id: choose its delivery address (handlers/addresses.py)
 FOLLOW_STOP = callbacks.action("fu_stop")  # merchant id
 FOLLOW_RESUME = callbacks.action("fu_resume")  # merchant id
 
@@ -77,6 +79,8 @@ def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int
     else:
         availability = t("{count} left", count=product.stock)
     status = f"\n{t.money(product.price_fen, product.currency)} · {availability}"
+    if product.shipped:
+        status += "\n" + delivery.terms_line(merchant, t, product.currency)
     tail = "\n\n" + seller_line(merchant, t)
     fixed = visible_len(status) + visible_len(tail)
     title = fit(product.title.strip(), limit - fixed)
@@ -162,13 +166,15 @@ def order_text(order: Order | PlacedOrder, title: str, shop_name: str, t: Transl
     unit_fen = getattr(order, "unit_price_fen", None) or order.total_fen // order.quantity
     lines = [
         t("Order #{id}", id=order.id) + f" · <b>{html.escape(title)}</b>",
-        f"{order.quantity} × {t.money(unit_fen, order.currency)} = "
-        f"<b>{t.money(order.total_fen, order.currency)}</b>",
+        delivery.total_line(order, t, unit_fen),
     ]
     if shop_name:
         lines.append(t("Seller: {name}", name=html.escape(shop_name)))
     lines.append(t("Status: {state}", state=state_label(order.state, t)))
+    if isinstance(order, Order):
+        lines += delivery.address_lines(addresses.for_buyer(order), t)
     if order.state == OrderState.AWAITING_PAYMENT:
+        lines += delivery.missing_line(order, t)
         lines.append(t("Please pay within {minutes} min.", minutes=minutes_left(order.expires_at, now)))
     if tracking := getattr(order, "tracking_note", None):
         lines.append(t("Tracking: {note}", note=html.escape(tracking)))
@@ -182,8 +188,7 @@ def order_buttons(order: Order | PlacedOrder, t: Translator, *, pay_url: str) ->
     rows: list[list[InlineKeyboardButton]] = []
     state, oid = order.state, order.id
     if state == OrderState.AWAITING_PAYMENT:
-        rows.append([InlineKeyboardButton("💳 " + t("Pay"), url=pay_url),
-                     button("👛 " + t("Pay with wallet"), ORDER_WALLET_PAY, oid)])
+        rows += _payment_rows(order, t, pay_url)
         rows.append([button(t("Cancel order"), ORDER_CANCEL, oid)])
     if state == OrderState.SHIPPED:
         rows.append([button("✅ " + t("Confirm receipt"), ORDER_CONFIRM, oid)])
@@ -192,6 +197,19 @@ def order_buttons(order: Order | PlacedOrder, t: Translator, *, pay_url: str) ->
     if state not in (OrderState.CANCELLED, OrderState.EXPIRED):
         rows.append([button("✉️ " + t("Write to the seller"), ORDER_WRITE, oid)])
     return InlineKeyboardMarkup(rows)
+
+
+def _payment_rows(order: Order | PlacedOrder, t: Translator, pay_url: str
+                  ) -> list[list[InlineKeyboardButton]]:
+    """Pay and Pay with wallet; for goods that ship, choosing the address comes first."""
+    ships, address = getattr(order, "ships", False), getattr(order, "ship_address", None)
+    if ships and not address:
+        return [[button("📍 " + t("Choose a delivery address"), ORDER_ADDRESS, order.id)]]
+    rows = [[InlineKeyboardButton("💳 " + t("Pay"), url=pay_url),
+             button("👛 " + t("Pay with wallet"), ORDER_WALLET_PAY, order.id)]]
+    if ships:
+        rows.append([button("📍 " + t("Change the delivery address"), ORDER_ADDRESS, order.id)])
+    return rows
 
 
 def stop_button(merchant_id: int, name: str, t: Translator) -> InlineKeyboardMarkup:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # The business registry asked before a shop is shown as verified (the demo mounts it on the gateway).
     registry_url: str = "http://127.0.0.1:8090/registry"
     registry_timeout_s: float = 5.0  # slower than this: the application waits for an admin instead
+    # Days after an order ends (completed, refunded, closed) that its merchant still sees the buyer's
+    # name, phone and address in full; masked afterwards, and erased when the buyer deletes the entry.
+    address_retention_days: int = 30
 
     # --- settlement
     settlement_time: str = "02:00"

@@ -156,6 +156,18 @@ async def set_status(
     return product
 
 
+async def set_shipped(
+    session: AsyncSession, *, product_id: int, merchant: Merchant, shipped: bool, now: dt.datetime
+) -> Product:
+    """Mark goods that travel (orders need an address and pay shipping) or not; placed orders keep theirs."""
+    product = await owned_product(session, product_id=product_id, merchant=merchant)
+    if product.status == ProductStatus.ARCHIVED:
+        raise IllegalTransition(state=product.status)
+    product.shipped, product.updated_at = shipped, now
+    await session.flush()
+    return product
+
+
 async def merchant_products(
     session: AsyncSession, *, merchant_id: int, include_archived: bool = False
 ) -> list[Product]:

@@ -100,3 +100,9 @@ class KeyReused(CommerceError):
     """An idempotency key came back with a different request: the first one stands."""
 
     code = "key_reused"
+
+
+class AddressRequired(CommerceError):
+    """An order of goods that ship is paid only once its delivery address is chosen."""
+
+    code = "address_required"

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import ledger
+from bot.commerce.addresses import require_address
 from bot.commerce.errors import AmountMismatch, IllegalTransition, NotFound
 from bot.commerce.orders import get_order, move, owner_of, take_stock
 from bot.commerce.outbox import notify, subject
@@ -54,6 +55,7 @@ async def payment_for_order(session: AsyncSession, *, order_id: int, now: dt.dat
     order = await get_order(session, order_id)
     if order.state != OrderState.AWAITING_PAYMENT:
         raise IllegalTransition(state=order.state, what="order", id=order_id)
+    require_address(order)
     out_trade_no = out_trade_no_for(order_id)
     await session.execute(
         insert_ignore(session, payments).values(

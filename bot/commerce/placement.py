@@ -18,7 +18,10 @@ Rules, the same for one tap or many (``place_order`` is a batch of one):
   merchant sells;
 - stock is taken in arrival order and never below zero: the product row is
   locked (``FOR UPDATE`` on PostgreSQL; SQLite's write lock is already held)
-  and the update is conditional on ``stock >= total`` besides.
+  and the update is conditional on ``stock >= total`` besides;
+- an order of goods that ship carries the shop's shipping fee in its total
+  (``shipping.ShippingTerms``, read with the locked product: no extra query);
+  its delivery address is chosen later, before paying, off the hot path.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import CommerceError, InvalidInput, LimitReached, NotFound, NotSelling, SoldOut
 from bot.commerce.rules import Rules
+from bot.commerce.shipping import ShippingTerms
 from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
 from bot.store.models import Merchant, Order, Product
 
@@ -115,7 +119,8 @@ async def place_orders(
 async def _lock_product(session: AsyncSession, product_id: int) -> tuple | None:
     query = (
         select(products.c.price_fen, products.c.currency, products.c.status, products.c.merchant_id,
-               products.c.per_buyer_limit, products.c.stock, merchants.c.status)
+               products.c.per_buyer_limit, products.c.stock, merchants.c.status, products.c.shipped,
+               merchants.c.shipping_fee_fen, merchants.c.free_shipping_from_fen)
         .join(merchants, merchants.c.id == products.c.merchant_id)
         .where(products.c.id == product_id)
     )
@@ -133,7 +138,7 @@ async def _place_for_product(
         for i in indexes:
             outcomes[i] = NotFound(what="product") if product is None else NotSelling()
         return
-    price, currency, _, merchant_id, limit, stock, _ = product
+    price, currency, _, merchant_id, limit, stock, _, ships, fee, free_from = product
     buyers = {requests[i].buyer_id for i in indexes}
     open_orders, held = await _buyers_orders(session, product_id, buyers)
     winners: list[int] = []
@@ -154,7 +159,8 @@ async def _place_for_product(
             winners.append(i)
     if winners:
         await _take_and_insert(session, product_id, winners, requests, outcomes,
-                               (price, currency, merchant_id), rules, now)
+                               (price, currency, merchant_id, ships, ShippingTerms(fee, free_from)),
+                               rules, now)
     for i in indexes:
         if outcomes[i] is None:
             outcomes[i] = _repeat(outcomes[won_by[requests[i].buyer_id]])
@@ -192,20 +198,23 @@ async def _buyers_orders(
 
 async def _take_and_insert(
     session: AsyncSession, product_id: int, winners: list[int], requests: list[PlaceRequest],
-    outcomes: list[Outcome | None], terms: tuple[int, str, int], rules: Rules, now: dt.datetime,
+    outcomes: list[Outcome | None], terms: tuple[int, str, int, bool, ShippingTerms], rules: Rules,
+    now: dt.datetime,
 ) -> None:
-    price, currency, merchant_id = terms
+    price, currency, merchant_id, ships, shipping = terms
     total = sum(requests[i].quantity for i in winners)
     if not await take_stock(session, product_id, total):
         raise AssertionError("stock changed under a locked product row")
-    rows = [
-        {"idempotency_key": requests[i].key, "buyer_id": requests[i].buyer_id,
-         "merchant_id": merchant_id, "product_id": product_id, "quantity": requests[i].quantity,
-         "unit_price_fen": price, "total_fen": price * requests[i].quantity, "currency": currency,
-         "state": OrderState.AWAITING_PAYMENT, "refunded_fen": 0, "created_at": now,
-         "expires_at": now + rules.order_ttl}
-        for i in winners
-    ]
+    rows = []
+    for i in winners:
+        goods = price * requests[i].quantity
+        fee = shipping.fee_for(goods, ships=ships)
+        rows.append(
+            {"idempotency_key": requests[i].key, "buyer_id": requests[i].buyer_id,
+             "merchant_id": merchant_id, "product_id": product_id, "quantity": requests[i].quantity,
+             "unit_price_fen": price, "shipping_fen": fee, "total_fen": goods + fee, "ships": ships,
+             "currency": currency, "state": OrderState.AWAITING_PAYMENT, "refunded_fen": 0,
+             "created_at": now, "expires_at": now + rules.order_ttl})
     # RETURNING only (key, id), in any order: asking SQLAlchemy to keep the parameters' order makes
     # it insert row by row on SQLite; the other fields are the ones just written.
     inserted = await session.execute(insert(orders).returning(orders.c.idempotency_key, orders.c.id), rows)

@@ -24,6 +24,8 @@ class Rules:
     auto_confirm_after: dt.timedelta = dt.timedelta(days=10)
     settlement_days_t15: int = 15
     auto_approve_enterprises: bool = True
+    # How long after an order ends its merchant still reads the buyer's address unmasked.
+    address_retention: dt.timedelta = dt.timedelta(days=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -40,6 +42,7 @@ class Rules:
             auto_confirm_after=dt.timedelta(days=settings.auto_confirm_days),
             settlement_days_t15=settings.settlement_days_t15,
             auto_approve_enterprises=settings.auto_approve_enterprises,
+            address_retention=dt.timedelta(days=settings.address_retention_days),
         )
 
     def fee_fen(self, amount_fen: int) -> int:

@@ -112,6 +112,7 @@ async def remember_update(update: Update, context: ShopContext) -> None:
 # What everyone can do: listed by /start and /help, and in Telegram's command menu.
 COMMANDS = (
     ("orders", "your orders"),
+    ("addresses", "your delivery addresses"),
     ("wallet", "your wallet: top up, send, pay bills"),
     ("following", "shops you follow"),
     ("apply", "open a shop"),

@@ -33,6 +33,7 @@ MESSAGES = {
     "amount_mismatch": "The amount does not match.",
     "insufficient_funds": "Not enough funds.",
     "deposit_required": "T+0 needs a deposit of {required} first; you hold {held}.",
+    "address_required": "Choose a delivery address first.",
 }
 RULES = {
     "not_a_number": "Please send a number, like 12.50.",
@@ -51,6 +52,11 @@ RULES = {
     "copies_verified": "That name is too close to the verified shop {name}; please choose another.",
     "taken": ("Another shop already uses this registration number. "
               "If it is yours, please contact the platform."),
+    "html": "Please send plain text, without < or >.",
+    "emoji": "Please leave out emoji and symbols: this goes on a parcel.",
+    "phone": "That is not a phone number: digits, maybe a leading +, like 13800138000.",
+    "three_lines": "Please send three lines: the name, the phone number, the address.",
+    "too_many": "You can keep at most {maximum}; delete one first.",
 }
 
 

@@ -32,6 +32,7 @@ from bot.commerce.rules import Rules
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, my_merchant, say
+from bot.handlers.shipping import toggle_button
 from bot.store.enums import ProductStatus
 from bot.store.models import Merchant, Product
 
@@ -156,6 +157,7 @@ def manage_markup(product: Product, context: ShopContext) -> InlineKeyboardMarku
     toggle = (button(t("Pause"), PAUSE, product.id) if product.status == ProductStatus.ACTIVE
               else button(t("Resume"), RESUME, product.id))
     rows.append([toggle, button(t("Archive"), ARCHIVE, product.id)])
+    rows.append([toggle_button(product, context)])
     return InlineKeyboardMarkup(rows)
 
 

@@ -11,7 +11,7 @@ import html
 
 from starlette.responses import HTMLResponse
 
-from bot.commerce.errors import CommerceError, IllegalTransition
+from bot.commerce.errors import AddressRequired, CommerceError, IllegalTransition
 from bot.i18n import Translator
 from bot.store.enums import OrderState, PaymentState
 
@@ -53,7 +53,10 @@ def unavailable(t: Translator) -> HTMLResponse:
 
 
 def refused(t: Translator, error: CommerceError, back_url: str = "") -> HTMLResponse:
-    """Why this trade cannot be paid now: paid already, or expired or cancelled."""
+    """Why this trade cannot be paid now: paid already, expired or cancelled, or no address yet."""
+    if isinstance(error, AddressRequired):
+        return page(t, t("Payment"), t("Choose a delivery address in the chat first, then pay."),
+                    back_url=back_url, status=409)
     state = error.params.get("state") if isinstance(error, IllegalTransition) else None
     if state in _FINISHED:
         return page(t, t("Payment"), t("This has already been paid. Thank you!"), back_url=back_url)

@@ -11,7 +11,8 @@ in code, and the tests a third time):
   Telegram updates;
 - a buyer has at most one unpaid order per product, so a double tap on
   **Buy** cannot open two;
-- a business registration number belongs to one live (not rejected) shop.
+- a business registration number belongs to one live (not rejected) shop;
+- an order's total is its goods plus its shipping fee, both never negative.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class Merchant(SQLModel, table=True):
         CheckConstraint("deposit_required_fen >= 0", name="deposit_required"),
         Index("uq_merchants_live_registration_no", "registration_no", unique=True,
               sqlite_where=text("status != 'rejected'"), postgresql_where=text("status != 'rejected'")),
+        CheckConstraint("shipping_fee_fen >= 0", name="shipping_fee"),
+        CheckConstraint("free_shipping_from_fen IS NULL OR free_shipping_from_fen > 0",
+                        name="free_shipping_from"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,6 +90,9 @@ class Merchant(SQLModel, table=True):
     next_plan_at: dt.datetime | None = _ts(default=None)
     deposit_required_fen: int = _money(default=0)
     payout_account: str = Field(default="", max_length=100)
+    # Shipping: a flat fee per order of goods that ship, none from ``free_shipping_from_fen`` of goods.
+    shipping_fee_fen: int = _money(default=0, sa_column_kwargs={"server_default": "0"})
+    free_shipping_from_fen: int | None = _money(default=None)
     created_at: dt.datetime = _ts()
     approved_at: dt.datetime | None = _ts(default=None)
     verified_at: dt.datetime | None = _ts(default=None)
@@ -112,6 +119,22 @@ class Product(SQLModel, table=True):
     stock: int
     per_buyer_limit: int | None = None
     status: str = ProductStatus.ACTIVE
+    # Goods that travel: an order of them needs a delivery address before it is paid, and pays shipping.
+    shipped: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+
+
+class Address(SQLModel, table=True):
+    """An entry of a buyer's address book; orders copy it, so it may change or go at any time."""
+
+    __tablename__ = "addresses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_type=BigInteger, foreign_key="users.id", index=True)
+    name: str = Field(max_length=64)
+    phone: str = Field(max_length=32)
+    address: str = Field(max_length=300)
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
 
@@ -154,12 +177,20 @@ class MerchantChannel(SQLModel, table=True):
 
 
 class Order(SQLModel, table=True):
-    """One buyer's order of one product; ``state`` follows ``commerce.orders``."""
+    """One buyer's order of one product; ``state`` follows ``commerce.orders``.
+
+    Shipping and the delivery address belong to the order, not to a line: a
+    later cart of several lines ships once, to one address. ``ship_*`` is a
+    snapshot of the buyer's address taken when they chose it, so editing or
+    deleting the address book changes no order; ``address_erased_at`` says
+    when the snapshot was wiped (``commerce.addresses``).
+    """
 
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("total_fen = unit_price_fen * quantity", name="total"),
+        CheckConstraint("total_fen = unit_price_fen * quantity + shipping_fen", name="total"),
+        CheckConstraint("shipping_fen >= 0", name="shipping_not_negative"),
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refunded"),
         CheckConstraint(check_in("state", OrderState), name="state"),
         Index(
@@ -183,7 +214,13 @@ class Order(SQLModel, table=True):
     product_id: int = Field(foreign_key="products.id")
     quantity: int
     unit_price_fen: int = _money()
-    total_fen: int = _money()
+    total_fen: int = _money()  # goods + shipping: what the buyer pays and a full refund returns
+    shipping_fen: int = _money(default=0, sa_column_kwargs={"server_default": "0"})
+    ships: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    ship_name: str | None = Field(default=None, max_length=64)
+    ship_phone: str | None = Field(default=None, max_length=32)
+    ship_address: str | None = Field(default=None, max_length=300)
+    address_erased_at: dt.datetime | None = _ts(default=None)
     currency: str = Field(default="CNY", max_length=3)
     state: str = OrderState.AWAITING_PAYMENT
     state_before_refund: str | None = None

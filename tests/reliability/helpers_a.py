@@ -33,7 +33,8 @@ from tests.telegram import Call, Chat, FakeTelegram
 
 # Commands anyone may send. Every other registered command is a merchant's or an admin's and is
 # refused to everyone else: a new command is privileged until it is added here on purpose.
-PUBLIC_COMMANDS = frozenset({"start", "help", "language", "orders", "following", "apply", "cancel", "skip"})
+PUBLIC_COMMANDS = frozenset({"start", "help", "language", "orders", "addresses", "following", "apply",
+                             "cancel", "skip"})
 # Buttons anyone may press on a card (opening, counting, buying); every other action is checked.
 PUBLIC_ACTIONS = frozenset({"lang", "card_qty", "buy", "shop", "card"})
 # Every user has a wallet: its commands and buttons are everyone's (their ownership checks are the

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import business_date, start_of_business_day
 from bot.commerce import ledger
+from bot.commerce.addresses import require_address
 from bot.commerce.errors import (
     ConfirmationRequired,
     DailyLimitExceeded,
@@ -240,6 +241,7 @@ async def pay_order(
         raise IllegalTransition(state=order.state, what="order", id=order_id)
     if order.expires_at <= now:
         raise IllegalTransition(state=OrderState.EXPIRED, what="order", id=order_id)
+    require_address(order)
     await check_selling(session, order.merchant_id)
     funds = await balance(session, user_id=user_id)
     if funds < order.total_fen:
