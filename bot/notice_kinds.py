@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import callbacks, cards
+from bot import callbacks, cards, delivery
+from bot.commerce import addresses
+from bot.commerce.rules import Rules
 from bot.notices import Notice, RenderContext, renderer
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Order, Product, Refund
@@ -29,6 +31,13 @@ async def _order(ctx: RenderContext, params: dict[str, Any]) -> tuple[Order, str
         return None
     title = await ctx.session.scalar(select(Product.title).where(Product.id == order.product_id))
     return order, html.escape(title or "")
+
+
+def _delivery(ctx: RenderContext, order: Order) -> list[str]:
+    """The order's address as its merchant may read it now (only the merchant gets this notice)."""
+    rules = Rules.from_settings(ctx.settings)
+    return delivery.address_lines(addresses.for_merchant(order, now=ctx.now or order.created_at, rules=rules),
+                                  ctx.t)
 
 
 def _keyboard(*buttons: InlineKeyboardButton | None) -> InlineKeyboardMarkup | None:
@@ -70,10 +79,12 @@ async def merchant_new_order(ctx: RenderContext, params: dict[str, Any]) -> Noti
     text = t("🛒 New paid order #{id}: {quantity} × {title}, {amount}. Ship it from /sales.",
              id=order.id, quantity=order.quantity, title=title,
              amount=t.money(order.total_fen, order.currency))
+    where = "".join("\n" + line for line in _delivery(ctx, order))
     if order.state != OrderState.PAID:
         text = t("🛒 Order #{id}: {quantity} × {title}, {amount}.", id=order.id, quantity=order.quantity,
-                 title=title, amount=t.money(order.total_fen, order.currency)) + _now(order, ctx)
+                 title=title, amount=t.money(order.total_fen, order.currency)) + where + _now(order, ctx)
         return Notice(text)
+    text += where
     return Notice(text, _keyboard(_declared("ship", t("Ship #{id}", id=order.id), order.id)))
 
 

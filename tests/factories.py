@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select, text
 
 from bot.clock import ManualClock
-from bot.commerce import catalog, merchants, orders, payments, users
+from bot.commerce import addresses, catalog, merchants, orders, payments, users
 from bot.commerce.rules import Rules
 from bot.commerce.verification import RegistryRecord
-from bot.store.enums import MerchantKind, MerchantStatus
-from bot.store.models import Merchant, OutboxMessage, Product
+from bot.store.enums import MerchantKind, MerchantStatus, OrderState
+from bot.store.models import Merchant, Order, OutboxMessage, Product
 
 RULES = Rules()
 _ids = itertools.count(10_000)
@@ -50,14 +50,16 @@ async def make_merchant(db: Any, *, kind: MerchantKind = MerchantKind.ENTERPRISE
 
 async def make_product(db: Any, *, merchant: Merchant | None = None, price_fen: int = 129900,
                        stock: int = 10, per_buyer_limit: int | None = None,
-                       title: str = "Phone X", clock: ManualClock | None = None) -> Product:
+                       title: str = "Phone X", shipped: bool = False,
+                       clock: ManualClock | None = None) -> Product:
+    """A product on sale; it needs no delivery unless ``shipped`` (the stories about delivery say so)."""
     merchant = merchant or await make_merchant(db)
     now = (clock or ManualClock()).now()
     async with db.transaction() as s:
         product = await catalog.create_product(
             s, merchant=merchant, rules=RULES, now=now,
             draft=catalog.ProductDraft(title=title, price_fen=price_fen, stock=stock,
-                                       per_buyer_limit=per_buyer_limit),
+                                       per_buyer_limit=per_buyer_limit, shipped=shipped),
         )
     db.initial_stock[product.id] = stock
     return product
@@ -73,16 +75,29 @@ async def place(db: Any, *, buyer_id: int, product_id: int, quantity: int = 1,
 
 async def pay(db: Any, order_id: int, *, clock: ManualClock | None = None,
               amount_fen: int | None = None) -> payments.Confirmation:
-    """Pay an order the way the gateway's notification would."""
+    """Pay an order the way the gateway's notification would (its buyer chose an address first)."""
     now = (clock or ManualClock()).now()
 
     async def work(s: Any) -> payments.Confirmation:
+        await deliver_somewhere(s, order_id, now=now)
         payment = await payments.payment_for_order(s, order_id=order_id, now=now)
         return await payments.confirm_payment(
             s, out_trade_no=payment.out_trade_no, trade_no=f"T{payment.out_trade_no}",
             amount_fen=payment.amount_fen if amount_fen is None else amount_fen, now=now)
 
     return await db.run(work)
+
+
+async def deliver_somewhere(s: Any, order_id: int, *, now: dt.datetime) -> None:
+    """Give an unpaid order of goods that ship its buyer's first address (one is made if they have none)."""
+    order = await s.get(Order, order_id)
+    if order is None or not order.ships or order.ship_address or order.state != OrderState.AWAITING_PAYMENT:
+        return
+    book = await addresses.address_book(s, user_id=order.buyer_id)
+    entry = book[0] if book else await addresses.add_address(
+        s, user_id=order.buyer_id, now=now,
+        draft=addresses.validate("Li Lei", "13800138000", "8 Jianguo Road, Beijing"))
+    await addresses.deliver_to(s, order_id=order_id, buyer_id=order.buyer_id, address_id=entry.id)
 
 
 def later(clock: ManualClock, **delta: float) -> dt.datetime:

@@ -31,6 +31,7 @@ class ProductDraft:
     description: str = ""
     per_buyer_limit: int | None = None
     photo: str | None = None
+    shipped: bool = True
 
 
 def validate_title(title: str, rules: Rules) -> str:
@@ -69,6 +70,7 @@ async def create_product(
         stock=validate_stock(draft.stock, rules),
         per_buyer_limit=validate_limit(draft.per_buyer_limit, rules),
         photo=draft.photo,
+        shipped=draft.shipped,
         status=ProductStatus.ACTIVE,
         created_at=now,
         updated_at=now,

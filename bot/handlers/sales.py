@@ -8,6 +8,8 @@ that allows the action; the payment client sends approved refunds on.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -19,8 +21,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
-from bot.commerce import catalog, orders, refunds, sales
+from bot import callbacks, delivery
+from bot.commerce import addresses, catalog, orders, refunds, sales
+from bot.commerce.addresses import Delivery
 from bot.commerce.errors import Forbidden, IllegalTransition
 from bot.commerce.money import clean_text
 from bot.context import ShopContext
@@ -45,12 +48,16 @@ STATE_LABELS = {
     OrderState.REFUNDED: "refunded",
 }
 ANSWER = 0
+ADDRESS_SHOWN = 50  # characters of an address in the list; Ship and the new-order message show all
 
 
-def order_line(order: Order, title: str, t: Translator) -> str:
-    """One order in a list, in plain text."""
-    return (f"#{order.id} · {title} × {order.quantity} · {t.money(order.total_fen, order.currency)} · "
+def order_line(order: Order, title: str, t: Translator, where: Delivery | None = None) -> str:
+    """One order in a list, in plain text, with where it goes (the address shortened to fit 15)."""
+    line = (f"#{order.id} · {title} × {order.quantity} · {t.money(order.total_fen, order.currency)} · "
             + t(STATE_LABELS.get(order.state, order.state)))
+    if where is not None and len(where.address) > ADDRESS_SHOWN:
+        where = dataclasses.replace(where, address=where.address[:ADDRESS_SHOWN - 1] + "…")
+    return "\n".join([line, *("   " + text for text in delivery.address_lines(where, t, html=False))])
 
 
 async def _listing(session: AsyncSession, merchant: Merchant, state: str | None) -> tuple:
@@ -71,7 +78,9 @@ async def list_sales(update: Update, context: ShopContext) -> None:
     found, titles, open_refunds = await as_merchant(update, context, lambda s, m: _listing(s, m, state))
     t = context.t
     lines = [t("Your sales ({filter}):", filter=t(FILTER_LABELS[key]))]
-    lines += [order_line(o, titles.get(o.product_id, "?"), t) for o in found] or [t("No orders here.")]
+    now, rules = context.services.clock.now(), context.services.rules
+    lines += [order_line(o, titles.get(o.product_id, "?"), t, addresses.for_merchant(o, now=now, rules=rules))
+              for o in found] or [t("No orders here.")]
     rows = [[button(t(label), FILTER, k) for k, label in FILTER_LABELS.items() if k != key]]
     for order in found:
         if order.state == OrderState.PAID:
@@ -100,8 +109,9 @@ async def ask_tracking(update: Update, context: ShopContext) -> int:
         raise IllegalTransition(state=order.state, what="order", id=order.id)
     context.user_data["ask"] = (SHIP, order.id)
     await update.callback_query.answer()
-    await say(update, context.t("Tracking note for order #{id} (carrier and number)? (/cancel to stop)",
-                                id=order.id))
+    where = addresses.for_merchant(order, now=context.services.clock.now(), rules=context.services.rules)
+    await say(update, "\n".join([*delivery.address_lines(where, context.t, html=False), context.t(
+        "Tracking note for order #{id} (carrier and number)? (/cancel to stop)", id=order.id)]))
     return ANSWER
 
 
