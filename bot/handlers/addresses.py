@@ -181,8 +181,10 @@ async def receive(update: Update, context: ShopContext) -> None:
         draft = addresses.parse(update.effective_message.text)
     except InvalidInput as error:
         label = FIELDS.get(error.field)
+        reason = describe(error, t)
         await update.effective_message.reply_text(
-            (t(label) + ": " if label and error.rule != "three_lines" else "") + describe(error, t))
+            t("{field}: {reason}", field=t(label), reason=reason) if label and error.rule != "three_lines"
+            else reason)
         return
 
     async def work(session):

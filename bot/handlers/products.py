@@ -32,7 +32,6 @@ from bot.commerce.rules import Rules
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, my_merchant, say
-from bot.handlers.shipping import toggle_button
 from bot.store.enums import ProductStatus
 from bot.store.models import Merchant, Product
 
@@ -46,6 +45,7 @@ EDIT_FIELDS = {EDIT_PRICE: "price", EDIT_STOCK: "stock", EDIT_TITLE: "title", ED
 PAUSE = callbacks.action("prod_pause")
 RESUME = callbacks.action("prod_resume")
 ARCHIVE = callbacks.action("prod_archive")
+SHIPS = callbacks.action("prod_ships")  # flip whether the product ships (handlers/shipping.py)
 STATUS_ACTIONS = {PAUSE: "pause", RESUME: "resume", ARCHIVE: "archive"}
 PHOTO, TITLE, DESCRIPTION, PRICE, STOCK, LIMIT = range(6)
 NEW_VALUE = 10
@@ -157,7 +157,8 @@ def manage_markup(product: Product, context: ShopContext) -> InlineKeyboardMarku
     toggle = (button(t("Pause"), PAUSE, product.id) if product.status == ProductStatus.ACTIVE
               else button(t("Resume"), RESUME, product.id))
     rows.append([toggle, button(t("Archive"), ARCHIVE, product.id)])
-    rows.append([toggle_button(product, context)])
+    ships = "📦 " + t("Ships: yes") if product.shipped else "📄 " + t("Ships: no")
+    rows.append([button(ships, SHIPS, product.id)])
     return InlineKeyboardMarkup(rows)
 
 

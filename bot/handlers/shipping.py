@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -22,16 +22,8 @@ from bot.commerce.errors import InvalidInput
 from bot.commerce.money import parse_amount
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
-from bot.handlers.merchant import as_merchant, button, button_id, say
-from bot.store.models import Product
-
-TOGGLE_SHIPPED = callbacks.action("prod_ships")  # product id
-
-
-def toggle_button(product: Product, context: ShopContext) -> InlineKeyboardButton:
-    """The button under a product in /products that flips whether it ships."""
-    label = "📦 " + context.t("Ships: yes") if product.shipped else "📄 " + context.t("Ships: no")
-    return button(label, TOGGLE_SHIPPED, product.id)
+from bot.handlers.merchant import as_merchant, button_id, say
+from bot.handlers.products import SHIPS, manage_markup
 
 
 def _fee(text: str, max_fen: int) -> int:
@@ -79,15 +71,11 @@ async def toggle_shipped(update: Update, context: ShopContext) -> None:
     await update.callback_query.answer(
         t("{title} ships: buyers choose an address and pay shipping.", title=product.title) if product.shipped
         else t("{title} needs no delivery: no address, no shipping fee.", title=product.title))
-    markup = update.callback_query.message.reply_markup if update.callback_query.message else None
-    if markup is not None:  # the same buttons, this one flipped
-        rows = [[toggle_button(product, context) if b.callback_data == update.callback_query.data else b
-                 for b in row] for row in markup.inline_keyboard]
-        with contextlib.suppress(BadRequest):
-            await update.callback_query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+    with contextlib.suppress(BadRequest):  # too old to edit: the answer above said it
+        await update.callback_query.edit_message_reply_markup(manage_markup(product, context))
 
 
 def register(application: Application) -> None:
     """Add /shipping and the product's Ships button."""
     application.add_handler(CommandHandler("shipping", shipping_command))
-    application.add_handler(CallbackQueryHandler(toggle_shipped, pattern=callbacks.pattern(TOGGLE_SHIPPED)))
+    application.add_handler(CallbackQueryHandler(toggle_shipped, pattern=callbacks.pattern(SHIPS)))
