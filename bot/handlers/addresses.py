@@ -92,6 +92,13 @@ async def _stale(update: Update, context: ShopContext) -> None:
     await update.callback_query.answer(context.t("This button is no longer valid."))
 
 
+async def _check_order(session, order_id: int, user_id: int) -> None:
+    """The user's own unpaid order of goods that ship, or the refusal that says why not."""
+    view = await shopping.order_view(session, order_id=order_id, user_id=user_id)
+    if view.order.state != OrderState.AWAITING_PAYMENT or not view.order.ships:
+        raise IllegalTransition(state=view.order.state)
+
+
 @answers_errors
 async def choose_for_order(update: Update, context: ShopContext) -> None:
     """Choose a delivery address: the book's entries as buttons, or straight to a new one."""
@@ -100,9 +107,7 @@ async def choose_for_order(update: Update, context: ShopContext) -> None:
     order_id, user_id, t = args[0], update.effective_user.id, context.t
 
     async def work(session):
-        view = await shopping.order_view(session, order_id=order_id, user_id=user_id)
-        if view.order.state != OrderState.AWAITING_PAYMENT or not view.order.ships:
-            raise IllegalTransition(state=view.order.state)
+        await _check_order(session, order_id, user_id)
         return await addresses.address_book(session, user_id=user_id)
 
     book = await context.services.run(work)
@@ -139,6 +144,8 @@ async def add(update: Update, context: ShopContext) -> None:
     if (args := _args(update, 1)) is None:
         return await _stale(update, context)
     order_id = args[0]
+    if order_id:
+        await context.services.run(lambda s: _check_order(s, order_id, update.effective_user.id))
     await update.callback_query.answer()
     prompt = (context.t("Where should order #{id} go? Send the name, phone and address.", id=order_id)
               if order_id else context.t("A new delivery address: send the name, phone and address."))
