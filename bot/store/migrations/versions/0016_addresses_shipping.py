@@ -1,8 +1,8 @@
 """addresses and shipping: an address book per buyer, a product's shipped flag, a shop's shipping fee,
 and an order's shipping fee and address snapshot (its total now includes shipping)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 16:30:00
 
 """
@@ -16,8 +16,8 @@ import bot.store.types  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0015'
-down_revision: Union[str, Sequence[str], None] = '0014'
+revision: str = '0016'
+down_revision: Union[str, Sequence[str], None] = '0015'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
