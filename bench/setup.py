@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.handlers.buyer import BUY_QUEUE
 from bot.services import Services, build_services
 from bot.store import Database, make_engine
-from bot.store.enums import LIVE_ORDER_STATES, MerchantKind, OutboxState
+from bot.store.enums import LIVE_ORDER_STATES, MerchantKind, MerchantStatus, OutboxState
 from bot.store.migrate import upgrade
 from bot.store.models import Order, OutboxMessage, Product
 
@@ -119,6 +119,8 @@ async def stock_product(db: Database, services: Services, stock: int) -> int:
         merchant = await merchants.apply_merchant(
             s, owner_id=OWNER_ID, kind=MerchantKind.ENTERPRISE, name="Flash Phones", description="",
             contact="+86 21 5555 0000", registration_no="91310000MA1FL0000X", rules=services.rules, now=now)
+        if merchant.status != MerchantStatus.APPROVED:  # no business registry here: the admin approves
+            merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
         product = await catalog.create_product(
             s, merchant=merchant, rules=services.rules, now=now,
             draft=catalog.ProductDraft(title="Phone X", price_fen=129900, stock=stock))
