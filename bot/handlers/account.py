@@ -15,8 +15,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
 from bot.clock import BUSINESS_TZ, business_date
-from bot.commerce import ledger, merchants, payments, stats
+from bot.commerce import cycles, ledger, merchants, payments, stats
 from bot.commerce.errors import DepositRequired, Forbidden
+from bot.commerce.settlement import timeline
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors, describe
 from bot.handlers.merchant import as_merchant, button, button_id, my_merchant, say
@@ -134,12 +135,17 @@ async def pay_deposit(update: Update, context: ShopContext) -> None:
 @answers_errors
 async def balance(update: Update, context: ShopContext) -> None:
     """/balance: pending, available, deposit, and when the next payout runs."""
-    async def work(session: AsyncSession, merchant: Merchant) -> tuple[Merchant, dict[str, int]]:
-        return merchant, await ledger.merchant_balances(session, merchant.id)
+    services = context.services
+    t, settings, now = context.t, services.settings, services.clock.now()
+    at = cycles.parse_time_of_day(settings.settlement_time)
 
-    merchant, funds = await as_merchant(update, context, work)
-    t, settings = context.t, context.services.settings
-    when = next_settlement(context.services.clock.now(), settings.settlement_time)
+    async def work(session: AsyncSession, merchant: Merchant):  # type: ignore[no-untyped-def]
+        return merchant, await ledger.merchant_balances(session, merchant.id), \
+            await timeline.unsettled_timeline(session, merchant_id=merchant.id, rules=services.rules, at=at,
+                                              now=now)
+
+    merchant, funds, expected = await as_merchant(update, context, work)
+    when = next_settlement(now, settings.settlement_time)
     lines = [
         t("Pending (not yet settled): {amount}", amount=t.money(funds["pending"])),
         t("Available for payout: {amount}", amount=t.money(funds["available"])),
@@ -152,7 +158,22 @@ async def balance(update: Update, context: ShopContext) -> None:
                        days=settings.settlement_days_t15))
     else:
         lines.append(t("On T+0 paid orders are paid out at the next run."))
+    if expected:
+        lines += ["", t("When your unsettled orders become available (Beijing time):"),
+                  *(_expected_line(t, e) for e in expected)]
     await say(update, "\n".join(lines))
+
+
+def _expected_line(t: Translator, e: timeline.Expected) -> str:
+    """One order of the timeline: its net, when it becomes available, and why."""
+    paid = e.paid_at.astimezone(BUSINESS_TZ).strftime("%m-%d %H:%M")
+    if e.available_at is None:
+        return t("#{id} {amount}: held until its refund request is decided", id=e.order_id,
+                 amount=t.money(e.net_fen))
+    why = {"t15": t("T+15, paid {paid}", paid=paid), "t0": t("T+0, paid {paid}", paid=paid),
+           "t0_paused": t("T+0 paused (deposit short): as T+15, paid {paid}", paid=paid)}[e.reason]
+    return t("#{id} {amount}: {when} cycle ({why})", id=e.order_id, amount=t.money(e.net_fen),
+             when=e.available_at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M"), why=why)
 
 
 def _figures(title: str, periods: dict[int, dict[str, int]], t: Translator) -> str:

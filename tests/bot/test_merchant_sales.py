@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.commerce import merchants, refunds
 from bot.store.enums import OrderState, RefundState, SettlementPlan
 from bot.store.models import Merchant, Order, Refund
@@ -107,6 +109,9 @@ async def test_balance_and_stats_for_a_merchant(shop):
     balance = texts(await chat.send("/balance"))[0]
     assert "Pending (not yet settled): CN¥100.00" in balance and "Deposit: CN¥0.00" in balance
     assert "Next settlement run: 2026-01-06 02:00 (Beijing time), plan T+15." in balance
+    timeline = balance.split("When your unsettled orders become available (Beijing time):\n")[1]
+    expected = r"#\d+ CN¥100\.00: 2026-01-20 02:00 cycle \(T\+15, paid 01-05 \d\d:\d\d\)"
+    assert re.fullmatch(expected, timeline), timeline
     stats = texts(await chat.send("/stats"))[0]
     assert "Last 7 days: 0 card opens, 0 Buy taps, 1 orders, 1 paid, revenue CN¥100.00." in stats
     assert (await _get(shop, Merchant, merchant.id)).plan == SettlementPlan.T15

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.clock import BUSINESS_TZ
+from bot.commerce import refunds
+from bot.commerce.settlement import timeline
 from bot.store.enums import PayoutState, SettlementPlan
+from bot.store.models import Order
 from scheduler import jobs
 from tests import factories
 from tests.invariants import assert_books_balanced
@@ -86,3 +90,26 @@ async def test_a_busy_merchant_is_settled_in_batches_and_paid_once(desk):
     assert done == [False, False, True, True]
     [payout] = await desk.payouts(shop.id)
     assert payout.amount_fen == 3 * (10_00 - 6)
+
+
+async def test_the_timeline_says_when_each_unsettled_order_becomes_available_and_why(desk):
+    shop = await desk.merchant(name="Fast Tea", plan=SettlementPlan.T0, deposit_fen=20_000_00)
+    product = await factories.make_product(desk.db, merchant=shop, price_fen=50_00, clock=desk.clock)
+    desk.clock.set(dt.datetime(2026, 1, 6, 1, 0, tzinfo=BUSINESS_TZ))
+    early = await desk.sell(product.id)  # before the 02:00 cycle: paid out that day
+    desk.clock.set(dt.datetime(2026, 1, 6, 10, 0, tzinfo=BUSINESS_TZ))
+    later = await desk.sell(product.id)  # after it: the next day's cycle
+    asked = await desk.sell(product.id)
+    now = desk.clock.now()
+
+    async def ask(s):  # type: ignore[no-untyped-def]
+        order = await s.get(Order, asked)
+        await refunds.request_refund(s, order_id=asked, buyer_id=order.buyer_id, reason="x", now=now)
+
+    await desk.db.run(ask)
+    found = await desk.db.run(lambda s: timeline.unsettled_timeline(
+        s, merchant_id=shop.id, rules=desk.services.rules, at=dt.time(2), now=now))
+    assert [(e.order_id, e.available_at, e.reason) for e in found] == [
+        (early, dt.datetime(2026, 1, 6, 2, 0, tzinfo=BUSINESS_TZ), "t0"),
+        (later, dt.datetime(2026, 1, 7, 2, 0, tzinfo=BUSINESS_TZ), "t0"),
+        (asked, None, "refund_pending")]
