@@ -181,8 +181,21 @@ async def late_payment_refunded(ctx: RenderContext, params: dict[str, Any]) -> N
     if (found := await _order(ctx, params)) is None:
         return None
     order, title = found
-    return Notice(ctx.t("Your payment for order #{id} ({title}) arrived after the order had closed and "
-                        "the item was gone, so the full amount is being refunded.", id=order.id, title=title))
+    t, why = ctx.t, params.get("why")
+    if why == "suspended":
+        text = t("The shop is suspended and cannot take your payment for order #{id} ({title}), so the "
+                 "full amount is being refunded.", id=order.id, title=title)
+    elif why == "limit":
+        text = t("Your payment for order #{id} ({title}) arrived after the order had closed, and you "
+                 "already have as many of this item as one buyer may buy, so the full amount is being "
+                 "refunded.", id=order.id, title=title)
+    elif why == "not_selling":
+        text = t("Your payment for order #{id} ({title}) arrived after the order had closed and the "
+                 "item is no longer on sale, so the full amount is being refunded.", id=order.id, title=title)
+    else:
+        text = t("Your payment for order #{id} ({title}) arrived after the order had closed and the item "
+                 "was gone, so the full amount is being refunded.", id=order.id, title=title)
+    return Notice(text)
 
 
 @renderer("deposit_paid")

@@ -50,9 +50,11 @@ async def expire_unpaid(services: Services, now: dt.datetime) -> int:
     """Ask the gateway about unpaid orders near their end, close and expire them; how many changed.
 
     ``sync_unpaid`` (the payment client's) queries before expiring and closes
-    the trade; the loop after it expires whatever it left (more than its limit).
+    the trade; the loop after it expires whatever it left (more than its limit);
+    ``close_trades`` then closes the trades still open whose order is closed or
+    whose shop is suspended (the gateway was away when that happened).
     """
-    from bot.payments.syncing import sync_unpaid
+    from bot.payments.syncing import close_trades, sync_unpaid
 
     changed = await sync_unpaid(services, now=now)
     for order_id in await services.run(lambda s: orders.due_unpaid(s, now=now)):
@@ -61,7 +63,7 @@ async def expire_unpaid(services: Services, now: dt.datetime) -> int:
             changed += 1
         except CommerceError:  # paid or cancelled in the meantime: nothing to do
             continue
-    return changed
+    return changed + await close_trades(services, now=now)
 
 
 async def auto_confirm(services: Services, now: dt.datetime) -> int:

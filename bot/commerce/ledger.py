@@ -14,6 +14,9 @@ Accounts (codes are strings, created on first use):
 - ``wallet:<user_id>:held`` (liability, floor zero): wallet money on its way
   out (a bill the biller has not answered, a withdrawal not yet transferred).
 - ``billers:payable`` (liability): bills the billers accepted, owed to them.
+- ``refunds:due`` (liability): payments that arrived for an order that could
+  not take them (closed and not revivable, or its shop suspended), owed back
+  to the buyer until the gateway refunds them; never a merchant's money.
 
 Invariants, guarded in code here, by constraints in the schema and by tests:
 every journal's legs sum to zero (so the whole ledger sums to zero); no leg
@@ -37,6 +40,7 @@ from bot.store.sql import insert_ignore
 CLEARING = "clearing"
 PLATFORM_FEES = "platform:fees"
 BILLERS_PAYABLE = "billers:payable"
+REFUNDS_DUE = "refunds:due"
 
 accounts = Account.__table__
 journals = Journal.__table__
@@ -65,7 +69,7 @@ def account_spec(code: str) -> tuple[AccountKind, bool]:
         return AccountKind.ASSET, False
     if code == PLATFORM_FEES:
         return AccountKind.INCOME, False
-    if code == BILLERS_PAYABLE:
+    if code in (BILLERS_PAYABLE, REFUNDS_DUE):
         return AccountKind.LIABILITY, False
     if code.startswith("merchant:"):
         return AccountKind.LIABILITY, code.endswith(":deposit")

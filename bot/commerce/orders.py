@@ -34,6 +34,7 @@ from bot.commerce.placement import (  # noqa: F401  (placing is part of the orde
     place_order,
     place_orders,
     release_stock,
+    take_again,
     take_stock,
 )
 from bot.commerce.rules import Rules

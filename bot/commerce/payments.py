@@ -7,9 +7,12 @@ caller's one transaction, and does nothing more when the same payment is
 confirmed again.
 
 A payment that arrives after its order expired or was cancelled revives the
-order when the units can still be taken; otherwise the whole amount is
-refunded at once (a refund row in state ``approved`` that the payment client
-sends to the gateway). The buyer is never left paid without an order.
+order when its units can be taken again under the rules of a new order
+(stock, the per-buyer limit, the product on sale); a payment for a suspended
+shop is never taken. Otherwise the whole amount is held in ``refunds:due``
+(never the merchant's) and refunded at once (a refund row in state
+``approved`` that the payment client sends to the gateway), and the buyer is
+told why. The buyer is never left paid without an order.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce import ledger
 from bot.commerce.addresses import require_address
 from bot.commerce.errors import AmountMismatch, IllegalTransition, NotFound
-from bot.commerce.orders import get_order, move, owner_of, take_stock
+from bot.commerce.orders import get_order, move, owner_of, release_stock, take_again
 from bot.commerce.outbox import notify, subject
-from bot.store.enums import OrderState, PaymentPurpose, PaymentState, RefundState
-from bot.store.models import Follow, Order, Payment, Refund
+from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
+from bot.store.models import Follow, Merchant, Order, Payment, Refund
 from bot.store.sql import insert_ignore
 
 payments = Payment.__table__
+# Why a closed order could not be revived, by the refusal's code: the buyer's notice says which.
+REFUSALS = {"sold_out": "sold_out", "limit_reached": "limit", "not_selling": "not_selling"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,9 @@ async def confirm_payment(
         await wallet_funding.credit_duplicate_payment(session, order=order, out_trade_no=out_trade_no,
                                                       amount_fen=amount_fen, now=now)
         return Confirmation("credited", payment.id, order.id)
+    refusal = await _refusal(session, order)
+    if refusal is not None:
+        return await _refuse_payment(session, order, payment, refusal, now)
     await ledger.post(
         session, key=f"payment:{out_trade_no}", now=now, memo="buyer paid",
         legs=[(ledger.CLEARING, amount_fen),
@@ -142,13 +150,28 @@ async def confirm_payment(
     if order.state == OrderState.AWAITING_PAYMENT:
         await mark_order_paid(session, order, now)
         return Confirmation("paid", payment.id, order.id)
-    if order.state in (OrderState.EXPIRED, OrderState.CANCELLED) and await take_stock(
-        session, order.product_id, order.quantity
-    ):
-        await mark_order_paid(session, order, now, allowed=(order.state,))
-        return Confirmation("revived", payment.id, order.id)
-    refund = await _refund_late_payment(session, order, now)
-    return Confirmation("refund", payment.id, order.id, refund.out_request_no)
+    await mark_order_paid(session, order, now, allowed=(order.state,))
+    return Confirmation("revived", payment.id, order.id)
+
+
+async def _refusal(session: AsyncSession, order: Order) -> str | None:
+    """Why this order cannot take its payment (``REFUSALS``' values, ``suspended``), or None if it can.
+
+    A suspended shop takes no money at all. An unpaid order takes it; a cancelled or
+    expired one only if its units can be taken again as a new order would take them
+    (stock, per-buyer limit, product on sale): otherwise the payment is refunded.
+    """
+    status = await session.scalar(select(Merchant.status).where(Merchant.id == order.merchant_id))
+    if status != MerchantStatus.APPROVED:
+        return "suspended"
+    if order.state == OrderState.AWAITING_PAYMENT:
+        return None
+    if order.state not in (OrderState.EXPIRED, OrderState.CANCELLED):
+        return "sold_out"
+    refused = await take_again(session, order)
+    if refused is None:
+        return None
+    return REFUSALS.get(refused.code, "sold_out")
 
 
 async def mark_order_paid(
@@ -172,13 +195,30 @@ async def mark_order_paid(
                  order_id=order.id)
 
 
-async def _refund_late_payment(session: AsyncSession, order: Order, now: dt.datetime) -> Refund:
+async def _refuse_payment(
+    session: AsyncSession, order: Order, payment: Payment, why: str, now: dt.datetime
+) -> Confirmation:
+    """Hold the money as owed to the buyer (never the merchant's), close the order, refund at once."""
+    await ledger.post(
+        session, key=f"payment:{payment.out_trade_no}", now=now, memo=f"payment refused: {why}",
+        legs=[(ledger.CLEARING, payment.amount_fen), (ledger.REFUNDS_DUE, -payment.amount_fen)],
+        order_id=order.id, merchant_id=order.merchant_id,
+    )
+    if order.state == OrderState.AWAITING_PAYMENT:  # a suspended shop's: its units go back
+        await move(session, order.id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED, now=now,
+                   closed_at=now)
+        await release_stock(session, order.product_id, order.quantity)
     refund = Refund(
-        out_request_no=f"LATE{order.id}", order_id=order.id, amount_fen=order.total_fen,
+        out_request_no=late_refund_no(order.id), order_id=order.id, amount_fen=payment.amount_fen,
         reason="late_payment", state=RefundState.APPROVED, created_at=now, decided_at=now,
     )
     session.add(refund)
     await session.flush()
     await notify(session, chat_id=order.buyer_id, kind="late_payment_refunded", now=now,
-                 dedupe_key=f"late-payment:{order.id}", order_id=order.id)
-    return refund
+                 dedupe_key=f"late-payment:{order.id}", order_id=order.id, why=why)
+    return Confirmation("refund", payment.id, order.id, refund.out_request_no)
+
+
+def late_refund_no(order_id: int) -> str:
+    """The refund of a payment an order could not take: one per order, as there is one trade."""
+    return f"LATE{order_id}"

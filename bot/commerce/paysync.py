@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import IllegalTransition, NotFound
 from bot.commerce.merchants import check_selling
 from bot.commerce.orders import get_order
 from bot.commerce.payments import payment_by_trade, payment_for_order
-from bot.store.enums import OrderState, PaymentPurpose, PaymentState, RefundState
+from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Merchant, Order, Payment, Product, Refund, User
 
 payments = Payment.__table__
@@ -145,8 +145,38 @@ async def pending_deposits(session: AsyncSession, *, since: dt.datetime, limit: 
     return list(rows)
 
 
+async def trades_to_close(
+    session: AsyncSession, *, since: dt.datetime, merchant_id: int | None = None,
+    order_id: int | None = None, limit: int = 100,
+) -> list[str]:
+    """Order trades opened since ``since``, still open, that must not be paid: their order is
+    closed (cancelled, expired) or their shop may not sell; optionally one shop's or one order's.
+
+    Older ones are closed by the gateway itself: each is opened with the order's time to pay.
+    """
+    query = (
+        select(Payment.out_trade_no)
+        .join(Order, Order.id == Payment.order_id)
+        .join(Merchant, Merchant.id == Order.merchant_id)
+        .where(Payment.purpose == PaymentPurpose.ORDER, Payment.state == PaymentState.PENDING,
+               Payment.created_at >= since,
+               or_(Order.state != OrderState.AWAITING_PAYMENT, Merchant.status != MerchantStatus.APPROVED))
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    if merchant_id is not None:
+        query = query.where(Order.merchant_id == merchant_id)
+    if order_id is not None:
+        query = query.where(Order.id == order_id)
+    return list(await session.scalars(query))
+
+
 async def mark_trade_closed(session: AsyncSession, *, out_trade_no: str) -> None:
-    """The gateway closed this unpaid trade (a later payment still counts: see ``payments``)."""
+    """The gateway closed this unpaid trade (a later payment still counts: see ``payments``).
+
+    A trade the gateway never opened (the checkout link was signed, not yet followed) is marked
+    too: should it be opened and paid after all, the payment follows the same rules.
+    """
     await session.execute(
         update(payments)
         .where(payments.c.out_trade_no == out_trade_no, payments.c.state == PaymentState.PENDING)

@@ -236,6 +236,26 @@ async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> b
     return taken.rowcount == 1
 
 
+async def take_again(session: AsyncSession, order: Order) -> CommerceError | None:
+    """Take a closed order's units again for a payment that came after all: None, or the refusal.
+
+    The rules of a new order apply (``_place_for_product``): an active product of an
+    approved merchant, the per-buyer limit over the buyer's live orders, enough stock;
+    the product row is locked first, so a Buy tap of the same buyer cannot slip past the limit.
+    """
+    product = await _lock_product(session, order.product_id)
+    if product is None or product[2] != ProductStatus.ACTIVE or product[6] != MerchantStatus.APPROVED:
+        return NotSelling()
+    limit = product[4]
+    if limit is not None:
+        _, held = await _buyers_orders(session, order.product_id, {order.buyer_id})
+        if held.get(order.buyer_id, 0) + order.quantity > limit:
+            return LimitReached(limit=limit, held=held.get(order.buyer_id, 0))
+    if not await take_stock(session, order.product_id, order.quantity):
+        return SoldOut()
+    return None
+
+
 async def release_stock(session: AsyncSession, product_id: int, quantity: int) -> None:
     """Give units back to the shelf (a cancelled or expired order's)."""
     await session.execute(

@@ -10,6 +10,9 @@ again for what is left). It is ``refunded`` once all of it went back. The
 ledger moves only when the gateway confirms (``complete_refund``), once per
 ``out_request_no``.
 
+A payment an order could not take (``payments``: a late one, or a suspended
+shop's) is refunded from ``refunds:due``, where it was held: no merchant bears it.
+
 Who bears a refund: before settlement, the merchant's pending funds; after
 settlement (``book_settled_refund``, the deposit rule), available funds
 first, then the deposit, and whatever is still missing is carried: the
@@ -31,6 +34,7 @@ from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotF
 from bot.commerce.money import clean_text
 from bot.commerce.orders import REFUNDABLE_STATES, get_order, move, owner_of
 from bot.commerce.outbox import notify, refresh, subject
+from bot.commerce.payments import late_refund_no
 from bot.commerce.wallet.payments import refund_source
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Merchant, Order, Refund
@@ -155,7 +159,7 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
     order = await get_order(session, refund.order_id)
     if order.settled_at is None:
         await ledger.post(session, key=f"refund:{out_request_no}", now=now, memo="refund",
-                          legs=await _refund_legs(session, order, refund.amount_fen),
+                          legs=await _refund_legs(session, order, refund),
                           order_id=order.id, merchant_id=order.merchant_id)
     else:
         await book_settled_refund(session, order=order, out_request_no=out_request_no,
@@ -178,8 +182,11 @@ async def complete_refund(session: AsyncSession, *, out_request_no: str, now: dt
     return refund
 
 
-async def _refund_legs(session: AsyncSession, order: Order, amount: int) -> list[ledger.Leg]:
+async def _refund_legs(session: AsyncSession, order: Order, refund: Refund) -> list[ledger.Leg]:
+    amount = refund.amount_fen
     source = await refund_source(session, order)  # the buyer's wallet, if it paid the order
+    if refund.out_request_no == late_refund_no(order.id):  # a payment the order never took
+        return [(ledger.REFUNDS_DUE, amount), (source, -amount)]
     return [(ledger.merchant_account(order.merchant_id, "pending"), amount), (source, -amount)]
 
 

@@ -37,6 +37,7 @@ from bot.handlers.errors import SHOP_STATES, answers_errors
 from bot.handlers.merchant import button, button_id, conversation, require_admin, say
 from bot.i18n import Translator
 from bot.notices import Notice, RenderContext, renderer
+from bot.payments.syncing import close_trades
 from bot.store.enums import MerchantKind, MerchantStatus
 from bot.store.models import Merchant
 
@@ -156,6 +157,8 @@ async def got_reason(update: Update, context: ShopContext) -> int:
     context.user_data.pop("ask", None)
     done = "{name} is rejected." if action == REJECT else "{name} is suspended: its cards stop selling now."
     await say(update, context.t(done, name=merchant.name))
+    if action == SUSPEND:  # checkout pages opened before stay payable until their trades are closed
+        await close_trades(context.services, merchant_id=merchant_id)
     return ConversationHandler.END
 
 

@@ -27,6 +27,7 @@ from bot.context import ShopContext
 from bot.handlers import awaiting
 from bot.handlers.errors import answers_errors
 from bot.payments.links import pay_url
+from bot.payments.syncing import close_trades
 
 INPUT_KINDS = {"refund", "write", "answer"}
 
@@ -109,8 +110,10 @@ async def _change(update: Update, context: ShopContext, command, done_text: str)
 
 @answers_errors
 async def cancel(update: Update, context: ShopContext) -> None:
-    """Cancel an unpaid order; its units go back on sale."""
+    """Cancel an unpaid order; its units go back on sale and its checkout can no longer be paid."""
     await _change(update, context, orders.cancel_order, context.t("Order cancelled."))
+    if (order_id := _order_id(update)) is not None:
+        await close_trades(context.services, order_id=order_id)
 
 
 @answers_errors

@@ -17,6 +17,14 @@ minute or so). For each order awaiting payment that expires within
   by the late-payment rule (revived if stock allows, else refunded).
 
 Deposit trades opened in the last day and still pending are queried too.
+
+``close_trades`` closes the open trades that must no longer be paid: a
+cancelled order's, an order expired while the gateway was away (or expired
+when read, before the job ran), every open trade of a suspended shop. Whoever
+cancels an order or suspends a shop calls it right after that commits; the
+scheduler's ``expire_unpaid`` calls it every pass for whatever is left. A
+trade found paid instead is confirmed: the payment is then taken as a new
+order would take it, or refunded at once (``payments.confirm_payment``).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEPOSIT_LOOKBACK = dt.timedelta(days=1)
+CLOSE_LOOKBACK = dt.timedelta(days=1)  # far longer than any order's time to pay
 
 
 async def sync_unpaid(services: Services, *, now: dt.datetime | None = None, limit: int = 500) -> int:
@@ -118,3 +127,38 @@ async def _sync_deposits(services: Services, now: dt.datetime) -> int:
         if status.paid:
             changed += await _confirm(services, status)
     return changed
+
+
+async def close_trades(
+    services: Services, *, merchant_id: int | None = None, order_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Close the open trades that must not be paid (one shop's, one order's, or all); how many."""
+    if services.gateway is None:
+        return 0
+    since = (now or services.clock.now()) - CLOSE_LOOKBACK
+    numbers = await services.run(lambda s: paysync.trades_to_close(
+        s, since=since, merchant_id=merchant_id, order_id=order_id))
+    closed = 0
+    for out_trade_no in numbers:
+        closed += await close_trade(services, out_trade_no)
+    return closed
+
+
+async def close_trade(services: Services, out_trade_no: str) -> bool:
+    """Close one trade at the gateway and record it; a paid one is confirmed instead."""
+    assert services.gateway is not None
+    try:
+        outcome = await services.gateway.close(out_trade_no)
+        if not outcome.ok and outcome.sub_code != "ACQ.TRADE_NOT_EXIST":
+            status = await services.gateway.query(out_trade_no)  # paid or closed meanwhile?
+            if status.paid:
+                return await _confirm(services, status)
+            if status.status != "TRADE_CLOSED":
+                log.warning("trade %s not closed: %s %s", out_trade_no, outcome.sub_code, status.status)
+                return False
+    except GatewayUnavailable as exc:
+        log.warning("trade %s not closed, will retry: %s", out_trade_no, exc)
+        return False
+    await services.run(lambda s: paysync.mark_trade_closed(s, out_trade_no=out_trade_no))
+    return True

@@ -158,13 +158,14 @@ async def test_a_late_payment_for_units_sold_meanwhile_is_refunded_in_full(db):
         refund = await refunds.refund_by_request_no(s, f"LATE{order.id}")
         assert (refund.amount_fen, refund.state, refund.reason) == (5000, RefundState.APPROVED,
                                                                     "late_payment")
-        # The money is in until the gateway pays it back.
-        assert await ledger.balance(s, ledger.merchant_account(merchant.id, "pending")) == 5000
+        # The money is in until the gateway pays it back: owed to the buyer, never the merchant's.
+        assert await ledger.balance(s, ledger.REFUNDS_DUE) == 5000
+        assert await ledger.balance(s, ledger.merchant_account(merchant.id, "pending")) == 0
     assert [chat for chat, _, _ in await notices(db, "late_payment_refunded")] == [late_buyer]
 
     await db.run(lambda s: refunds.complete_refund(s, out_request_no=f"LATE{order.id}", now=clock.now()))
     async with db.transaction() as s:
-        assert await ledger.balance(s, ledger.merchant_account(merchant.id, "pending")) == 0
+        assert await ledger.balance(s, ledger.REFUNDS_DUE) == 0
         assert await ledger.balance(s, ledger.CLEARING) == 0
     row = await order_row(db, order.id)
     assert (row.state, row.refunded_fen) == (OrderState.EXPIRED, 5000)
