@@ -72,7 +72,7 @@ async def wait_refunded(bench: Bench, order_id: int) -> Refund:
 
 async def told(live: Live, chat_id: int) -> list[str]:
     """Send what the outbox holds (the real dispatcher); every text the chat received so far."""
-    for _ in range(5):
+    for _ in range(20):
         await drain_once(live.app.bot, live.bench.services)
         live.bench.clock.advance(dt.timedelta(seconds=2))
     return [c.text for c in live.telegram.calls if c.method == "sendMessage" and c.chat_id == chat_id]
