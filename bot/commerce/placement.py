@@ -34,6 +34,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import CommerceError, InvalidInput, LimitReached, NotFound, NotSelling, SoldOut
+from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.rules import Rules
 from bot.commerce.shipping import ShippingTerms
 from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
@@ -140,7 +141,9 @@ async def _place_for_product(
         return
     price, currency, _, merchant_id, limit, stock, _, ships, fee, free_from = product
     buyers = {requests[i].buyer_id for i in indexes}
-    open_orders, held = await _buyers_orders(session, product_id, buyers)
+    open_orders, held, stale = await _buyers_orders(session, product_id, buyers, now)
+    if stale:  # past their time to pay, whether or not the expiry job ran: expired here, units back
+        stock += await _expire_stale(session, product_id, stale, now)
     winners: list[int] = []
     won_by: dict[int, int] = {}  # buyer -> index of the tap that wins for them in this batch
     for i in indexes:
@@ -172,9 +175,10 @@ def _repeat(outcome: Outcome | None) -> Outcome:
 
 
 async def _buyers_orders(
-    session: AsyncSession, product_id: int, buyers: set[int]
-) -> tuple[dict[int, PlacedOrder], dict[int, int]]:
-    """The buyers' unpaid order of the product, and the units each holds in live orders.
+    session: AsyncSession, product_id: int, buyers: set[int], now: dt.datetime | None = None
+) -> tuple[dict[int, PlacedOrder], dict[int, int], list[int]]:
+    """The buyers' unpaid order of the product, the units each holds in live orders, and the
+    ids of unpaid orders past their time to pay at ``now`` (neither open nor held: expired).
 
     One read by ``(product_id, buyer_id)``, the state sorted out here: with
     the state in the query, a planner without fresh statistics (a product
@@ -187,13 +191,39 @@ async def _buyers_orders(
     )
     open_orders: dict[int, PlacedOrder] = {}
     held: dict[int, int] = defaultdict(int)
+    stale: list[int] = []
     for buyer_id, *columns in rows:
         order = PlacedOrder(*columns, created=False)
+        if order.state == OrderState.AWAITING_PAYMENT and now is not None and order.expires_at <= now:
+            stale.append(order.id)
+            continue
         if order.state == OrderState.AWAITING_PAYMENT:
             open_orders[buyer_id] = order
         if order.state in LIVE_ORDER_STATES:
             held[buyer_id] += order.quantity
-    return open_orders, held
+    return open_orders, held, stale
+
+
+async def _expire_stale(
+    session: AsyncSession, product_id: int, order_ids: list[int], now: dt.datetime
+) -> int:
+    """Expire these unpaid orders as the expiry job would (units back, buyer told); units released.
+
+    Their trades, if any were opened, are closed by the scheduler's next ``close_trades``.
+    """
+    expired = (await session.execute(
+        update(orders).where(orders.c.id.in_(order_ids), orders.c.state == OrderState.AWAITING_PAYMENT)
+        .values(state=OrderState.EXPIRED, closed_at=now)
+        .returning(orders.c.id, orders.c.buyer_id, orders.c.quantity)
+    )).all()
+    units = sum(quantity for _, _, quantity in expired)
+    if units:
+        await release_stock(session, product_id, units)
+    for order_id, buyer_id, _ in expired:
+        await notify(session, chat_id=buyer_id, kind="order_expired", now=now,
+                     dedupe_key=f"order-expired:{order_id}", order_id=order_id)
+        await refresh(session, shows=subject("order", order_id), now=now)
+    return units
 
 
 async def _take_and_insert(
@@ -248,7 +278,7 @@ async def take_again(session: AsyncSession, order: Order) -> CommerceError | Non
         return NotSelling()
     limit = product[4]
     if limit is not None:
-        _, held = await _buyers_orders(session, order.product_id, {order.buyer_id})
+        _, held, _ = await _buyers_orders(session, order.product_id, {order.buyer_id})
         if held.get(order.buyer_id, 0) + order.quantity > limit:
             return LimitReached(limit=limit, held=held.get(order.buyer_id, 0))
     if not await take_stock(session, order.product_id, order.quantity):
