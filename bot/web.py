@@ -35,15 +35,16 @@ from telegram.request import BaseRequest, RequestData
 
 from bodylimit import BodyLimit
 from bot.commerce import paysync
-from bot.commerce.errors import CommerceError
+from bot.commerce.errors import CommerceError, IllegalTransition
 from bot.i18n import Translator
 from bot.payments import pages
 from bot.payments.links import order_from_token
 from bot.payments.notices import handle_notification
 from bot.payments.refunding import send_refund
+from bot.payments.syncing import expire_overdue
 from bot.payments.trade_links import trade_from_token
 from bot.services import Services
-from bot.store.enums import PaymentState
+from bot.store.enums import OrderState, PaymentState
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -96,6 +97,8 @@ async def pay_order(request: Request) -> Response:
     try:
         checkout = await services.run(lambda s: paysync.order_checkout(s, order_id=order_id, now=now))
     except CommerceError as exc:
+        if isinstance(exc, IllegalTransition) and exc.params.get("state") == OrderState.EXPIRED:
+            await expire_overdue(services, order_id, now=now)  # the job may be down: units back, buyer told
         return pages.refused(_t(services, lang), exc, _back_url(request))
     return _redirect_to_checkout(request, checkout)
 

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import Forbidden, IllegalTransition, NotFound
+from bot.commerce.expiry import expire_due
 from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.placement import (  # noqa: F401  (placing is part of the orders aggregate)
     PlacedOrder,
@@ -93,16 +94,27 @@ async def cancel_order(
 
 
 async def expire_order(session: AsyncSession, *, order_id: int, now: dt.datetime) -> Order:
-    """An unpaid order ran out of time: release its units and tell the buyer."""
+    """An unpaid order ran out of time: release its units and tell the buyer (``expiry.expire_due``)."""
+    expired = await expire_due(session, [order_id], now=now)
     order = await get_order(session, order_id)
-    if order.state != OrderState.AWAITING_PAYMENT or order.expires_at > now:
+    await session.refresh(order)  # as the update left it, not as this session first read it
+    if not expired:
         raise IllegalTransition(state=order.state, what="order", id=order_id)
-    order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.EXPIRED, now=now,
-                       closed_at=now)
-    await release_stock(session, order.product_id, order.quantity)
-    await notify(session, chat_id=order.buyer_id, kind="order_expired", now=now,
-                 dedupe_key=f"order-expired:{order.id}", order_id=order.id)
     return order
+
+
+async def expire_if_due(session: AsyncSession, found: Iterable[Order], *, now: dt.datetime) -> list[int]:
+    """Expire those of these orders read past their time to pay (the scheduler may be down); their ids.
+
+    For every read that shows orders: each is shown expired, as it now is, with the buttons that apply.
+    """
+    found = list(found)
+    due = [o.id for o in found if o.state == OrderState.AWAITING_PAYMENT and o.expires_at <= now]
+    expired = {order.id for order in await expire_due(session, due, now=now)}
+    for order in found:
+        if order.id in expired:
+            await session.refresh(order)
+    return sorted(expired)
 
 
 async def due_unpaid(session: AsyncSession, *, now: dt.datetime, limit: int = 500) -> list[int]:

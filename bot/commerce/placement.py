@@ -34,7 +34,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import CommerceError, InvalidInput, LimitReached, NotFound, NotSelling, SoldOut
-from bot.commerce.outbox import notify, refresh, subject
+from bot.commerce.expiry import expire_due, release_stock, stale_of_product  # noqa: F401  (re-exported)
 from bot.commerce.rules import Rules
 from bot.commerce.shipping import ShippingTerms
 from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
@@ -143,7 +143,11 @@ async def _place_for_product(
     buyers = {requests[i].buyer_id for i in indexes}
     open_orders, held, stale = await _buyers_orders(session, product_id, buyers, now)
     if stale:  # past their time to pay, whether or not the expiry job ran: expired here, units back
-        stock += await _expire_stale(session, product_id, stale, now)
+        stock += sum(order.quantity for order in await expire_due(session, stale, now=now))
+    wanted = sum(requests[i].quantity for i in indexes if requests[i].buyer_id not in open_orders)
+    if wanted > stock:  # short: other buyers' stale orders give their units back before "sold out" is said
+        stock += sum(order.quantity for order in await expire_due(
+            session, await stale_of_product(session, product_id, now=now), now=now))
     winners: list[int] = []
     won_by: dict[int, int] = {}  # buyer -> index of the tap that wins for them in this batch
     for i in indexes:
@@ -204,28 +208,6 @@ async def _buyers_orders(
     return open_orders, held, stale
 
 
-async def _expire_stale(
-    session: AsyncSession, product_id: int, order_ids: list[int], now: dt.datetime
-) -> int:
-    """Expire these unpaid orders as the expiry job would (units back, buyer told); units released.
-
-    Their trades, if any were opened, are closed by the scheduler's next ``close_trades``.
-    """
-    expired = (await session.execute(
-        update(orders).where(orders.c.id.in_(order_ids), orders.c.state == OrderState.AWAITING_PAYMENT)
-        .values(state=OrderState.EXPIRED, closed_at=now)
-        .returning(orders.c.id, orders.c.buyer_id, orders.c.quantity)
-    )).all()
-    units = sum(quantity for _, _, quantity in expired)
-    if units:
-        await release_stock(session, product_id, units)
-    for order_id, buyer_id, _ in expired:
-        await notify(session, chat_id=buyer_id, kind="order_expired", now=now,
-                     dedupe_key=f"order-expired:{order_id}", order_id=order_id)
-        await refresh(session, shows=subject("order", order_id), now=now)
-    return units
-
-
 async def _take_and_insert(
     session: AsyncSession, product_id: int, winners: list[int], requests: list[PlaceRequest],
     outcomes: list[Outcome | None], terms: tuple[int, str, int, bool, ShippingTerms], rules: Rules,
@@ -284,11 +266,3 @@ async def take_again(session: AsyncSession, order: Order) -> CommerceError | Non
     if not await take_stock(session, order.product_id, order.quantity):
         return SoldOut()
     return None
-
-
-async def release_stock(session: AsyncSession, product_id: int, quantity: int) -> None:
-    """Give units back to the shelf (a cancelled or expired order's)."""
-    await session.execute(
-        update(products).where(products.c.id == product_id).values(stock=products.c.stock + quantity)
-    )
-

@@ -50,6 +50,7 @@ class OrderView:
     title: str
     shop_name: str
     merchant_owner_id: int
+    just_expired: bool = False  # read past its time to pay and expired by this read: close its trade
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,11 @@ async def buy_batch(
 
 
 async def order_view(session: AsyncSession, *, order_id: int, user_id: int,
-                     as_merchant: bool = False) -> OrderView:
-    """The order as its buyer (or, with ``as_merchant``, its seller) sees it."""
+                     as_merchant: bool = False, now: dt.datetime | None = None) -> OrderView:
+    """The order as its buyer (or, with ``as_merchant``, its seller) sees it.
+
+    With ``now``, an unpaid order read past its time to pay is expired by this read (``expire_if_due``).
+    """
     order = await session.get(Order, order_id)
     if order is None:
         raise NotFound(what="order")
@@ -163,17 +167,21 @@ async def order_view(session: AsyncSession, *, order_id: int, user_id: int,
     allowed = merchant.owner_id if as_merchant else order.buyer_id
     if allowed != user_id:
         raise Forbidden(role="owner" if as_merchant else "buyer")
-    return OrderView(order, title or "", merchant.name, merchant.owner_id)
+    expired = bool(now and await orders.expire_if_due(session, [order], now=now))
+    return OrderView(order, title or "", merchant.name, merchant.owner_id, expired)
 
 
-async def buyer_order_views(session: AsyncSession, *, buyer_id: int, limit: int = 10) -> list[OrderView]:
-    """The buyer's latest orders, newest first, with titles."""
+async def buyer_order_views(
+    session: AsyncSession, *, buyer_id: int, now: dt.datetime, limit: int = 10
+) -> list[OrderView]:
+    """The buyer's latest orders, newest first, with titles; those past their time to pay expired."""
     found = await orders.buyer_orders(session, buyer_id=buyer_id, limit=limit)
+    expired = set(await orders.expire_if_due(session, found, now=now))
     views = []
     for order in found:
         title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
         merchant = await session.get(Merchant, order.merchant_id)
-        views.append(OrderView(order, title or "", merchant.name, merchant.owner_id))
+        views.append(OrderView(order, title or "", merchant.name, merchant.owner_id, order.id in expired))
     return views
 
 

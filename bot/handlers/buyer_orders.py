@@ -25,9 +25,11 @@ from bot.commerce.errors import IllegalTransition
 from bot.commerce.orders import REFUNDABLE_STATES
 from bot.context import ShopContext
 from bot.handlers import awaiting
-from bot.handlers.errors import answers_errors
+from bot.handlers.errors import answers_errors, describe
+from bot.i18n import Translator
 from bot.payments.links import pay_url
 from bot.payments.syncing import close_trades
+from bot.services import Services
 
 INPUT_KINDS = {"refund", "write", "answer"}
 
@@ -40,9 +42,14 @@ def order_message(view: shopping.OrderView, context: ShopContext) -> tuple[str, 
 
 
 async def show_order(update: Update, context: ShopContext, order_id: int) -> None:
-    """Send the buyer one of their orders with its buttons (``/start o_<id>`` too), kept up to date."""
+    """Send the buyer one of their orders with its buttons (``/start o_<id>`` too), kept up to date.
+
+    An unpaid order opened past its time to pay is expired by reading it (the scheduler may be down).
+    """
     user_id, services = update.effective_user.id, context.services
-    view = await services.run(lambda s: shopping.order_view(s, order_id=order_id, user_id=user_id))
+    now = services.clock.now()
+    view = await services.run(lambda s: shopping.order_view(s, order_id=order_id, user_id=user_id, now=now))
+    await close_expired(services, [view])
     text, keyboard = order_message(view, context)
     sent = await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     await services.run(lambda s: outbox.shown(  # drawn like the order's confirmation when it changes
@@ -52,9 +59,11 @@ async def show_order(update: Update, context: ShopContext, order_id: int) -> Non
 
 async def orders_command(update: Update, context: ShopContext) -> None:
     """List the buyer's latest orders; each button opens one."""
-    t = context.t
-    views = await context.services.run(
-        lambda s: shopping.buyer_order_views(s, buyer_id=update.effective_user.id))
+    t, services = context.t, context.services
+    now = services.clock.now()
+    views = await services.run(
+        lambda s: shopping.buyer_order_views(s, buyer_id=update.effective_user.id, now=now))
+    await close_expired(services, views)
     if not views:
         await update.effective_message.reply_text(t("You have no orders yet."))
         return
@@ -72,6 +81,18 @@ async def orders_command(update: Update, context: ShopContext) -> None:
 def _order_id(update: Update) -> int | None:
     decoded = callbacks.decode(update.callback_query.data)
     return decoded.arg(0) if decoded and len(decoded.args) == 1 else None
+
+
+async def close_expired(services: Services, views: list[shopping.OrderView]) -> None:
+    """Close at the gateway the trades of orders a read just expired, as the expiry job would."""
+    for view in views:
+        if view.just_expired:
+            await close_trades(services, order_id=view.order.id)
+
+
+def expired_answer(view: shopping.OrderView, t: Translator) -> str:
+    """What a press on an order that ran out of time to pay answers: it expired, nothing else done."""
+    return describe(IllegalTransition(state=view.order.state, what="order", id=view.order.id), t)
 
 
 async def _stale(update: Update, context: ShopContext) -> None:
@@ -100,11 +121,15 @@ async def _change(update: Update, context: ShopContext, command, done_text: str)
     user_id, now = update.effective_user.id, context.services.clock.now()
 
     async def work(session):
+        view = await shopping.order_view(session, order_id=order_id, user_id=user_id, now=now)
+        if view.just_expired:  # past its time to pay: expired by this press, which does nothing more
+            return view
         await command(session, order_id=order_id, buyer_id=user_id, now=now)
         return await shopping.order_view(session, order_id=order_id, user_id=user_id)
 
     view = await context.services.run(work)
-    await update.callback_query.answer(done_text)
+    await close_expired(context.services, [view])
+    await update.callback_query.answer(expired_answer(view, context.t) if view.just_expired else done_text)
     await _edit(update.callback_query, *order_message(view, context))
 
 

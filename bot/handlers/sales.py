@@ -9,6 +9,7 @@ that allows the action; the payment client sends approved refunds on.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
@@ -31,6 +32,7 @@ from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, decoded_args, say
 from bot.i18n import Translator
 from bot.payments.refunding import send_refund
+from bot.payments.syncing import close_trades
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Merchant, Order
 
@@ -60,12 +62,13 @@ def order_line(order: Order, title: str, t: Translator, where: Delivery | None =
     return "\n".join([line, *("   " + text for text in delivery.address_lines(where, t, html=False))])
 
 
-async def _listing(session: AsyncSession, merchant: Merchant, state: str | None) -> tuple:
+async def _listing(session: AsyncSession, merchant: Merchant, state: str | None, now: dt.datetime) -> tuple:
     found = await orders.merchant_orders(session, merchant_id=merchant.id, state=state, limit=15)
+    expired = await orders.expire_if_due(session, found, now=now)  # past their time to pay: shown expired
     titles = {p.id: p.title for p in await catalog.merchant_products(
         session, merchant_id=merchant.id, include_archived=True)}
     open_refunds = await sales.open_refunds(session, order_ids=[o.id for o in found])
-    return found, titles, open_refunds
+    return found, titles, open_refunds, expired
 
 
 @answers_errors
@@ -75,10 +78,13 @@ async def list_sales(update: Update, context: ShopContext) -> None:
     if key not in FILTERS:
         raise Forbidden(role="filter")
     state = FILTERS[key]
-    found, titles, open_refunds = await as_merchant(update, context, lambda s, m: _listing(s, m, state))
+    now, rules = context.services.clock.now(), context.services.rules
+    found, titles, open_refunds, expired = await as_merchant(
+        update, context, lambda s, m: _listing(s, m, state, now))
+    for order_id in expired:  # as the expiry job would: the trade closed right after
+        await close_trades(context.services, order_id=order_id)
     t = context.t
     lines = [t("Your sales ({filter}):", filter=t(FILTER_LABELS[key]))]
-    now, rules = context.services.clock.now(), context.services.rules
     lines += [order_line(o, titles.get(o.product_id, "?"), t, addresses.for_merchant(o, now=now, rules=rules))
               for o in found] or [t("No orders here.")]
     rows = [[button(t(label), FILTER, k) for k, label in FILTER_LABELS.items() if k != key]]

@@ -15,6 +15,7 @@ shown before the user confirms.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,7 @@ from bot.commerce.wallet import payments as wallet_payments
 from bot.config import Settings
 from bot.context import ShopContext
 from bot.handlers import awaiting
-from bot.handlers.buyer_orders import order_message
+from bot.handlers.buyer_orders import close_expired, expired_answer, order_message
 from bot.handlers.merchant import button
 from bot.handlers.wallet import (
     TOPUP,
@@ -66,9 +67,9 @@ def _order_id(update: Update) -> int | None:
 
 
 async def _order_and_balance(
-    session: AsyncSession, order_id: int, user_id: int
+    session: AsyncSession, order_id: int, user_id: int, now: dt.datetime
 ) -> tuple[shopping.OrderView, int]:
-    view = await shopping.order_view(session, order_id=order_id, user_id=user_id)
+    view = await shopping.order_view(session, order_id=order_id, user_id=user_id, now=now)
     return view, await wallet.balance(session, user_id=user_id)
 
 
@@ -78,8 +79,9 @@ async def ask_pay_order(update: Update, context: ShopContext) -> None:
     if (order_id := _order_id(update)) is None:
         await stale(update, context)
         return
-    user_id = update.effective_user.id
-    view, balance = await context.services.run(lambda s: _order_and_balance(s, order_id, user_id))
+    user_id, now = update.effective_user.id, context.services.clock.now()
+    view, balance = await context.services.run(lambda s: _order_and_balance(s, order_id, user_id, now))
+    await close_expired(context.services, [view])  # past its time to pay: expired by this press
     order = view.order
     if order.state != OrderState.AWAITING_PAYMENT:
         raise IllegalTransition(state=order.state, what="order", id=order.id)
@@ -105,12 +107,16 @@ async def pay_order(update: Update, context: ShopContext) -> None:
     user_id, now = update.effective_user.id, context.services.clock.now()
 
     async def work(session: AsyncSession) -> shopping.OrderView:
+        view = await shopping.order_view(session, order_id=order_id, user_id=user_id, now=now)
+        if view.just_expired:  # past its time to pay: expired by this press, nothing is paid
+            return view
         await wallet_payments.pay_order(session, user_id=user_id, order_id=order_id, key=f"order:{order_id}",
                                         now=now)
         return await shopping.order_view(session, order_id=order_id, user_id=user_id)
 
     view = await context.services.run(work)
-    await query.answer(t("Paid from your wallet."))
+    await close_expired(context.services, [view])
+    await query.answer(expired_answer(view, t) if view.just_expired else t("Paid from your wallet."))
     await edit_or_send(update, *order_message(view, context))
 
 

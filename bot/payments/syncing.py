@@ -145,6 +145,19 @@ async def close_trades(
     return closed
 
 
+async def expire_overdue(services: Services, order_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Expire an unpaid order found past its time to pay (the expiry job may be down), then close its trade.
+
+    For a reader that refused the order in a transaction of its own (the Pay link): the expiry is
+    ``orders.expire_due``, the job's own; True if this call expired it.
+    """
+    now = now or services.clock.now()
+    if not await services.run(lambda s: orders.expire_due(s, [order_id], now=now)):
+        return False
+    await close_trades(services, order_id=order_id, now=now)
+    return True
+
+
 async def close_trade(services: Services, out_trade_no: str) -> bool:
     """Close one trade at the gateway and record it; a paid one is confirmed instead."""
     assert services.gateway is not None
