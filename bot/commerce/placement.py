@@ -91,9 +91,15 @@ async def place_order(
 
 
 async def place_orders(
-    session: AsyncSession, requests: list[PlaceRequest], *, rules: Rules, now: dt.datetime
+    session: AsyncSession, requests: list[PlaceRequest], *, rules: Rules, now: dt.datetime,
+    expired: list[int] | None = None,
 ) -> list[Outcome]:
-    """Settle a batch of taps together; one outcome per request, in order."""
+    """Settle a batch of taps together; one outcome per request, in order.
+
+    Stale unpaid orders the batch expired (past their time to pay) are added to ``expired``, if given:
+    their trades are closed once the transaction commits.
+    """
+    expired = [] if expired is None else expired
     outcomes: list[Outcome | None] = [None] * len(requests)
     for i, request in enumerate(requests):
         if not 1 <= request.quantity <= rules.max_quantity_per_order:
@@ -113,7 +119,7 @@ async def place_orders(
         if outcomes[i] is None:
             by_product[request.product_id].append(i)
     for product_id, indexes in by_product.items():
-        await _place_for_product(session, product_id, indexes, requests, outcomes, rules, now)
+        await _place_for_product(session, product_id, indexes, requests, outcomes, rules, now, expired)
     return [o for o in outcomes if o is not None]
 
 
@@ -132,7 +138,7 @@ async def _lock_product(session: AsyncSession, product_id: int) -> tuple | None:
 
 async def _place_for_product(
     session: AsyncSession, product_id: int, indexes: list[int], requests: list[PlaceRequest],
-    outcomes: list[Outcome | None], rules: Rules, now: dt.datetime,
+    outcomes: list[Outcome | None], rules: Rules, now: dt.datetime, expired: list[int],
 ) -> None:
     product = await _lock_product(session, product_id)
     if product is None or product[2] != ProductStatus.ACTIVE or product[6] != MerchantStatus.APPROVED:
@@ -143,11 +149,10 @@ async def _place_for_product(
     buyers = {requests[i].buyer_id for i in indexes}
     open_orders, held, stale = await _buyers_orders(session, product_id, buyers, now)
     if stale:  # past their time to pay, whether or not the expiry job ran: expired here, units back
-        stock += sum(order.quantity for order in await expire_due(session, stale, now=now))
+        stock += await _expire(session, stale, now, expired)
     wanted = sum(requests[i].quantity for i in indexes if requests[i].buyer_id not in open_orders)
     if wanted > stock:  # short: other buyers' stale orders give their units back before "sold out" is said
-        stock += sum(order.quantity for order in await expire_due(
-            session, await stale_of_product(session, product_id, now=now), now=now))
+        stock += await _expire(session, await stale_of_product(session, product_id, now=now), now, expired)
     winners: list[int] = []
     won_by: dict[int, int] = {}  # buyer -> index of the tap that wins for them in this batch
     for i in indexes:
@@ -171,6 +176,13 @@ async def _place_for_product(
     for i in indexes:
         if outcomes[i] is None:
             outcomes[i] = _repeat(outcomes[won_by[requests[i].buyer_id]])
+
+
+async def _expire(session: AsyncSession, order_ids: list[int], now: dt.datetime, expired: list[int]) -> int:
+    """Expire these stale orders (``expiry.expire_due``, the expiry job's own); the units they gave back."""
+    done = await expire_due(session, order_ids, now=now)
+    expired.extend(order.id for order in done)
+    return sum(order.quantity for order in done)
 
 
 def _repeat(outcome: Outcome | None) -> Outcome:

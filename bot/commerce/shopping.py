@@ -9,6 +9,7 @@ counts the taps and queues the order confirmations, nothing more.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
@@ -59,13 +60,16 @@ class BuyResult:
 
     ``fresh`` is False when the tap's update was already handled (a
     redelivery): nothing was done and nothing should be said. ``language``
-    is the sender's, when the tap recorded its own arrival.
+    is the sender's, when the tap recorded its own arrival. ``expired``: the
+    stale orders the batch expired (on its first tap only), whose trades the
+    handler closes after the commit.
     """
 
     order: PlacedOrder | None = None
     error: CommerceError | None = None
     fresh: bool = True
     language: str | None = None
+    expired: tuple[int, ...] = ()
 
     @property
     def sold_out(self) -> bool:
@@ -132,7 +136,9 @@ async def buy_batch(
         arrived = next(seen) if tap.arrival is not None else None
         results.append(BuyResult(fresh=arrived.fresh, language=arrived.language) if arrived else BuyResult())
     live = [i for i, result in enumerate(results) if result.fresh]
-    outcomes = await place_orders(session, [taps[i].place for i in live], rules=rules, now=now)
+    expired: list[int] = []
+    outcomes = await place_orders(session, [taps[i].place for i in live], rules=rules, now=now,
+                                  expired=expired)
     counted = Counter(taps[i].place.product_id for i, o in zip(live, outcomes, strict=True)
                       if isinstance(o, (PlacedOrder, SoldOut)))
     if counted:
@@ -150,6 +156,8 @@ async def buy_batch(
             results[i] = BuyResult(order=outcome, language=language)
         elif not isinstance(outcome, SoldOut):
             results[i] = BuyResult(error=outcome, language=language)
+    if expired:
+        results[live[0]] = dataclasses.replace(results[live[0]], expired=tuple(expired))
     return results
 
 

@@ -52,6 +52,7 @@ from bot.handlers.common import arrival_of, arrivals_queue, note_arrival, record
 from bot.handlers.errors import answers_errors, describe, reply
 from bot.notices import Notice, RenderContext, renderer
 from bot.payments.links import pay_url
+from bot.payments.syncing import close_trades
 from bot.store.groupcommit import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,8 @@ async def buy(update: Update, context: ShopContext) -> None:
         await query.answer(context.t("Order #{id} placed.", id=result.order.id))
     else:
         await query.answer(url=f"https://t.me/{context.bot.username}?start=o_{result.order.id}")
+    for order_id in result.expired:  # stale orders this batch expired: trades closed as the expiry job does
+        await close_trades(context.services, order_id=order_id)
 
 
 @renderer(shopping.ORDER_PLACED)

@@ -199,3 +199,19 @@ async def test_the_pay_link_of_an_order_past_its_time_to_pay_expires_it_and_clos
     assert trade == PaymentState.CLOSED
     assert CLOSED_PAGE in (await bench.pay(page)).text  # the checkout page left open can no longer pay
     assert await count(db, OutboxMessage, OutboxMessage.kind == "order_expired") == 1
+
+
+async def test_a_buy_tap_that_expires_a_stale_order_closes_its_trade_right_after(db, live: Live):
+    bench = live.bench
+    product = await make_product(db, price_fen=10_00, stock=1, clock=bench.clock)
+    first = await make_user(db, user_id=6313, language="en")
+    second = await make_user(db, user_id=6314, language="en")
+    order_id, page = await buy_and_open_checkout(live, first, product.id)
+    bench.clock.advance(minutes(16))  # the scheduler is down
+
+    await live.chat(second).press(f"buy:{product.id}:1")  # the last unit, held only by the stale order
+
+    assert await bench.order_state(order_id) == OrderState.EXPIRED
+    assert await gateway_status(bench, order_id) == "TRADE_CLOSED"
+    assert CLOSED_PAGE in (await bench.pay(page)).text
+    assert await units(db, product.id) == (0, 1, 0)
