@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     wallet_transfer_confirm_above_fen: int = 1_000_00  # larger transfers need a second confirmation
     wallet_daily_transfer_limit_fen: int = 5_000_00  # per sender and business day
     wallet_withdrawal_delay_working_days: int = 1  # shown as the expected arrival date
+    wallet_topup_ttl_minutes: int = 15  # an unpaid top-up's trade is closed at the gateway after this
     # The simulated biller service (phone top-ups, utility bills); a call slower than this is a
     # timeout, and the wallet is refunded.
     biller_url: str = "http://127.0.0.1:8090/billers"  # the demo mounts it on the gateway

@@ -114,7 +114,8 @@ async def pay_trade(request: Request) -> Response:
     if services.gateway is None:
         return pages.unavailable(t)
     try:
-        checkout = await services.run(lambda s: paysync.trade_checkout(s, out_trade_no=out_trade_no))
+        now = services.clock.now()
+        checkout = await services.run(lambda s: paysync.trade_checkout(s, out_trade_no=out_trade_no, now=now))
     except CommerceError as exc:
         return pages.refused(t, exc, _back_url(request))
     return _redirect_to_checkout(request, checkout)

@@ -52,9 +52,11 @@ async def expire_unpaid(services: Services, now: dt.datetime) -> int:
     ``sync_unpaid`` (the payment client's) queries before expiring and closes
     the trade; the loop after it expires whatever it left (more than its limit);
     ``close_trades`` then closes the trades still open whose order is closed or
-    whose shop is suspended (the gateway was away when that happened).
+    whose shop is suspended (the gateway was away when that happened); and
+    ``expire_top_ups`` closes the wallet top-ups whose time to pay is over.
     """
     from bot.payments.syncing import close_trades, sync_unpaid
+    from bot.payments.top_up_expiry import expire_top_ups
 
     changed = await sync_unpaid(services, now=now)
     for order_id in await services.run(lambda s: orders.due_unpaid(s, now=now)):
@@ -63,7 +65,8 @@ async def expire_unpaid(services: Services, now: dt.datetime) -> int:
             changed += 1
         except CommerceError:  # paid or cancelled in the meantime: nothing to do
             continue
-    return changed + await close_trades(services, now=now)
+    changed += await close_trades(services, now=now)
+    return changed + await expire_top_ups(services, now=now)
 
 
 async def auto_confirm(services: Services, now: dt.datetime) -> int:

@@ -119,9 +119,12 @@ async def confirm_payment(
                      dedupe_key=f"deposit-paid:{out_trade_no}", amount_fen=amount_fen)
         return Confirmation("paid", payment.id)
     if payment.purpose == PaymentPurpose.WALLET_TOPUP:
+        from bot.commerce.wallet import top_ups
         from bot.commerce.wallet.funding import complete_top_up
 
-        await complete_top_up(session, out_trade_no=out_trade_no, now=now)
+        op = await complete_top_up(session, out_trade_no=out_trade_no, now=now)
+        if op.failure_reason == top_ups.LATE_PAYMENT:  # the top-up had expired: refunded at once
+            return Confirmation("refund", payment.id, None, top_ups.late_refund_no(out_trade_no))
         return Confirmation("paid", payment.id)
     # Lock the order before reading its state: the expiry job may be moving it right now, and
     # a state read before its commit would refuse the notification (SQLite already serialises).

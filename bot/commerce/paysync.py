@@ -83,8 +83,8 @@ async def order_checkout(session: AsyncSession, *, order_id: int, now: dt.dateti
                     await language_of(session, order.buyer_id), order.expires_at, order.id)
 
 
-async def trade_checkout(session: AsyncSession, *, out_trade_no: str) -> Checkout:
-    """The checkout of a deposit or wallet top-up trade; refuses one already settled."""
+async def trade_checkout(session: AsyncSession, *, out_trade_no: str, now: dt.datetime) -> Checkout:
+    """The checkout of a deposit or wallet top-up trade; refuses one settled, or a top-up past its time."""
     payment = await payment_by_trade(session, out_trade_no)
     if payment.purpose not in (PaymentPurpose.DEPOSIT, PaymentPurpose.WALLET_TOPUP):
         raise NotFound(what="payment")
@@ -93,9 +93,11 @@ async def trade_checkout(session: AsyncSession, *, out_trade_no: str) -> Checkou
     if payment.purpose == PaymentPurpose.WALLET_TOPUP:
         from bot.commerce.wallet.funding import top_up_by_trade
 
-        user_id = (await top_up_by_trade(session, out_trade_no)).user_id
+        top_up = await top_up_by_trade(session, out_trade_no)
+        if top_up.expected_at is not None and top_up.expected_at <= now:  # its time to pay is over
+            raise IllegalTransition(state=OrderState.EXPIRED)
         return Checkout(out_trade_no, payment.amount_fen, "Shopbot wallet top-up",
-                        await language_of(session, user_id))
+                        await language_of(session, top_up.user_id), top_up.expected_at)
     merchant = await session.get(Merchant, payment.merchant_id)
     if merchant is None:
         raise NotFound(what="merchant")

@@ -41,6 +41,7 @@ from bot.commerce.gateway import StatementLine
 from bot.commerce.outbox import notify
 from bot.commerce.wallet import billers as wallet_billers
 from bot.commerce.wallet import funding as wallet_funding
+from bot.commerce.wallet import top_ups
 from bot.commerce.wallet.payments import wallet_paid
 from bot.store.enums import PaymentState, PayoutState, RefundState
 from bot.store.models import Payment, Payout, Refund
@@ -77,6 +78,8 @@ async def _records(session: AsyncSession, kind: str, references: set[str]) -> di
     if kind == "transfer":  # wallet withdrawals and billers' payouts leave on the same path as payouts
         found |= await wallet_funding.withdrawal_records(session, references)
         found |= await wallet_billers.payout_records(session, references)
+    if kind == "refund":  # late payments of expired wallet top-ups go back as refunds of their trades
+        found |= await top_ups.late_refund_records(session, references)
     return found
 
 
@@ -93,6 +96,8 @@ async def _completed_on(session: AsyncSession, kind: str, day: dt.date) -> dict[
     if kind == "transfer":
         found |= await wallet_funding.withdrawals_completed(session, start=start, end=end)
         found |= await wallet_billers.payouts_completed(session, start=start, end=end)
+    if kind == "refund":
+        found |= await top_ups.late_refunds_completed(session, start=start, end=end)
     return found
 
 

@@ -29,6 +29,7 @@ from bot.commerce import outbox, shopping, wallet
 from bot.commerce.errors import IllegalTransition, InsufficientFunds, NotFound
 from bot.commerce.wallet import funding as wallet_funding
 from bot.commerce.wallet import payments as wallet_payments
+from bot.commerce.wallet import top_ups
 from bot.config import Settings
 from bot.context import ShopContext
 from bot.handlers import awaiting
@@ -167,6 +168,12 @@ def top_up_notice(op: wallet.WalletOp, t: Translator, settings: Settings) -> Not
     money = t.money(op.amount_fen)
     if op.state == WalletOpState.SUCCEEDED:
         return Notice("✅ " + t("{amount} was added to your wallet. See /wallet.", amount=money))
+    if op.failure_reason in (top_ups.LATE_PAYMENT, top_ups.LATE_REFUNDED):
+        return Notice(t("Your payment of {amount} arrived after this top-up had expired, so it was not "
+                        "added to your wallet: it is refunded in full to where you paid from.", amount=money))
+    if op.failure_reason == top_ups.EXPIRED:
+        return Notice(t("This top-up of {amount} expired unpaid; nothing was taken. Start a new one from "
+                        "/wallet.", amount=money))
     if op.state == WalletOpState.FAILED:
         return Notice(t("The top-up of {amount} did not go through; nothing was taken.", amount=money))
     url = trade_pay_url(settings, op.out_trade_no)
@@ -265,6 +272,14 @@ def withdrawal_text(op: wallet.WalletOp, t: Translator) -> str:
 async def topped_up(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
     """The top-up's payment arrived."""
     return Notice("✅ " + ctx.t("{amount} was added to your wallet. See /wallet.",
+                               amount=ctx.t.money(int(params.get("amount_fen") or 0))))
+
+
+@renderer("wallet_topup_late_refunded")
+async def top_up_late_refunded(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """A payment came for a top-up that had expired: it is refunded, and why."""
+    return Notice("↩️ " + ctx.t("Your payment of {amount} arrived after this top-up had expired, so it was "
+                               "not added to your wallet: it is refunded in full to where you paid from.",
                                amount=ctx.t.money(int(params.get("amount_fen") or 0))))
 
 

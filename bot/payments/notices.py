@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce import payments, refunds
 from bot.commerce.errors import AmountMismatch, CommerceError, IllegalTransition, NotFound
 from bot.commerce.gateway import Notification
+from bot.commerce.wallet import top_ups
 from bot.store.enums import PaymentState, RefundState
 from bot.store.models import Payment
 
@@ -102,6 +103,8 @@ async def _check_refund_notice(session: AsyncSession, note: Notification) -> boo
     if payment.state != PaymentState.SUCCEEDED:
         raise IllegalTransition(state=f"payment {payment.state}")
     assert note.out_biz_no is not None
+    if top_ups.top_up_of_refund(note.out_biz_no):  # a late top-up payment sent back: resend if unrecorded
+        return await top_ups.late_refund_to_send(session, out_request_no=note.out_biz_no) is not None
     try:
         refund = await refunds.refund_by_request_no(session, note.out_biz_no)
     except NotFound:

@@ -20,6 +20,7 @@ from bot.commerce import paysync, refunds
 from bot.commerce.errors import CommerceError
 from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.wallet import payments as wallet_payments
+from bot.commerce.wallet import top_ups
 from bot.store.enums import RefundState
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ RETRY_LATER = frozenset({"ACQ.SELLER_BALANCE_NOT_ENOUGH"})
 
 async def send_refund(services: Services, out_request_no: str) -> str:
     """Send one approved refund to the gateway; returns the refund's state afterwards."""
+    if top_ups.top_up_of_refund(out_request_no):  # a late payment for an expired wallet top-up
+        from bot.payments.top_up_expiry import refund_late_top_up
+
+        return await refund_late_top_up(services, out_request_no)
     gateway = services.gateway
     todo = await services.run(lambda s: paysync.refund_to_send(s, out_request_no=out_request_no))
     if todo.state != RefundState.APPROVED:
@@ -79,6 +84,7 @@ async def _settle(services: Services, out_request_no: str, *, succeeded: bool, r
 async def send_pending_refunds(services: Services, *, limit: int = 100) -> int:
     """Send every approved refund again; returns how many reached a final state."""
     numbers = await services.run(lambda s: paysync.approved_refunds(s, limit=limit))
+    numbers += await services.run(lambda s: top_ups.late_refunds_due(s, limit=limit))
     finished = 0
     for out_request_no in numbers:
         if await send_refund(services, out_request_no) != RefundState.APPROVED:

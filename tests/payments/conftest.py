@@ -24,13 +24,15 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.commerce import ledger
+from bot.commerce.wallet import top_ups
 from bot.config import Settings
 from bot.payments.alipay import AlipayGateway
 from bot.payments.credentials import GatewayCredentials
 from bot.payments.links import pay_url
 from bot.services import Services, build_services
-from bot.store.enums import PaymentState, RefundState
+from bot.store.enums import PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Order, Payment, Refund
+from bot.store.wallet import WalletOperation
 from bot.web import build_web_app
 from gateway import signing
 from gateway.config import GatewaySettings
@@ -130,6 +132,8 @@ class Bench:
             refunds = list(await s.scalars(select(Refund)))
             clearing = await ledger.balance(s, ledger.CLEARING)
             orders = {o.id: o for o in await s.scalars(select(Order))}
+            late_refunded = set(await s.scalars(select(WalletOperation.out_trade_no).where(
+                WalletOperation.failure_reason == top_ups.LATE_REFUNDED)))
         held = 0
         for payment in payments:
             trade = await self.gateway_trade(payment.out_trade_no)
@@ -142,6 +146,8 @@ class Bench:
             assert status.amount_fen == payment.amount_fen
             bot_refunded = sum(r.amount_fen for r in refunds
                                if r.order_id == payment.order_id and r.state == RefundState.SUCCEEDED)
+            if payment.purpose == PaymentPurpose.WALLET_TOPUP:  # a late payment of an expired top-up
+                bot_refunded = payment.amount_fen if payment.out_trade_no in late_refunded else 0
             assert trade.refunded_fen == bot_refunded, payment.out_trade_no
             if payment.order_id is not None:
                 assert orders[payment.order_id].refunded_fen == bot_refunded

@@ -55,6 +55,7 @@ class WalletRules:
     daily_transfer_limit_fen: int = 5_000_00
     withdrawal_delay_working_days: int = 1
     note_max_chars: int = 60
+    top_up_ttl: dt.timedelta = dt.timedelta(minutes=15)  # a top-up's time to pay, like an order's
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WalletRules:
@@ -63,6 +64,7 @@ class WalletRules:
             transfer_confirm_above_fen=settings.wallet_transfer_confirm_above_fen,
             daily_transfer_limit_fen=settings.wallet_daily_transfer_limit_fen,
             withdrawal_delay_working_days=settings.wallet_withdrawal_delay_working_days,
+            top_up_ttl=dt.timedelta(minutes=settings.wallet_topup_ttl_minutes),
         )
 
 

@@ -36,6 +36,7 @@ from bot.commerce.wallet import (
     locked_operation,
     release_held,
     settle,
+    top_ups,
 )
 from bot.store.enums import PaymentPurpose, PaymentState, WalletOpKind, WalletOpState
 from bot.store.models import Order, Payment
@@ -84,8 +85,9 @@ async def start_top_up(
     out_trade_no = top_up_trade_no(row.id)
     session.add(Payment(out_trade_no=out_trade_no, purpose=PaymentPurpose.WALLET_TOPUP, amount_fen=amount_fen,
                         state=PaymentState.PENDING, created_at=now))
-    await session.execute(
-        update(operations).where(operations.c.id == row.id).values(out_trade_no=out_trade_no))
+    await session.execute(  # expected_at: its time to pay, after which the trade is closed (``top_ups``)
+        update(operations).where(operations.c.id == row.id)
+        .values(out_trade_no=out_trade_no, expected_at=now + rules.top_up_ttl))
     await session.flush()
     await session.refresh(row)
     return WalletOp.of(row)
@@ -102,9 +104,12 @@ async def top_up_by_trade(session: AsyncSession, out_trade_no: str) -> WalletOpe
 async def complete_top_up(session: AsyncSession, *, out_trade_no: str, now: dt.datetime) -> WalletOp:
     """The gateway confirmed the top-up's trade: credit the wallet, once, and tell the user."""
     row = await locked_operation(session, (await top_up_by_trade(session, out_trade_no)).id)
-    if row.state == WalletOpState.SUCCEEDED:
+    if row.state == WalletOpState.FAILED and row.failure_reason == top_ups.EXPIRED:
+        # Paid after its time to pay, its trade closed or being closed: owed back, never credited.
+        await top_ups.refuse_late_top_up(session, row, now=now)
+        return WalletOp.of(await locked_operation(session, row.id))
+    if row.state != WalletOpState.PENDING:
         return WalletOp.of(row, repeat=True)
-    # A trade paid after its top-up was given up still brought the money: it is credited all the same.
     await ledger.post(session, key=journal_key(row.id, "topup"), now=now, memo="wallet top-up",
                       legs=[(ledger.CLEARING, row.amount_fen),
                             (ledger.wallet_account(row.user_id), -row.amount_fen)])
