@@ -11,10 +11,13 @@ the user told why; the next pass closes nothing twice. Both databases.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
-from bot.commerce import ledger
+from bot.clock import business_date
+from bot.commerce import cycles, ledger, reconciliation
 from bot.commerce.wallet import top_ups
 from bot.i18n import Translator
 from bot.store.enums import PaymentState, WalletOpKind, WalletOpState
@@ -129,6 +132,14 @@ async def test_a_payment_after_the_deadline_is_refunded_in_full_and_the_user_tol
     assert edit_of(calls, pay_msg).text == why and not edit_of(calls, pay_msg).buttons()
     assert await jobs.expire_unpaid(bench.services, bench.clock.now()) == 0
     await assert_books_balanced(db)
+    day = business_date(bench.clock.now())
+    for clock in (bench.clock, bench.gw_clock):
+        clock.advance(dt.timedelta(days=1))
+    assert day in await jobs.reconcile(bench.services, bench.clock.now())
+    async with db.transaction() as s:  # the trade and its refund both match the top-up
+        assert await reconciliation.differences_on(s, day) == []
+        assert await cycles.run_summary(s, job=reconciliation.JOB, period=day.isoformat()) == {
+            "lines": 2, "differences": 0}
 
 
 async def test_a_top_up_paid_in_time_whose_notification_was_lost_is_credited_by_the_pass(db, live: Live):
