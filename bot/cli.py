@@ -70,6 +70,57 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """The new password: the first line of standard input when piped, else asked twice (not echoed)."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password (12 characters or more): ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def _console_user(args: argparse.Namespace) -> int:
+    from bot.commerce import operators
+    from bot.commerce.errors import InvalidInput
+    from bot.config import Settings
+    from bot.services import build_services
+
+    try:
+        password_hash = operators.hash_password(_read_password())
+    except (ValueError, InvalidInput) as error:
+        rule = "must be 12 to 256 characters" if isinstance(error, InvalidInput) else str(error)
+        print(f"refused: the password {rule}", file=sys.stderr)
+        return 2
+    services = build_services(Settings())
+
+    async def _go() -> bool:
+        try:
+            now = services.clock.now()
+            if args.action == "add":
+                await services.run(lambda s: operators.add_operator(
+                    s, name=args.name, password_hash=password_hash, now=now))
+                return True
+            return await services.run(lambda s: operators.set_password(
+                s, name=args.name, password_hash=password_hash))
+        finally:
+            await services.db.dispose()
+
+    try:
+        done = asyncio.run(_go())
+    except InvalidInput as error:
+        why = "is taken" if error.rule == "taken" else "must be 2-64 letters, digits, '.', '_' or '-'"
+        print(f"refused: the name {args.name!r} {why}", file=sys.stderr)
+        return 2
+    if not done:
+        print(f"refused: no operator named {args.name!r}", file=sys.stderr)
+        return 2
+    print(f"console operator {args.name} {'added' if args.action == 'add' else 'has a new password'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for the subcommands that live in ``bot``."""
     parser = argparse.ArgumentParser(prog="shopbot", description="Social commerce in a chat.")
@@ -82,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the bot: long polling, or a webhook with --webhook")
     run.add_argument("--webhook", action="store_true", help="serve SHOPBOT_WEBHOOK_URL instead of polling")
     run.set_defaults(func=_run)
+    console = sub.add_parser("console-user", help="operators of the admin web console")
+    console.add_argument("action", choices=["add", "password"],
+                         help="add an operator, or set a new password (which also lifts a lockout)")
+    console.add_argument("name", help="the name the operator signs in with")
+    console.set_defaults(func=_console_user)
     for name in DELEGATED:
         sub.add_parser(name, help=f"the {name} (see `shopbot {name} --help`)", add_help=False)
     return parser

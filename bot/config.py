@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 5  # transient send failures before a message is dropped
     outbox_poll_s: float = 1.0  # how often the dispatcher looks for due messages
 
+    # --- admin web console at /console (docs/deploy.md, "Admin console"); off while the secret is empty.
+    # Signs the console's session cookie: a long random string (`openssl rand -hex 32`).
+    console_secret: str = ""
+    console_max_failed_logins: int = Field(default=5, gt=0)  # wrong passwords in a row before a lockout
+    console_lockout_minutes: int = Field(default=15, gt=0)  # how long a name stays locked
+    console_session_hours: int = Field(default=8, gt=0)  # a session cookie's life
+    console_secure_cookie: bool = False  # send the cookie over HTTPS only: turn on behind TLS
+
     # --- commerce rules
     currency: str = "CNY"
     max_price_fen: int = 10_000_000_00

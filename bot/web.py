@@ -9,6 +9,7 @@ created at import time. Served by uvicorn inside the bot process.
     GET  /payments/return      where the gateway sends the browser after paying
     POST /telegram/webhook     Telegram updates; needs the secret token header (see ``telegram_webhook``)
     GET  /healthz              liveness
+    /console/...               the admin web console, when ``SHOPBOT_CONSOLE_SECRET`` is set (``bot.console``)
 
 Every request body is bounded (``max_body_bytes``, 413 beyond it) by
 ``bodylimit.BodyLimit`` before any endpoint reads it.
@@ -235,4 +236,8 @@ def build_web_app(services: Services, application: Application | None = None) ->
     app = Starlette(routes=routes, middleware=[limit])
     app.state.services = services
     app.state.application = application
+    if services.settings.console_secret:  # the admin console, for operators (bot/console)
+        from bot.console import mount_console
+
+        mount_console(app, services)
     return app

@@ -242,3 +242,11 @@ async def fail_refund(
                  kind="merchant_refund_failed", now=now, dedupe_key=f"refund-failed:{out_request_no}",
                  order_id=order.id, reason=reason[:300])
     return refund
+
+
+async def waiting_refunds(session: AsyncSession, *, limit: int = 30) -> list[tuple[Refund, Order]]:
+    """Refund requests no one has decided yet, oldest first, each with its order."""
+    rows = await session.execute(
+        select(Refund, Order).join(Order, Order.id == Refund.order_id)
+        .where(Refund.state == RefundState.REQUESTED).order_by(Refund.id).limit(limit))
+    return [(refund, order) for refund, order in rows.all()]
