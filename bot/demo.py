@@ -34,6 +34,8 @@ import httpx
 from bot.demo_data import ADMIN_ID
 
 SANDBOX_TOKEN = "123456:SANDBOX-TOKEN"
+# The demo's admin console operator, printed at start (never a production account: the demo is local).
+CONSOLE_OPERATOR, CONSOLE_PASSWORD = "demo", "shopbot-demo-console"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def demo_env(data: Path, ports: Ports) -> dict[str, str]:
         "SHOPBOT_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.web}",
         "SHOPBOT_CHAT_URL": f"{sandbox}/",
         "SHOPBOT_ADMIN_IDS": f"[{ADMIN_ID}]",
+        # The admin console at /console (its operator: see ``start``).
+        "SHOPBOT_CONSOLE_SECRET": "demo-console-secret-for-this-machine-only",
         "SHOPBOT_PAY_KEYS_FILE": str(data / "gateway" / "keys.json"),
         "SHOPBOT_GATEWAY_PORT": str(ports.gateway),
         "SHOPBOT_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
@@ -91,13 +95,19 @@ class Demo:
         self._files: list[IO[bytes]] = []
 
     @property
+    def console(self) -> str:
+        """The admin console's address."""
+        return f"http://127.0.0.1:{self.ports.web}/console/"
+
+    @property
     def web_chat(self) -> str:
         """The web chat's address."""
         return f"http://127.0.0.1:{self.ports.sandbox}/"
 
-    def run(self, *args: str) -> str:
-        """Run a one-off ``shopbot`` command to its end; its output (it must succeed)."""
-        done = subprocess.run(shopbot(*args), env=self.env, capture_output=True, text=True)
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        """Run a one-off ``shopbot`` command to its end (``stdin`` piped in); its output (it must succeed)."""
+        done = subprocess.run(shopbot(*args), env=self.env, capture_output=True, text=True,
+                              input=stdin if stdin is not None else "")
         if done.returncode != 0:
             raise RuntimeError(f"shopbot {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
         return done.stdout
@@ -150,6 +160,10 @@ class Demo:
         (self.data / "gateway").mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         self.run("db", "upgrade")
+        try:
+            self.run("console-user", "add", CONSOLE_OPERATOR, stdin=CONSOLE_PASSWORD)
+        except RuntimeError:  # a second run: the operator is there; its password back to the printed one
+            self.run("console-user", "password", CONSOLE_OPERATOR, stdin=CONSOLE_PASSWORD)
         keys = json.loads(self.run("gateway", "keys", "--json"))
         (self.data / "gateway" / "keys.json").write_text(json.dumps(keys, indent=2))
         self.spawn("gateway", "gateway")
@@ -232,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.start()
         print(f"\n  Shopbot demo is running. Open the web chat: {demo.web_chat}\n"
               f"  Gateway console: http://127.0.0.1:{demo.ports.gateway}/console\n"
+              f"  Admin console: {demo.console}  (operator {CONSOLE_OPERATOR}, password {CONSOLE_PASSWORD})\n"
               f"  Logs: {demo.logs}/    Ctrl-C stops everything; `make demo` again keeps the data,\n"
               f"  `make demo-reset` starts fresh.\n", flush=True)
         died = demo.watch()
