@@ -12,6 +12,7 @@ Addresses are personal: this all happens in the buyer's private chat.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 
 from telegram import InlineKeyboardMarkup, Update
@@ -24,7 +25,7 @@ from bot.commerce import addresses, shopping
 from bot.commerce.errors import IllegalTransition, InvalidInput
 from bot.context import ShopContext
 from bot.handlers import awaiting
-from bot.handlers.buyer_orders import order_message
+from bot.handlers.buyer_orders import close_expired, expired_answer, order_message
 from bot.handlers.errors import answers_errors, describe
 from bot.store.enums import OrderState
 from bot.store.models import Address
@@ -92,11 +93,25 @@ async def _stale(update: Update, context: ShopContext) -> None:
     await update.callback_query.answer(context.t("This button is no longer valid."))
 
 
-async def _check_order(session, order_id: int, user_id: int) -> None:
-    """The user's own unpaid order of goods that ship, or the refusal that says why not."""
-    view = await shopping.order_view(session, order_id=order_id, user_id=user_id)
+async def _check_order(session, order_id: int, user_id: int, now: dt.datetime) -> shopping.OrderView:
+    """The user's own unpaid order of goods that ship, or the refusal that says why not.
+
+    An order read past its time to pay is expired by this read and returned as it now is
+    (``just_expired``): the caller answers that, as a refusal would roll the expiry back.
+    """
+    view = await shopping.order_view(session, order_id=order_id, user_id=user_id, now=now)
+    if view.just_expired:
+        return view
     if view.order.state != OrderState.AWAITING_PAYMENT or not view.order.ships:
         raise IllegalTransition(state=view.order.state)
+    return view
+
+
+async def _expired(update: Update, context: ShopContext, view: shopping.OrderView) -> None:
+    """The order ran out of time to pay as it was pressed: say so, show it expired, close its trade."""
+    await close_expired(context.services, [view])
+    await update.callback_query.answer(expired_answer(view, context.t))
+    await _edit_or_send(update, context, *order_message(view, context))
 
 
 @answers_errors
@@ -105,12 +120,15 @@ async def choose_for_order(update: Update, context: ShopContext) -> None:
     if (args := _args(update, 1)) is None:
         return await _stale(update, context)
     order_id, user_id, t = args[0], update.effective_user.id, context.t
+    now = context.services.clock.now()
 
     async def work(session):
-        await _check_order(session, order_id, user_id)
-        return await addresses.address_book(session, user_id=user_id)
+        view = await _check_order(session, order_id, user_id, now)
+        return view, None if view.just_expired else await addresses.address_book(session, user_id=user_id)
 
-    book = await context.services.run(work)
+    view, book = await context.services.run(work)
+    if view.just_expired:
+        return await _expired(update, context, view)
     await update.callback_query.answer()
     if not book:
         return await _ask(update, context, NEW, order_id,
@@ -128,12 +146,18 @@ async def use_for_order(update: Update, context: ShopContext) -> None:
     if (args := _args(update, 2)) is None:
         return await _stale(update, context)
     (order_id, address_id), user_id = args, update.effective_user.id
+    now = context.services.clock.now()
 
     async def work(session):
+        view = await shopping.order_view(session, order_id=order_id, user_id=user_id, now=now)
+        if view.just_expired:
+            return view
         await addresses.deliver_to(session, order_id=order_id, buyer_id=user_id, address_id=address_id)
         return await shopping.order_view(session, order_id=order_id, user_id=user_id)
 
     view = await context.services.run(work)
+    if view.just_expired:
+        return await _expired(update, context, view)
     await update.callback_query.answer(context.t("Delivery address set."))
     await _edit_or_send(update, context, *order_message(view, context))
 
@@ -143,9 +167,11 @@ async def add(update: Update, context: ShopContext) -> None:
     """Add: the next message is the new entry (used for the order the button names, if any)."""
     if (args := _args(update, 1)) is None:
         return await _stale(update, context)
-    order_id = args[0]
+    order_id, now = args[0], context.services.clock.now()
     if order_id:
-        await context.services.run(lambda s: _check_order(s, order_id, update.effective_user.id))
+        view = await context.services.run(lambda s: _check_order(s, order_id, update.effective_user.id, now))
+        if view.just_expired:
+            return await _expired(update, context, view)
     await update.callback_query.answer()
     prompt = (context.t("Where should order #{id} go? Send the name, phone and address.", id=order_id)
               if order_id else context.t("A new delivery address: send the name, phone and address."))

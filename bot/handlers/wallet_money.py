@@ -126,8 +126,10 @@ async def back_to_order(update: Update, context: ShopContext) -> None:
     if (order_id := _order_id(update)) is None:
         await stale(update, context)
         return
+    now = context.services.clock.now()
     view = await context.services.run(lambda s: shopping.order_view(
-        s, order_id=order_id, user_id=update.effective_user.id))
+        s, order_id=order_id, user_id=update.effective_user.id, now=now))
+    await close_expired(context.services, [view])  # past its time to pay: shown expired, no Pay
     await update.callback_query.answer()
     await edit_or_send(update, *order_message(view, context))
 

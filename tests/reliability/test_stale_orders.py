@@ -215,3 +215,19 @@ async def test_a_buy_tap_that_expires_a_stale_order_closes_its_trade_right_after
     assert await gateway_status(bench, order_id) == "TRADE_CLOSED"
     assert CLOSED_PAGE in (await bench.pay(page)).text
     assert await units(db, product.id) == (0, 1, 0)
+
+
+async def test_choosing_a_delivery_address_past_the_time_to_pay_answers_that_the_order_expired(shop):
+    _, product = await shop_with_product(shop, stock=2, shipped=True)
+    buyer = shop.chat(6315, lang="en")
+    await buyer.press(f"buy:{product.id}:1")
+    async with shop.services.db.transaction() as s:
+        order_id = await s.scalar(select(Order.id).where(Order.buyer_id == 6315))
+    shop.clock.advance(PAST_DEADLINE)
+
+    calls = await buyer.press(f"ord_addr:{order_id}")
+
+    assert answers(calls) == [expired_answer(shop, "en", order_id)]
+    assert not any("Where should order" in (c.text or "") for c in calls)
+    assert await state_of(shop.services.db, order_id) == OrderState.EXPIRED
+    assert await units(shop.services.db, product.id) == (2, 0, 0)
