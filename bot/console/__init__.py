@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqladmin import Admin
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -42,7 +43,8 @@ def _read_engine(services: Services) -> AsyncEngine:
     engine = services.db.engine
     if engine.dialect.name != "sqlite":
         return engine
-    return create_async_engine(engine.url, connect_args={"timeout": 5})
+    # No pool: a connection lives for one page, so nothing is left open when the app goes away.
+    return create_async_engine(engine.url, connect_args={"timeout": 5}, poolclass=NullPool)
 
 
 def mount_console(app: Starlette, services: Services) -> Admin:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqladmin import ModelView
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from starlette.requests import Request
 
 from bot.store.console import ConsoleAudit
+from bot.store.enums import OutboxState
 from bot.store.ledger import Account, Entry, Journal
 from bot.store.models import Merchant, Order, OutboxMessage, Payout, Refund
 from bot.store.settlement import ReconciliationDifference
@@ -88,7 +89,10 @@ class OutboxBacklogView(ReadOnly, model=OutboxMessage):
     column_default_sort: ClassVar[Any] = ("not_before", False)
 
     def list_query(self, request: Request) -> Select:
-        return select(OutboxMessage).where(OutboxMessage.state == "pending")
+        return select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
+
+    def count_query(self, request: Request) -> Select:
+        return select(func.count(OutboxMessage.id)).where(OutboxMessage.state == OutboxState.PENDING)
 
 
 class AccountView(ReadOnly, model=Account):

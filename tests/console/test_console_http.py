@@ -113,8 +113,11 @@ async def test_operator_approves_an_application_and_the_applicant_is_told(shop):
         assert "No applications are waiting." in after.text
         again = await decide(client, "approve", merchant.id)  # a second tab: the core refuses
         assert "Refused:" in (await client.get(again.headers["location"])).text
-    assert await _status(shop, merchant.id) == MerchantStatus.APPROVED
-    sent = await drain(shop)
+        assert "merchant_approved" in (await client.get("/console/outbox-backlog/list")).text
+        assert await _status(shop, merchant.id) == MerchantStatus.APPROVED
+        sent = await drain(shop)
+        backlog = (await client.get("/console/outbox-backlog/list")).text
+        assert "merchant_approved" not in backlog and "of 0 items" in backlog
     told = [c for c in sent if c.chat_id == 2012 and c.method == "sendMessage"]
     assert len(told) == 1 and "/newproduct" in told[0].text
     edited = [c for c in sent if c.chat_id == ADMIN_ID and c.method == "editMessageText"]
