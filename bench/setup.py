@@ -118,7 +118,8 @@ async def stock_product(db: Database, services: Services, stock: int) -> int:
         await users.touch_user(s, user_id=OWNER_ID, first_name="Mei", username=None, language="en", now=now)
         merchant = await merchants.apply_merchant(
             s, owner_id=OWNER_ID, kind=MerchantKind.ENTERPRISE, name="Flash Phones", description="",
-            contact="+86 21 5555 0000", registration_no="91310000MA1FL0000X", rules=services.rules, now=now)
+            contact="+86 21 5555 0000", registration_no="91310000MA1FL0000X", rules=services.rules, now=now,
+            payout_account="13800138000", payout_name="Mei Lin")
         if merchant.status != MerchantStatus.APPROVED:  # no business registry here: the admin approves
             merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
         product = await catalog.create_product(

@@ -30,7 +30,7 @@ HANDLER_MODULES = (
     "bot.handlers.common",
     "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products", "bot.handlers.shipping",
     "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.account",
-    "bot.handlers.payouts",
+    "bot.handlers.payouts", "bot.handlers.payee",
 )
 
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # --- settlement
     settlement_time: str = "02:00"
     settlement_days_t15: int = 15
+    # Payouts (cycles and withdrawals) wait this long after a merchant changes its payout account:
+    # long enough that a change on a Friday evening is seen by the shop and an admin before money moves.
+    payee_change_hold_hours: int = Field(default=72, ge=0, le=24 * 30)
 
     # --- payment gateway
     # The open-API endpoint (the simulated gateway by default); a real Alipay URL works the same.

@@ -67,6 +67,7 @@ class DemoShop:
     contact: str
     registration_no: str | None
     payout_account: str
+    payout_name: str
     channel_id: int
     products: tuple[DemoProduct, ...]
 
@@ -95,7 +96,7 @@ SHOPS = (
         owner_id=2001, first_name="Mei", username="meis_tea_house", language="zh",
         kind=MerchantKind.ENTERPRISE, name="Mei's Tea House", description="Fine tea from Hangzhou",
         contact="+86 571 5555 0000", registration_no="91330100MA2CD0001X",
-        payout_account="mei@tea.example", channel_id=-1002001,
+        payout_account="mei@tea.example", payout_name="林美", channel_id=-1002001,
         products=(
             DemoProduct("Longjing green tea, 250 g", 12_800, 50,
                         "Spring harvest from West Lake, pan-fired by hand.",
@@ -110,7 +111,7 @@ SHOPS = (
         owner_id=2002, first_name="Bao", username="baos_handmade", language="en",
         kind=MerchantKind.INDIVIDUAL, name="Bao's Handmade", description="Knitted things, made to order",
         contact="bao@handmade.example", registration_no=None,
-        payout_account="bao@handmade.example", channel_id=-1002002,
+        payout_account="bao@handmade.example", payout_name="Bao Chen", channel_id=-1002002,
         products=(
             DemoProduct("Wool scarf", 8_800, 12, "Merino, 180 cm, in forest green.",
                         ((240, 232, 220), (60, 110, 80))),
@@ -161,11 +162,14 @@ async def _ensure_shop(services: Services, shop: DemoShop) -> int:
         if merchant is None:
             merchant = await merchants.apply_merchant(
                 s, owner_id=shop.owner_id, kind=shop.kind, name=shop.name, description=shop.description,
-                contact=shop.contact, registration_no=shop.registration_no, rules=services.rules, now=now)
+                contact=shop.contact, registration_no=shop.registration_no, rules=services.rules, now=now,
+                payout_account=shop.payout_account, payout_name=shop.payout_name)
         if merchant.status == MerchantStatus.PENDING:  # the seed plays the admin who checked the papers
             merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now,
                                                         verified=verification.may_verify(merchant))
-        merchant.payout_account = merchant.payout_account or shop.payout_account
+        if not merchant.payout_account:  # a shop seeded before payouts asked for an account and holder
+            merchant.payout_account, merchant.payout_name = shop.payout_account, shop.payout_name
+        merchant.payout_name = merchant.payout_name or shop.payout_name
         if await s.scalar(select(Product.id).where(Product.merchant_id == merchant.id).limit(1)):
             return merchant.id  # seeded before (products come with their shop): keep what changed since
         for item in shop.products:

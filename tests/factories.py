@@ -32,8 +32,13 @@ async def make_user(db: Any, *, user_id: int | None = None, language: str = "zh"
 
 async def make_merchant(db: Any, *, kind: MerchantKind = MerchantKind.ENTERPRISE,
                         name: str = "Mei's Tea House", approved: bool = True, verified: bool = False,
-                        owner_id: int | None = None, clock: ManualClock | None = None) -> Merchant:
-    """A shop; an enterprise gets its own registration number, and with ``verified`` the registry's word."""
+                        owner_id: int | None = None, clock: ManualClock | None = None,
+                        payout_account: str | None = "mei@tea.example",
+                        payout_name: str | None = "林美") -> Merchant:
+    """A shop; an enterprise gets its own registration number, and with ``verified`` the registry's word.
+
+    It is paid to ``payout_account`` (held by ``payout_name``); None for a shop from before accounts.
+    """
     owner_id = owner_id or await make_user(db, first_name="Mei")
     now = (clock or ManualClock()).now()
     number = f"9131{next(_ids):014d}" if kind == MerchantKind.ENTERPRISE else None
@@ -42,6 +47,7 @@ async def make_merchant(db: Any, *, kind: MerchantKind = MerchantKind.ENTERPRISE
         merchant = await merchants.apply_merchant(
             s, owner_id=owner_id, kind=kind, name=name, description="Fine tea",
             contact="+86 21 5555 0000", rules=RULES, now=now, registration_no=number, registry=registry,
+            payout_account=payout_account, payout_name=payout_name,
         )
         if approved and merchant.status == MerchantStatus.PENDING:
             await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)

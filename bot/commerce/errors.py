@@ -106,3 +106,15 @@ class AddressRequired(CommerceError):
     """An order of goods that ship is paid only once its delivery address is chosen."""
 
     code = "address_required"
+
+
+class PayeeMissing(CommerceError):
+    """Money leaves the platform only to the merchant's own payout account, never to a placeholder."""
+
+    code = "payee_missing"
+
+
+class PayoutHeld(CommerceError):
+    """Payouts wait ``Rules.payee_change_hold`` after a change of payout account (``until`` says when)."""
+
+    code = "payout_held"

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce import ledger, verification
+from bot.commerce import ledger, payees, verification
 from bot.commerce.errors import (
     DepositRequired,
     Forbidden,
@@ -78,11 +78,15 @@ async def apply_merchant(
     now: dt.datetime,
     registry: RegistryRecord | None = None,
     admin_ids: tuple[int, ...] = (),
+    payout_account: str | None = None,
+    payout_name: str | None = None,
 ) -> Merchant:
     """Open an application; a rejected applicant may apply again, and then an admin decides.
 
     ``registry`` is what the business registry answered for the number (the
-    caller asked it); only its confirmation verifies the shop.
+    caller asked it); only its confirmation verifies the shop. The payout
+    account and its holder's name (``payees.validate``) are where the shop
+    is paid; without them it is not paid out until it sets them (/payee).
     """
     existing = await merchant_of(session, owner_id)
     if existing is not None and existing.status != MerchantStatus.REJECTED:
@@ -90,6 +94,8 @@ async def apply_merchant(
     name = clean_text(name, field="shop_name", max_chars=64, min_chars=2)
     description = clean_text(description, field="description", max_chars=700, min_chars=0)
     contact = clean_text(contact, field="contact", max_chars=128, min_chars=2)
+    payee = None if payout_account is None and payout_name is None else \
+        payees.validate(payout_account or "", payout_name or "")
     await verification.refuse_copied_name(session, name=name, owner_id=owner_id)
     if kind == MerchantKind.ENTERPRISE:
         registration_no = verification.registration_number(registration_no)
@@ -106,6 +112,8 @@ async def apply_merchant(
     merchant.contact, merchant.registration_no = contact, registration_no
     merchant.reject_reason, merchant.status = None, MerchantStatus.PENDING
     merchant.verified_at = now if verified else None
+    if payee is not None:
+        merchant.payout_account, merchant.payout_name = payee.account, payee.name
     await _save_application(session, merchant)
     if verified and existing is None and rules.auto_approve_enterprises:
         await _approve(session, merchant.id, now)

@@ -26,6 +26,8 @@ class Rules:
     auto_approve_enterprises: bool = True
     # How long after an order ends its merchant still reads the buyer's address unmasked.
     address_retention: dt.timedelta = dt.timedelta(days=30)
+    # Payouts wait this long after a merchant changes its payout account (``commerce.payees``).
+    payee_change_hold: dt.timedelta = dt.timedelta(hours=72)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -43,6 +45,7 @@ class Rules:
             settlement_days_t15=settings.settlement_days_t15,
             auto_approve_enterprises=settings.auto_approve_enterprises,
             address_retention=dt.timedelta(days=settings.address_retention_days),
+            payee_change_hold=dt.timedelta(hours=settings.payee_change_hold_hours),
         )
 
     def fee_fen(self, amount_fen: int) -> int:

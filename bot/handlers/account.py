@@ -15,10 +15,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
 from bot.clock import BUSINESS_TZ, business_date
-from bot.commerce import cycles, ledger, merchants, payments, stats
+from bot.commerce import cycles, ledger, merchants, payees, payments, stats
 from bot.commerce.errors import DepositRequired, Forbidden
 from bot.commerce.settlement import timeline
 from bot.context import ShopContext
+from bot.handlers import payee
 from bot.handlers.errors import answers_errors, describe
 from bot.handlers.merchant import as_merchant, button, button_id, my_merchant, say
 from bot.i18n import Translator
@@ -158,10 +159,25 @@ async def balance(update: Update, context: ShopContext) -> None:
                        days=settings.settlement_days_t15))
     else:
         lines.append(t("On T+0 paid orders are paid out at the next run."))
+    lines += _payee_lines(merchant, t, now)
     if expected:
         lines += ["", t("When your unsettled orders become available (Beijing time):"),
                   *(_expected_line(t, e) for e in expected)]
     await say(update, "\n".join(lines))
+
+
+def _payee_lines(merchant: Merchant, t: Translator, now: dt.datetime) -> list[str]:
+    """Where payouts go, and why none goes out for now (no account, or a change holds them)."""
+    lines = [t("Payouts go to: {account} (/payee)",
+               account=payee.shown(merchant.payout_account, merchant.payout_name, t))]
+    until = payees.held_until(merchant, now)
+    if not payees.has_payee(merchant):
+        lines.append(t("⏸ No payouts until you set your payout account: the money stays in your balance."))
+    elif until is not None:
+        lines.append(t("⏸ Payouts are paused until {until} (Beijing time) after a change of payout account: "
+                       "money available before then goes out at the first run after it.",
+                       until=payee.when(until)))
+    return lines
 
 
 def _expected_line(t: Translator, e: timeline.Expected) -> str:

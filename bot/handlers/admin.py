@@ -1,6 +1,7 @@
 """Admins: review applications, suspend or reinstate shops.
 
-An application shows what the business registry said: an enterprise it did
+An application shows where the shop asks to be paid (account and holder),
+and what the business registry said: an enterprise it did
 not confirm gets, besides **Approve** (it sells without the Verified mark),
 **Verify and approve**, the admin's explicit check of its documents.
 
@@ -75,12 +76,20 @@ def _registry_line(merchant: Merchant, t: Translator) -> str:
              "check the documents before you verify.")
 
 
+def payee_line(merchant: Merchant, t: Translator) -> str:
+    """Where the shop asks to be paid, in full: the admin checks the holder matches the applicant."""
+    if not merchant.payout_account:
+        return t("Payout account: none yet")
+    return t("Payout account: {account} (holder: {holder})", account=html.escape(merchant.payout_account),
+             holder=html.escape(merchant.payout_name or "—"))
+
+
 def application_card(merchant: Merchant, t: Translator) -> Notice:
     """An application as /applications lists it, with its buttons or its decision."""
     kind = t("Enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("Individual")
     lines = [f"<b>{html.escape(merchant.name)}</b> (#{merchant.id}, {kind})",
              html.escape(merchant.description or "—"),
-             t("Contact: {contact}", contact=html.escape(merchant.contact))]
+             t("Contact: {contact}", contact=html.escape(merchant.contact)), payee_line(merchant, t)]
     if merchant.registration_no:
         lines.append(t("Registration no.: {number}", number=html.escape(merchant.registration_no)))
         lines.append(_registry_line(merchant, t))
@@ -192,7 +201,7 @@ async def new_application_notice(ctx: RenderContext, params: dict[str, Any]) -> 
     t = ctx.t
     kind = t("enterprise") if merchant.kind == MerchantKind.ENTERPRISE else t("individual")
     lines = [t("New shop application: {name} ({kind}). See /applications.",
-               name=html.escape(merchant.name), kind=kind)]
+               name=html.escape(merchant.name), kind=kind), payee_line(merchant, t)]
     if merchant.registration_no:
         lines.append(_registry_line(merchant, t))
     if params.get("rejected_before"):

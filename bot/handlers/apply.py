@@ -1,4 +1,4 @@
-"""/apply: open a shop. Enterprise or individual, name, description, contact, registration number.
+"""/apply: open a shop. Kind, name, description, contact, payout account and its holder, registration no.
 
 The conversation keeps only the draft (UI state); ``merchants.apply_merchant``
 validates everything again and decides: an enterprise the business registry
@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.commerce import merchants, verification
+from bot.commerce import merchants, payees, verification
 from bot.commerce.money import clean_text
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
@@ -32,7 +32,7 @@ from bot.store.enums import MerchantKind, MerchantStatus
 
 APPLY_KIND = callbacks.action("apply_kind")
 KINDS = {1: MerchantKind.ENTERPRISE, 2: MerchantKind.INDIVIDUAL}
-KIND, NAME, DESCRIPTION, CONTACT, REGISTRATION = range(5)
+KIND, NAME, DESCRIPTION, CONTACT, PAYEE, PAYEE_NAME, REGISTRATION = range(7)
 TEXT = filters.TEXT & ~filters.COMMAND
 
 STATUS_TEXTS = {
@@ -98,10 +98,29 @@ async def got_description(update: Update, context: ShopContext) -> int:
 
 
 @answers_errors
-async def got_contact(update: Update, context: ShopContext) -> int | None:
-    """The contact; enterprises go on to the registration number."""
+async def got_contact(update: Update, context: ShopContext) -> int:
+    """The contact; then where the shop is paid."""
+    context.user_data["apply"]["contact"] = clean_text(update.message.text, field="contact", max_chars=128,
+                                                       min_chars=2)
+    await say(update, context.t("Where should we pay you? Your Alipay account: the email address or the "
+                                "mainland mobile number you log in with."))
+    return PAYEE
+
+
+@answers_errors
+async def got_payee(update: Update, context: ShopContext) -> int:
+    """The payout account (an Alipay logon id), checked as it comes."""
+    context.user_data["apply"]["payout_account"] = payees.validate_account(update.message.text)
+    await say(update, context.t("The account holder's real name, as Alipay shows it? "
+                                "Payouts to another name are refused."))
+    return PAYEE_NAME
+
+
+@answers_errors
+async def got_payee_name(update: Update, context: ShopContext) -> int | None:
+    """The holder's real name; enterprises go on to the registration number."""
     draft = context.user_data["apply"]
-    draft["contact"] = clean_text(update.message.text, field="contact", max_chars=128, min_chars=2)
+    draft["payout_name"] = payees.validate_name(update.message.text)
     if draft["kind"] == MerchantKind.ENTERPRISE:
         await say(update, context.t("Your business registration number (unified social credit code)?"))
         return REGISTRATION
@@ -123,7 +142,8 @@ async def submit(update: Update, context: ShopContext, registration_no: str | No
     merchant = await services.run(lambda s: merchants.apply_merchant(
         s, owner_id=user_id, kind=draft["kind"], name=draft["name"], description=draft["description"],
         contact=draft["contact"], registration_no=registration_no, rules=services.rules, now=now,
-        registry=record, admin_ids=tuple(sorted(services.admin_ids))))
+        registry=record, admin_ids=tuple(sorted(services.admin_ids)),
+        payout_account=draft["payout_account"], payout_name=draft["payout_name"]))
     context.user_data.pop("apply", None)
     name = html.escape(merchant.name)
     if merchant.status == MerchantStatus.APPROVED:
@@ -145,6 +165,8 @@ def register(application: Application) -> None:
             NAME: [MessageHandler(TEXT, got_name)],
             DESCRIPTION: [MessageHandler(TEXT, got_description)],
             CONTACT: [MessageHandler(TEXT, got_contact)],
+            PAYEE: [MessageHandler(TEXT, got_payee)],
+            PAYEE_NAME: [MessageHandler(TEXT, got_payee_name)],
             REGISTRATION: [MessageHandler(TEXT, got_registration)],
         },
         name="apply",

@@ -9,6 +9,7 @@ to try again.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from typing import Any
 from telegram import Update
 
 from bot import cards
+from bot.clock import BUSINESS_TZ
 from bot.commerce.errors import CommerceError, IllegalTransition, InvalidInput
 from bot.context import ShopContext
 from bot.i18n import Translator
@@ -34,6 +36,9 @@ MESSAGES = {
     "insufficient_funds": "Not enough funds.",
     "deposit_required": "T+0 needs a deposit of {required} first; you hold {held}.",
     "address_required": "Choose a delivery address first.",
+    "payee_missing": "Set your payout account first: /payee.",
+    "payout_held": ("Payouts are paused until {until} (Beijing time), because your payout account "
+                    "changed. See /payee."),
 }
 RULES = {
     "not_a_number": "Please send a number, like 12.50.",
@@ -57,6 +62,10 @@ RULES = {
     "phone": "That is not a phone number: digits, maybe a leading +, like 13800138000.",
     "three_lines": "Please send three lines: the name, the phone number, the address.",
     "too_many": "You can keep at most {maximum}; delete one first.",
+    "symbols": "Please leave out emoji and symbols.",
+    "payee_account": "That is not an Alipay account: send your login email or mainland mobile number.",
+    "payee_name": ("Please send the account holder's real name as Alipay shows it: letters and spaces, "
+                   "no digits."),
 }
 
 
@@ -72,6 +81,8 @@ REFUND_STATES = {"requested": "waiting for the seller", "approved": "approved", 
                  "succeeded": "refunded", "failed": "failed at the payment provider"}
 SHOP_STATES = {"pending": "waiting for review", "approved": "approved", "rejected": "rejected",
                "suspended": "suspended"}
+PAYEE_STATES = {"unchanged": "That is already your payout account: nothing changed.",
+                "stale": "Your payout account changed since this was shown: nothing changed. See /payee."}
 PRODUCT_STATES = {"active": "on sale", "paused": "paused", "archived": "archived"}
 
 
@@ -89,12 +100,16 @@ def _state_now(error: IllegalTransition, t: Translator) -> str:
 
 def describe(error: CommerceError, t: Translator) -> str:
     """The user-facing sentence for a refusal."""
+    if isinstance(error, IllegalTransition) and error.params.get("what") == "payee":
+        return t(PAYEE_STATES.get(str(error.params.get("state")), PAYEE_STATES["stale"]))
     if isinstance(error, IllegalTransition) and error.params.get("what") in STATE_NOW:
         return _state_now(error, t)
     params = dict(error.params)
     for key in ("required_fen", "held_fen", "max_fen"):
         if key in params:
             params[key.removesuffix("_fen")] = t.money(params.pop(key))
+    if isinstance(params.get("until"), dt.datetime):
+        params["until"] = params["until"].astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
     if isinstance(error, InvalidInput):
         template = RULES.get(error.rule, "That value is not accepted.")
     else:

@@ -18,12 +18,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
 from bot.clock import business_date
-from bot.commerce import merchants, settlement
+from bot.commerce import merchants, payees
 from bot.commerce.errors import NotFound
 from bot.commerce.settlement import runs as settlement_runs
 from bot.commerce.wallet import withdrawals
 from bot.context import ShopContext
-from bot.handlers import payout_notices  # noqa: F401  (registers the scheduler's outbox renderers)
+from bot.handlers import payee, payout_notices  # noqa: F401  (registers the scheduler's outbox renderers)
 from bot.handlers.errors import answers_errors
 from bot.i18n import Translator
 from bot.store.enums import PayoutState
@@ -84,6 +84,12 @@ async def payout_orders(update: Update, context: ShopContext) -> None:
 
     payout, orders = await context.services.run(work)
     lines = [_line(t, payout)]
+    if payout.payee_account:
+        account = payee.shown(payout.payee_account, payout.payee_name or "", t)
+        lines.append(t("To: {account}", account=account))
+    if payout.held_since:
+        lines.append(t("It carries the money of the cycles held since {cycle} (no payout account, or one "
+                       "changed too recently).", cycle=payout.held_since))
     for order in orders:
         line = t("Order #{id} · {total}", id=order.id, total=t.money(order.total_fen))
         if order.refunded_fen:
@@ -118,9 +124,10 @@ async def withdraw_command(update: Update, context: ShopContext) -> None:
 
     async def work(session: AsyncSession):  # type: ignore[no-untyped-def]
         merchant = await merchants.approved_merchant_of(session, owner)
+        withdrawals.check_payable(merchant, now)
         offer = await withdrawals.withdrawal_offer(session, merchant_id=merchant.id, rules=services.rules,
                                                    now=now)
-        return offer, settlement.payee_of(merchant)
+        return offer, payees.mask_account(merchant.payout_account)
 
     offer, payee = await services.run(work)
     amount = t.money(offer.available_fen)

@@ -89,7 +89,14 @@ class Merchant(SQLModel, table=True):
     # When the switch was asked for: a cycle caught up late applies it only if asked before its moment.
     next_plan_at: dt.datetime | None = _ts(default=None)
     deposit_required_fen: int = _money(default=0)
+    # Where payouts go (``commerce.payees``): an Alipay logon id and its holder's real name; none → not paid.
     payout_account: str = Field(default="", max_length=100)
+    payout_name: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    payout_changed_at: dt.datetime | None = _ts(default=None)
+    # Payouts wait until then after a change of account (a fraud pattern: change it just before a payout).
+    payout_held_until: dt.datetime | None = _ts(default=None)
+    # The first cycle whose payout was held and not made since (carried into the next payout).
+    payout_carried_since: str | None = Field(default=None, max_length=32)
     # Shipping: a flat fee per order of goods that ship, none from ``free_shipping_from_fen`` of goods.
     shipping_fee_fen: int = _money(default=0, sa_column_kwargs={"server_default": "0"})
     free_shipping_from_fen: int | None = _money(default=None)
@@ -297,6 +304,12 @@ class Payout(SQLModel, table=True):
     amount_fen: int = _money()
     state: str = PayoutState.PENDING
     gateway_order_id: str | None = Field(default=None, max_length=64)
+    # The account it goes to, fixed when it is created: a later change never redirects it, and a
+    # retry sends what the first try sent.
+    payee_account: str | None = Field(default=None, max_length=100)
+    payee_name: str | None = Field(default=None, max_length=64)
+    # The first cycle it carries whose payout was held (account missing or just changed).
+    held_since: str | None = Field(default=None, max_length=32)
     created_at: dt.datetime = _ts()
     completed_at: dt.datetime | None = _ts(default=None)
 

@@ -25,7 +25,7 @@ async def _merchant_of(shop, owner_id: int) -> Merchant | None:
 async def apply_as_individual(chat, name="Ling's Crafts"):
     calls = await chat.send("/apply")
     calls = await chat.press_button(calls, "个人" if chat.language_code.startswith("zh") else "Individual")
-    for answer in (name, "Handmade cups", "@ling"):
+    for answer in (name, "Handmade cups", "@ling", "ling@cups.example", "Ling Wu"):
         calls = await chat.send(answer)
     return calls
 
@@ -63,7 +63,7 @@ async def test_chinese_applicant_is_rejected_with_a_reason(shop):
 async def apply_as_enterprise(chat, name, number, *, description="Wholesale"):
     calls = await chat.press_button(await chat.send("/apply"),
                                     "企业" if chat.language_code.startswith("zh") else "Enterprise")
-    for answer in (name, description, "+86 21 5555 0000", number):
+    for answer in (name, description, "+86 21 5555 0000", "13800138000", "林美", number):
         calls = await chat.send(answer)
     return calls
 
@@ -72,7 +72,7 @@ async def test_an_enterprise_the_registry_confirms_is_open_at_once_and_verified(
     shop = registry_shop
     chat = shop.chat(2003, lang="en")
     calls = await chat.press_button(await chat.send("/apply"), "Enterprise")
-    for answer in ("ACME Trading", "Wholesale", "+86 21 5555 0000"):
+    for answer in ("ACME Trading", "Wholesale", "+86 21 5555 0000", "acme@trading.example", "Wang Lei"):
         calls = await chat.send(answer)
     assert "registration number" in texts(calls)[-1]
     bad = await chat.send("not a number!")

@@ -219,7 +219,7 @@ TEXT_PROMPTS = {
     "admin's rejection reason": Prompt(_admin_reason, 1, 300, one_user=True),
 }
 NUMBERS = {name: Prompt(reach) for name, (reach, _, _) in NUMBER_PROMPTS.items()}
-REGISTRATION = Prompt(_apply(1, "Tea Corner", "Fine tea", "+86 21 5555 0000"))
+REGISTRATION = Prompt(_apply(1, "Tea Corner", "Fine tea", "+86 21 5555 0000", "13800138000", "林美"))
 
 
 async def _answer(shop: Any, prompt: Prompt, lang: str, text: str) -> tuple[list[str], bool, bool]:

@@ -183,7 +183,8 @@ async def test_user_text_is_escaped_in_every_html_message(shop):
     db, clock = shop.services.db, shop.clock
     merchant_chat = shop.chat(5011, lang="en", first_name=EVIL)
     await merchant_chat.press_button(await merchant_chat.send("/apply"), "Enterprise")
-    for answer in (f"Shop {EVIL}"[:64], EVIL, "+86 21 5555 0000", "91310000MA1FL0000X"):
+    for answer in (f"Shop {EVIL}"[:64], EVIL, "+86 21 5555 0000", "boss@shop.example", "Boss Li",
+                   "91310000MA1FL0000X"):
         await merchant_chat.send(answer)
     admin = shop.chat(ADMIN_ID, lang="en")  # no registry here: the admin checks and verifies the shop
     await admin.press_button(await admin.send("/applications"), "Verify and approve")
@@ -215,7 +216,7 @@ async def test_user_text_is_escaped_in_every_html_message(shop):
     await merchant_chat.press_button(await merchant_chat.send(f"/followup {EVIL}"), "Send")
     applicant = shop.chat(5012, lang="en")
     await applicant.press_button(await applicant.send("/apply"), "Individual")
-    for answer in (f"Cups {EVIL}"[:64], EVIL, "@cups"):
+    for answer in (f"Cups {EVIL}"[:64], EVIL, "@cups", "cups@shop.example", "Cup Wu"):
         await applicant.send(answer)
     await shop.chat(ADMIN_ID, lang="en").send("/applications")
     await buyer.inline("Tea")

@@ -49,12 +49,14 @@ async def test_a_rejected_individual_reapplying_as_an_enterprise_is_not_selling_
     live.services.admin_ids = frozenset({ADMIN_ID})
     await make_user(db, user_id=ADMIN_ID, language="en")
     chat = live.chat(6001, lang="en")
-    await _apply(chat, "Individual", "Cheap Phones", "Brand phones, cheap", "@cheap")
+    await _apply(chat, "Individual", "Cheap Phones", "Brand phones, cheap", "@cheap", "13900139000",
+                 "Zhao Wu")
     admin = live.chat(ADMIN_ID, lang="en")
     await admin.press_button(await admin.send("/applications"), "Reject")
     await admin.send("Counterfeit goods")
 
-    again = await _apply(chat, "Enterprise", "Cheap Phones Ltd", "Brand phones", "@cheap", "12345678")
+    again = await _apply(chat, "Enterprise", "Cheap Phones Ltd", "Brand phones", "@cheap", "13900139000",
+                         "Zhao Wu", "12345678")
     assert texts(again)[-1] == say(live, "en", "Thanks! Your application for <b>{name}</b> is waiting for "
                                    "an admin's review. We'll tell you here.", name="Cheap Phones Ltd")
     shop = await _shop_of(db, 6001)
@@ -75,7 +77,8 @@ async def test_a_rejected_individual_reapplying_as_an_enterprise_is_not_selling_
 async def test_a_stranger_reusing_meis_name_and_number_gets_no_second_verified_shop(live):
     db = live.services.db
     mei = live.chat(6002, lang="zh-hans")
-    opened = await _apply(mei, "企业", "Mei's Tea House", "杭州好茶", "+86 571 5555 0000", MEI_NUMBER)
+    opened = await _apply(mei, "企业", "Mei's Tea House", "杭州好茶", "+86 571 5555 0000", "mei@tea.example",
+                          "林美", MEI_NUMBER)
     assert say(live, "zh", "Your shop <b>{name}</b> is open. Add a product with /newproduct.",
                name="Mei&#x27;s Tea House") == texts(opened)[-1]
 
@@ -85,7 +88,7 @@ async def test_a_stranger_reusing_meis_name_and_number_gets_no_second_verified_s
                  name="Mei's Tea House")
     for name in ("Mei's Tea House", "MEI'S TEA HOUSE", "Mei’s Tea H0use"):
         assert texts(await stranger.send(name)) == [copied]
-    for answer in ("Mei Tea Official", "杭州好茶", "+86 571 5555 0001"):
+    for answer in ("Mei Tea Official", "杭州好茶", "+86 571 5555 0001", "13700137000", "王五"):
         await stranger.send(answer)
     taken = await stranger.send(MEI_NUMBER.lower())
     assert texts(taken) == [say(live, "zh", "Another shop already uses this registration number. "

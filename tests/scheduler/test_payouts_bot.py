@@ -46,7 +46,8 @@ async def test_merchant_sees_each_payout_with_its_orders_and_exports_a_csv(shop)
     listing = await chat.send("/payouts")
     assert texts(listing)[0].splitlines()[1].endswith("· 2026-01-06 · ¥174.94 · 已到账")
     detail = await chat.press_button(listing, "的订单")
-    assert [f"订单 #{o} · ¥88.00" for o in orders] == texts(detail)[-1].splitlines()[1:]
+    assert texts(detail)[-1].splitlines()[1] == "收款账号：me***@tea.example (*美)"  # fixed on the payout
+    assert [f"订单 #{o} · ¥88.00" for o in orders] == texts(detail)[-1].splitlines()[2:]
     exported = await chat.press_button(listing, "导出 CSV")
     [document] = [c for c in exported if c.method == "sendDocument"]
     assert document.params["caption"] == "你的结算打款及其订单。"
@@ -56,7 +57,7 @@ async def test_merchant_withdraws_todays_sales_once_however_often_it_taps(shop):
     await t0_shop(shop, sales=1)
     chat = shop.chat(OWNER)
     offer = await chat.send("/withdraw")
-    assert texts(offer)[0].startswith("你现在可以提现 ¥87.47，打款至 merchant-")
+    assert texts(offer)[0].startswith("你现在可以提现 ¥87.47，打款至 me***@tea.example")
     first = await chat.press_button(offer, "提现")
     again = await chat.press_button(offer, "提现")
     assert "提现 ¥87.47 已打款。" in texts(first)

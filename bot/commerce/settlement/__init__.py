@@ -30,6 +30,13 @@ takes effect at the start of the next cycle. A negative available balance
 (a refund after payout that the deposit did not cover) is not paid out:
 later settlements refill it first.
 
+A payout goes to the merchant's payout account (``payees``), fixed on the
+payout row when it is created. A merchant with no account, or whose account
+changed less than the hold ago (``payees.payable`` at the cycle's moment),
+gets no payout this cycle: its orders are still settled, the balance is
+carried to the first cycle after, and the merchant is told why
+(``payout_held``); that payout's ``held_since`` names the first cycle held.
+
 Each cycle settles with the facts as of its own moment, even when it runs
 late (``settlement.facts``): the plan asked for by then, the deposit and
 balance then, the refunds decided by then. Its journals are dated at that
@@ -44,7 +51,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import start_of_business_day
-from bot.commerce import ledger
+from bot.commerce import ledger, payees
 from bot.commerce.outbox import notify
 from bot.commerce.rules import Rules
 from bot.commerce.settlement.facts import carry_late_refunds, net_as_of, refund_open_at, refunded_by
@@ -60,11 +67,6 @@ merchants = Merchant.__table__
 # waiting on a refund request is due if the request came after the cycle's moment.
 SETTLEABLE_STATES = (OrderState.PAID, OrderState.SHIPPED, OrderState.COMPLETED, OrderState.REFUNDED,
                      OrderState.REFUND_REQUESTED)
-
-
-def payee_of(merchant: Merchant) -> str:
-    """Where the merchant is paid at the gateway; a documented default until it sets one."""
-    return merchant.payout_account or f"merchant-{merchant.id}@shopbot.example"
 
 
 def out_biz_no_for(merchant_id: int, cycle: str) -> str:
@@ -168,7 +170,11 @@ async def settle_batch(
         await settle_order(session, order_id=order_id, cycle_at=cycle_at, rules=rules)
     if len(due) > batch:
         return False
-    await create_payout(session, merchant_id=merchant_id, cycle=cycle, cycle_at=cycle_at, now=now)
+    await payees.release_hold(session, merchant_id=merchant_id, at=cycle_at, now=now)
+    if payees.payable(await session.get(Merchant, merchant_id), cycle_at):
+        await create_payout(session, merchant_id=merchant_id, cycle=cycle, cycle_at=cycle_at, now=now)
+    else:
+        await payees.hold_payout(session, merchant_id=merchant_id, cycle=cycle, cycle_at=cycle_at, now=now)
     await carry_late_refunds(session, merchant_id=merchant_id, cycle_at=cycle_at, now=now)
     return True
 
@@ -214,6 +220,7 @@ async def create_payout(
     settled since the last payout are linked to it: they are its statement.
     """
     out_biz_no = out_biz_no_for(merchant_id, cycle)
+    merchant = await session.get(Merchant, merchant_id)
     existing = await session.scalar(
         select(Payout).where(Payout.merchant_id == merchant_id, Payout.cycle == cycle)
     )
@@ -222,17 +229,20 @@ async def create_payout(
     available = await ledger.balance_as_of(session, ledger.merchant_account(merchant_id, "available"),
                                            cycle_at, lock=True)
     amount = available if amount_fen is None else min(amount_fen, available)
-    if amount <= 0:
+    if amount <= 0 or not payees.has_payee(merchant):
         return None
     inserted = await session.execute(
         insert_ignore(session, payouts)
         .values(merchant_id=merchant_id, cycle=cycle, out_biz_no=out_biz_no, amount_fen=amount,
-                state=PayoutState.PENDING, created_at=now)
+                state=PayoutState.PENDING, created_at=now, payee_account=merchant.payout_account,
+                payee_name=merchant.payout_name, held_since=merchant.payout_carried_since)
         .returning(payouts.c.id)
     )
     payout_id = inserted.scalar_one_or_none()
     if payout_id is None:  # a concurrent scheduler created it first
         return await session.scalar(select(Payout).where(Payout.out_biz_no == out_biz_no))
+    await session.execute(update(merchants).where(merchants.c.id == merchant_id)
+                          .values(payout_carried_since=None).execution_options(synchronize_session=False))
     await ledger.post(
         session, key=f"payout:{out_biz_no}", now=cycle_at, memo=f"payout {cycle}",
         legs=[(ledger.merchant_account(merchant_id, "available"), amount), (ledger.CLEARING, -amount)],
@@ -258,12 +268,21 @@ async def pending_payouts(session: AsyncSession, *, limit: int = 200) -> list[in
 
 
 async def payout_transfer(session: AsyncSession, payout_id: int) -> tuple[Payout, str, str] | None:
-    """A pending payout, its payee and the payee's name, for ``gateway.transfer``; None once decided."""
+    """A pending payout, its payee and the payee's name, for ``gateway.transfer``; None once decided.
+
+    The payee is the one fixed on the payout when it was created, whatever the
+    merchant's account is now. (A payout from before payees were fixed on it
+    goes to the merchant's account; with none it waits.)
+    """
     payout = await session.get(Payout, payout_id)
     if payout is None or payout.state != PayoutState.PENDING:
         return None
+    if payout.payee_account:
+        return payout, payout.payee_account, payout.payee_name or ""
     merchant = await session.get(Merchant, payout.merchant_id)
-    return payout, payee_of(merchant), merchant.name
+    if not payees.has_payee(merchant):
+        return None
+    return payout, merchant.payout_account, merchant.payout_name
 
 
 async def payout_succeeded(

@@ -5,6 +5,9 @@ cycle ``withdraw:<n>``: ``n`` is the merchant's next withdrawal number, which
 the offer shows and the request repeats, so a double tap (or a stale button)
 finds the payout already there instead of making a second one.
 
+Only to the merchant's payout account, and not while a change of it holds
+payouts (``payees``): a withdrawal must not be the way around the hold.
+
 It first settles what the plan already allows at this moment — for T+0,
 every order paid so far today, without waiting for tomorrow's cycle; for
 T+15, orders paid fifteen days ago or more — and then takes the whole
@@ -22,11 +25,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import business_date
-from bot.commerce import ledger, settlement
-from bot.commerce.errors import Forbidden, IllegalTransition, InsufficientFunds, NotFound
+from bot.commerce import ledger, payees, settlement
+from bot.commerce.errors import (
+    Forbidden,
+    IllegalTransition,
+    InsufficientFunds,
+    NotFound,
+    PayeeMissing,
+    PayoutHeld,
+)
 from bot.commerce.rules import Rules
 from bot.commerce.settlement import statements
-from bot.store.models import Order, Payout
+from bot.store.models import Merchant, Order, Payout
 
 PREFIX = "withdraw:"
 
@@ -62,6 +72,15 @@ async def withdrawal_offer(
     return WithdrawalOffer(available_fen=available, number=number)
 
 
+def check_payable(merchant: Merchant, now: dt.datetime) -> None:
+    """Refuse a withdrawal without a payout account, or while a change of account holds payouts."""
+    if not payees.has_payee(merchant):
+        raise PayeeMissing()
+    until = payees.held_until(merchant, now)
+    if until is not None:
+        raise PayoutHeld(until=until)
+
+
 async def request_withdrawal(
     session: AsyncSession, *, merchant_id: int, number: int, rules: Rules, now: dt.datetime
 ) -> Payout:
@@ -72,6 +91,7 @@ async def request_withdrawal(
     )
     if existing is not None:
         return existing
+    check_payable(await session.get(Merchant, merchant_id), now)
     offer = await withdrawal_offer(session, merchant_id=merchant_id, rules=rules, now=now)
     if number != offer.number:
         raise IllegalTransition(state="stale")
