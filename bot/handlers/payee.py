@@ -84,9 +84,10 @@ async def got_account(update: Update, context: ShopContext) -> int:
 @answers_errors
 async def got_name(update: Update, context: ShopContext) -> int:
     """The holder's name: show old → new with Confirm and Cancel; nothing changes yet."""
-    draft, t = context.user_data.pop(DRAFT), context.t
-    draft["name"] = payees.validate_name(update.message.text)
+    name, t = payees.validate_name(update.message.text), context.t
     merchant = await _shop(update, context)
+    draft = context.user_data.pop(DRAFT)
+    draft["name"] = name
     # Numbers are never reused: a button of an answered question must not confirm a later one.
     number = context.user_data[SEQUENCE] = context.user_data.get(SEQUENCE, 0) + 1
     context.user_data.setdefault(PENDING, {})[number] = draft

@@ -97,3 +97,20 @@ async def test_a_shop_from_before_payout_accounts_sees_none_in_balance(shop):
     said = texts(await chat.send("/balance"))[0]
     assert "Payouts go to: none (/payee)" in said
     assert "No payouts until you set your payout account" in said
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+async def test_payee_refuses_bad_input_at_each_step_and_changes_nothing_until_confirmed(shop, lang):
+    chat, _ = await shop_owner(shop, 2104, lang=lang)
+    shown = texts(await chat.send("/payee"))[0]
+    assert say(shop, lang[:2], "Payouts go to: {account}", account="me***@tea.example (*美)") in shown
+    for typed in ("ling at cups", "<b>13900139000</b>", "🍵@tea.cn"):
+        [refusal] = texts(await chat.send(typed))
+        assert refusal in (say(shop, lang[:2], t) for t in BAD_ACCOUNTS.values() if t), typed
+    await chat.send("13900139000")
+    for typed in ("Ling 2", "<i>Ling</i>", "Ling 🍵"):
+        assert texts(await chat.send(typed)) == [say(shop, lang[:2], BAD_NAMES[typed])]
+    question = await chat.send("Wang Lei")
+    assert "139" in texts(question)[0]
+    merchant = await _merchant_of(shop, 2104)
+    assert (merchant.payout_account, merchant.payout_held_until) == ("mei@tea.example", None)
