@@ -108,8 +108,7 @@ async def decide(update: Update, context: ShopContext) -> None:
     args = decoded_args(update)
     draft = context.user_data.get(PENDING, {}).pop(args[0], None) if len(args) == 1 else None
     if draft is None:
-        await query.answer(t("This button is no longer valid."))
-        await query.edit_message_reply_markup(None)
+        await query.answer(t("This button is no longer valid."))  # forged, or its question was answered
         return
     await query.answer()
     if callbacks.decode(query.data).action == CANCEL:
