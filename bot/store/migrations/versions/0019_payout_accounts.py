@@ -1,8 +1,8 @@
 """payout accounts: the payee's real name on merchants, the hold after a change of account, and the
 payee fixed on each payout
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06 20:10:00
 
 """
@@ -16,8 +16,8 @@ import bot.store.types  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0017'
-down_revision: Union[str, Sequence[str], None] = '0016'
+revision: str = '0019'
+down_revision: Union[str, Sequence[str], None] = '0018'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
