@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.commerce import merchants
-from bot.store.enums import MerchantStatus
+from bot.commerce import merchants, orders, refunds
+from bot.store.enums import MerchantStatus, OrderState, RefundState
 from tests.bot.buyer_helpers import drain
 from tests.bot.test_admin import apply_as_individual
 from tests.conftest import ADMIN_ID
@@ -23,7 +23,7 @@ from tests.console.helpers import (
     decide,
     sign_in,
 )
-from tests.factories import make_merchant, make_user
+from tests.factories import make_merchant, make_product, make_user, pay, place
 
 
 async def _status(shop, merchant_id: int) -> str:
@@ -187,3 +187,33 @@ async def test_no_view_creates_edits_or_deletes_a_row(shop):
                                    headers={"X-CSRF-Token": token})
         assert gone.status_code == 403
     assert await _status(shop, merchant.id) == MerchantStatus.APPROVED
+
+
+async def test_operator_decides_refund_requests_for_the_merchant_and_the_buyer_is_told(shop):
+    await add_operator(shop)
+    db, now = shop.services.db, shop.clock.now()
+    buyer = await make_user(db, language="en")
+    product = await make_product(db, price_fen=5000, clock=shop.clock)
+    asked = []
+    for _ in range(2):
+        placed = await place(db, buyer_id=buyer, product_id=product.id, clock=shop.clock)
+        await pay(db, placed.id, clock=shop.clock)
+        asked.append(await db.run(lambda s, o=placed.id: refunds.request_refund(
+            s, order_id=o, buyer_id=buyer, reason="Arrived <broken>", now=now)))
+    await drain(shop)
+    async with console_client(shop) as client:
+        await sign_in(client)
+        page = await client.get("/console/decisions")
+        assert "Refund requests waiting (2)" in page.text and "Arrived &lt;broken&gt;" in page.text
+        await decide(client, "refund_reject", asked[0].id, reason="Photos show it whole")
+        await decide(client, "refund_approve", asked[1].id)
+        after = await client.get("/console/decisions")
+        assert "Refund requests waiting (0)" in after.text
+    states = [(await db.run(lambda s, r=r.id: refunds.get_refund(s, r))).state for r in asked]
+    assert states == [RefundState.REJECTED, RefundState.APPROVED]  # no gateway here: it stays to be sent
+    first_order = await db.run(lambda s: orders.get_order(s, asked[0].order_id))
+    assert first_order.state == OrderState.PAID
+    told = [c.text for c in await drain(shop) if c.chat_id == buyer and c.method == "sendMessage"]
+    assert any("Photos show it whole" in text for text in told)
+    assert [r[1:4] for r in (await audit_rows(shop))[1:]] == [
+        ("refund_reject", f"refund:{asked[0].id}", "ok"), ("refund_approve", f"refund:{asked[1].id}", "ok")]
