@@ -53,10 +53,11 @@ def mount_console(app: Starlette, services: Services) -> Admin:
     session = Middleware(SessionMiddleware, secret_key=settings.console_secret, session_cookie=SESSION_COOKIE,
                          max_age=settings.console_session_hours * 3600, same_site="strict",
                          https_only=settings.console_secure_cookie, path=BASE_URL)
-    admin = Admin(app, session_maker=async_sessionmaker(_read_engine(services), expire_on_commit=False),
+    reader = async_sessionmaker(_read_engine(services), expire_on_commit=False)
+    admin = Admin(app, session_maker=reader,
                   base_url=BASE_URL, title="Shopbot console", templates_dir=str(TEMPLATES),
                   middlewares=[session, Middleware(CsrfProtect)],
-                  authentication_backend=OperatorAuth(services))
+                  authentication_backend=OperatorAuth(services, reader))
     admin.templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
     admin.add_view(type("Decisions", (Decisions,), {"services": services}))
     for view in VIEWS:  # a subclass per console: SQLAdmin keeps its state on the view classes

@@ -21,12 +21,14 @@ import secrets
 from urllib.parse import parse_qsl
 
 from sqladmin.authentication import AuthenticationBackend
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.commerce import operators
 from bot.services import Services
+from bot.store.console import ConsoleOperator
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = b"x-csrf-token"
@@ -85,16 +87,21 @@ class CsrfProtect:
 class OperatorAuth(AuthenticationBackend):
     """SQLAdmin's sign-in, against ``console_operators``, counted and locked by the commerce core."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, services: Services, reader: async_sessionmaker[AsyncSession]) -> None:
+        self.services, self.reader = services, reader
         self.middlewares = []  # the session middleware is added by the console, outside CsrfProtect
+
+    async def _find(self, name: str) -> ConsoleOperator | None:
+        """Look the operator up through the console's read engine (no write lock on SQLite)."""
+        async with self.reader() as session:
+            return await operators.find_operator(session, name)
 
     async def login(self, request: Request) -> bool:
         """Check the name and password; lock the name after too many misses."""
         settings, clock = self.services.settings, self.services.clock
         form = await request.form()
         name, password = str(form.get("username", ""))[:64], str(form.get("password", ""))
-        found = await self.services.run(lambda s: operators.find_operator(s, name))
+        found = await self._find(name)
         now = clock.now()
         locked = found is not None and found.locked_until is not None and found.locked_until > now
         stored = None if found is None or locked else found.password_hash
@@ -128,7 +135,7 @@ class OperatorAuth(AuthenticationBackend):
         name = request.session.get("operator")
         if not name:
             return False
-        found = await self.services.run(lambda s: operators.find_operator(s, name))
+        found = await self._find(name)
         return found is not None and found.id == request.session.get("operator_id")
 
     async def get_user_id(self, request: Request) -> str | None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import delete
+
 from bot.commerce import merchants, orders, refunds
+from bot.store.console import ConsoleOperator
 from bot.store.enums import MerchantStatus, OrderState, RefundState
 from tests.bot.buyer_helpers import drain
 from tests.bot.test_admin import apply_as_individual
@@ -217,3 +220,12 @@ async def test_operator_decides_refund_requests_for_the_merchant_and_the_buyer_i
     assert any("Photos show it whole" in text for text in told)
     assert [r[1:4] for r in (await audit_rows(shop))[1:]] == [
         ("refund_reject", f"refund:{asked[0].id}", "ok"), ("refund_approve", f"refund:{asked[1].id}", "ok")]
+
+
+async def test_a_session_ends_when_its_operator_is_removed(shop):
+    await add_operator(shop)
+    async with console_client(shop) as client:
+        await sign_in(client)
+        assert (await client.get("/console/decisions")).status_code == 200
+        await shop.services.run(lambda s: s.execute(delete(ConsoleOperator)))
+        assert (await client.get("/console/decisions", follow_redirects=False)).status_code == 302
