@@ -229,3 +229,25 @@ async def test_a_session_ends_when_its_operator_is_removed(shop):
         assert (await client.get("/console/decisions")).status_code == 200
         await shop.services.run(lambda s: s.execute(delete(ConsoleOperator)))
         assert (await client.get("/console/decisions", follow_redirects=False)).status_code == 302
+
+
+async def test_bad_decisions_are_refused_with_a_reason_and_change_nothing(shop):
+    await add_operator(shop)
+    merchant = await make_merchant(shop.services.db, clock=shop.clock)
+    async with console_client(shop) as client:
+        await sign_in(client)
+        token = await csrf_of(client, "/console/decisions")
+        for verb, target, reason, why in (
+            ("delete", str(merchant.id), "", "Unknown decision."),
+            ("suspend", "1 OR 1=1", "spam", "This is no longer available."),
+            ("suspend", "999999", "spam", "This is no longer available."),
+            ("suspend", str(merchant.id), "x" * 301, "Refused:"),
+            ("approve", str(merchant.id), "", "Refused:"),  # approved already
+        ):
+            done = await client.post("/console/decide", data={"verb": verb, "id": target, "reason": reason,
+                                                              "csrf_token": token})
+            assert done.status_code == 303
+            assert why in (await client.get(done.headers["location"])).text, (verb, target)
+    assert await _status(shop, merchant.id) == MerchantStatus.APPROVED
+    outcomes = [r[3] for r in (await audit_rows(shop))[1:]]
+    assert len(outcomes) == 5 and all(o.startswith("refused: ") for o in outcomes)
