@@ -12,13 +12,15 @@ Aggregates and the invariants they keep:
 - ``merchants``: only an approved merchant sells; T+0 needs the deposit.
 - ``catalog``: prices positive and bounded, stock never negative.
 - ``orders``: never oversold; stock + held + sold = what the merchant set;
-  one unpaid order per buyer and product; transitions are atomic.
+  one unpaid order per buyer and product; transitions are atomic; an unpaid
+  order past its time to pay is expired wherever it is read (``expiry``).
 - ``payments`` / ``refunds``: each gateway event counts once (unique keys);
   amounts must match; a late payment never leaves a buyer paid for nothing.
 - ``ledger``: every movement is one balanced journal, the ledger sums to
   zero, floors (deposit, wallet) hold.
 - ``outbox``: each notice is written with the change it reports.
-- ``wallet`` (a package: ``payments``, ``funding``, ``billing``, ``withdrawals``): a
+- ``wallet`` (a package: ``payments``, ``funding``, ``top_ups``, ``billing``, ``withdrawals``): a
   user's wallet never below zero; each request moves money once per
-  idempotency key; money on its way out is held until the other side answers.
+  idempotency key; money on its way out is held until the other side answers;
+  a top-up paid after its time to pay is refunded, never credited.
 """
