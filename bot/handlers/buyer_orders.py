@@ -152,8 +152,10 @@ async def ask_refund(update: Update, context: ShopContext) -> None:
     """Ask for the reason; the next message requests the refund."""
     if (order_id := _order_id(update)) is None:
         return await _stale(update, context)
+    now = context.services.clock.now()
     view = await context.services.run(
-        lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id))
+        lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id, now=now))
+    await close_expired(context.services, [view])  # an unpaid one past its time: expired, and said so
     if view.order.state not in REFUNDABLE_STATES:
         raise IllegalTransition(state=view.order.state, what="order", id=order_id)
     awaiting.wait_for(context.user_data, "refund", order_id)
@@ -170,8 +172,12 @@ async def ask_message(update: Update, context: ShopContext) -> None:
     if (order_id := _order_id(update)) is None:
         return await _stale(update, context)
     as_merchant = decoded.action == cards.ORDER_ANSWER
+    now = context.services.clock.now()
     view = await context.services.run(lambda s: shopping.order_view(
-        s, order_id=order_id, user_id=update.effective_user.id, as_merchant=as_merchant))
+        s, order_id=order_id, user_id=update.effective_user.id, as_merchant=as_merchant, now=now))
+    if view.just_expired:  # unpaid past its time to pay: expired by this press, nothing left to write about
+        await close_expired(context.services, [view])
+        return await update.callback_query.answer(expired_answer(view, context.t))
     awaiting.wait_for(context.user_data, "answer" if as_merchant else "write", order_id)
     t = context.t
     prompt = (t("Write your answer to the buyer of order #{id} in one message.", id=order_id) if as_merchant

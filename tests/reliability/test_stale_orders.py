@@ -231,3 +231,17 @@ async def test_choosing_a_delivery_address_past_the_time_to_pay_answers_that_the
     assert not any("Where should order" in (c.text or "") for c in calls)
     assert await state_of(shop.services.db, order_id) == OrderState.EXPIRED
     assert await units(shop.services.db, product.id) == (2, 0, 0)
+
+
+async def test_write_to_the_seller_past_the_time_to_pay_answers_that_the_order_expired(shop):
+    order_id, product_id = await stale_order(shop, 6316, lang="zh")
+    buyer = shop.chat(6316, lang="zh")
+
+    calls = await buyer.press(f"ord_write:{order_id}")
+    after = await buyer.send("still there?")  # not relayed: nothing was waiting for it
+
+    assert answers(calls) == [expired_answer(shop, "zh", order_id)]
+    assert await state_of(shop.services.db, order_id) == OrderState.EXPIRED
+    assert await count(shop.services.db, OutboxMessage, OutboxMessage.kind == "relay_to_seller") == 0
+    assert not any(c.chat_id == 5001 for c in after)
+    assert await units(shop.services.db, product_id) == (3, 0, 0)
