@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .content import command_entities, find_button, formatted
+from .chats import member_status
+from .content import detected_entities, find_button, formatted
 from .params import ApiError
 from .store import JSON
 from .world import World
@@ -67,13 +68,13 @@ def _unblock_on_write(world: World, user: JSON, chat: JSON) -> None:
 
 def send_text(world: World, user_id: int, text: str, *, chat_id: int | None = None,
               reply_to_message_id: int | None = None) -> JSON:
-    """The user sends a text (commands such as ``/start p_5`` get bot_command entities)."""
+    """The user sends a text (commands such as ``/start p_5`` and links get their entities)."""
     user, chat = user_of(world, user_id), chat_for(world, user_id, chat_id)
     if not text.strip():
         raise ApiError(400, "empty text")
     _unblock_on_write(world, user, chat)
     content: JSON = {**_reply(world, chat, reply_to_message_id), "text": text}
-    entities = command_entities(text)
+    entities = detected_entities(text)
     if entities:
         content["entities"] = entities
     message = world.store.new_message(chat, None if chat["type"] == "channel" else user, content)
@@ -116,6 +117,32 @@ def set_blocked(world: World, user_id: int, blocked: bool) -> None:
         "chat": world.store.chats[user_id], "from": user, "date": world.clock.unix_now(),
         "old_chat_member": _member(bot, old), "new_chat_member": _member(bot, new),
     })
+
+
+def set_bot_admin(world: World, user_id: int, chat_id: int, admin: bool) -> JSON:
+    """The chat's owner makes the bot an administrator (or takes it back), as in Telegram's app.
+
+    The bot hears it as Telegram tells it: a ``my_chat_member`` update from that user, with
+    its old and new ChatMember (an administrator's rights included); getChat and
+    getChatMember answer the same from then on.
+    """
+    user = user_of(world, user_id)
+    chat = world.store.chats.get(chat_id)
+    if chat is None or chat["type"] not in ("channel", "group"):
+        raise ApiError(404, f"no channel or group {chat_id}")
+    meta = world.store.chat_meta[chat_id]
+    if meta.get("owner_id") != user_id:
+        raise ApiError(403, "only the owner of this chat can change its administrators")
+    if bool(meta.get("bot_admin")) == admin:
+        return chat
+    bot_id = world.settings.bot_id
+    old = member_status(world, chat, bot_id)
+    world.store.set_bot_admin(chat_id, admin)
+    world.updates.push("my_chat_member", {
+        "chat": chat, "from": user, "date": world.clock.unix_now(),
+        "old_chat_member": old, "new_chat_member": member_status(world, chat, bot_id),
+    })
+    return chat
 
 
 def _member(user: JSON, status: str) -> JSON:

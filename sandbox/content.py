@@ -23,22 +23,53 @@ BUTTON_ACTIONS = (
 )
 PARSERS = {"HTML": parse_html, "MARKDOWNV2": parse_markdown_v2, "MARKDOWN": parse_markdown}
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
+# Links Telegram marks in any message text: with a scheme, or t.me / telegram.me without one.
+_URL = re.compile(r"(?<![\w@/.])(https?://|(?:t|telegram)\.me/)[^\s<>\"]+", re.IGNORECASE)
+_URL_TAIL = ".,;:!?)]}'"
+# Entities inside which Telegram detects nothing more: links already, code.
+_OPAQUE = {"url", "text_link", "code", "pre", "bot_command", "email", "text_mention", "mention"}
 
 
 def formatted(text: str | None, parse_mode: str | None, entities: Any) -> tuple[str, list[JSON]]:
     """Text and entities after applying the parse mode (HTML is checked like Telegram)."""
     text = text or ""
     if entities:
-        return text, list(entities)
+        return text, with_detected(text, list(entities))
     if not parse_mode:
-        return text, []
+        return text, with_detected(text, [])
     parser = PARSERS.get(parse_mode.upper())
     if parser is None:
         raise bad_request(f"unsupported parse_mode {parse_mode!r}")
     try:
-        return parser(text)
+        plain, parsed = parser(text)
     except HtmlError as err:
         raise bad_request(f"can't parse entities: {err}") from err
+    return plain, with_detected(plain, parsed)
+
+
+def detected_entities(text: str) -> list[JSON]:
+    """``url`` and ``bot_command`` entities Telegram finds by itself in a message's text.
+
+    Telegram marks them in every message, a bot's included, whatever the parse mode:
+    that is what makes a plain ``https://t.me/<bot>?start=…`` or ``/post`` tappable.
+    """
+    found = command_entities(text)
+    for match in _URL.finditer(text):
+        link = match.group().rstrip(_URL_TAIL)
+        if len(link) > len(match.group(1)):
+            found.append({"type": "url", "offset": utf16_len(text[: match.start()]),
+                          "length": utf16_len(link)})
+    return found
+
+
+def with_detected(text: str, entities: list[JSON]) -> list[JSON]:
+    """``entities`` plus the detected ones that overlap no link or code entity, in offset order."""
+    taken = [(e["offset"], e["offset"] + e["length"]) for e in entities if e.get("type") in _OPAQUE]
+    extra = [e for e in detected_entities(text)
+             if not any(e["offset"] < end and start < e["offset"] + e["length"] for start, end in taken)]
+    if not extra:
+        return entities
+    return sorted([*entities, *extra], key=lambda e: (e["offset"], -e["length"]))
 
 
 def text_content(p: Params, field: str = "text") -> JSON:

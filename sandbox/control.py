@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ from .world import World
 
 Handler = Callable[[World, Request], Awaitable[Any]]
 MAX_POLL_SECONDS = 30.0
+MAX_TITLE = 128  # Telegram's limit on a channel's title
+CHANNEL_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 SAFE_INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
@@ -135,20 +138,43 @@ async def list_channels(world: World, request: Request) -> Any:
 
 
 async def create_channel(world: World, request: Request) -> Any:
-    """``{"title", "owner_id", "username"?, "bot_admin"?}`` → the new channel."""
+    """``{"title", "owner_id", "username"?, "bot_admin"?}`` → the new channel.
+
+    ``bot_admin`` defaults to true (a channel set up long ago, the bot told nothing); the
+    web chat creates channels without the bot, and its owner adds it (``/channels/{id}/admin``).
+    """
     data = await body(request)
     owner = actions.user_of(world, int(need(data, "owner_id")))
-    chat = world.store.add_channel(str(need(data, "title")), data.get("username"), owner["id"],
+    title = str(need(data, "title")).strip()
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise ApiError(400, f"the title must be 1 to {MAX_TITLE} characters")
+    username = str(data.get("username") or "").strip().lstrip("@") or None
+    if username is not None:
+        if not CHANNEL_USERNAME.match(username):
+            raise ApiError(400, "USERNAME_INVALID: 5-32 characters a-z, 0-9 and _, "
+                                "starting with a letter")
+        if world.store.resolve_chat("@" + username) is not None or any(
+                u.get("username", "").lower() == username.lower()
+                for u in [*world.store.users.values(), world.store.bot_user]):
+            raise ApiError(400, "USERNAME_OCCUPIED: this link is already taken")
+    chat = world.store.add_channel(title, username, owner["id"],
                                    bot_admin=bool(data.get("bot_admin", True)))
     return {"chat": chat}
 
 
 async def set_channel_admin(world: World, request: Request) -> Any:
-    """``{"bot_admin": bool}``: make the bot an admin of a channel, or not."""
+    """``{"bot_admin": bool, "user_id"?}``: the owner adds the bot as admin (or removes it).
+
+    The bot gets the ``my_chat_member`` update Telegram would send; ``user_id``, when
+    given, must be the owner (the web chat sends the persona's id).
+    """
     chat_id = path_int(request, "chat_id")
     if world.store.chats.get(chat_id, {}).get("type") != "channel":
         raise ApiError(404, f"no channel {chat_id}")
-    world.store.set_bot_admin(chat_id, bool((await body(request)).get("bot_admin", True)))
+    data = await body(request)
+    owner_id = world.store.chat_meta[chat_id].get("owner_id")
+    user_id = int(data["user_id"]) if data.get("user_id") not in (None, "") else owner_id
+    actions.set_bot_admin(world, user_id, chat_id, bool(data.get("bot_admin", True)))
     return {"chat_id": chat_id, "bot_admin": world.store.chat_meta[chat_id]["bot_admin"]}
 
 

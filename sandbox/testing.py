@@ -161,9 +161,15 @@ class SandboxClient:
                    "bot_admin": bot_admin}
         return (await self._call("POST", "/channels", json=payload))["chat"]
 
-    async def set_bot_admin(self, chat_id: int, admin: bool = True) -> None:
-        """Make the bot an administrator of a channel (or not)."""
-        await self._call("POST", f"/channels/{chat_id}/admin", json={"bot_admin": admin})
+    async def set_bot_admin(self, chat_id: int, admin: bool = True, *, user_id: int | None = None) -> None:
+        """The channel's owner (or ``user_id``: refused unless the owner) adds the bot as admin, or not.
+
+        The bot gets Telegram's ``my_chat_member`` update for the change.
+        """
+        payload: JSON = {"bot_admin": admin}
+        if user_id is not None:
+            payload["user_id"] = user_id
+        await self._call("POST", f"/channels/{chat_id}/admin", json=payload)
 
     async def create_group(self, title: str, member_ids: list[int]) -> JSON:
         """Create a basic group with the bot and these users."""

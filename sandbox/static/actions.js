@@ -155,6 +155,55 @@ async function toggleCommands() {
   panel.hidden = false;
 }
 
+/* ---- channels: create one, add the bot as its admin (as Telegram's apps do) --------- */
+function openNewChannel() {
+  $("channel-title").value = "";
+  $("channel-username").value = "";
+  $("new-channel-error").hidden = true;
+  $("new-channel").showModal();
+  $("channel-title").focus();
+}
+
+async function createChannel(event) {
+  event.preventDefault();
+  const title = $("channel-title").value.trim();
+  if (!title) return;
+  try {
+    const { chat } = await api("/channels", { json: { title, owner_id: state.persona.id,
+      username: $("channel-username").value.trim() || null, bot_admin: false } });
+    $("new-channel").close();
+    await loadChats();
+    await openChat(chat.id);
+    toast("Channel created. Add the bot as an admin to post cards here.");
+  } catch (err) {
+    $("new-channel-error").textContent = err.message;
+    $("new-channel-error").hidden = false;
+  }
+}
+
+/* The owner's bar over a channel: its link, and the bot's place among its admins. */
+function renderChannelBar() {
+  const chat = state.chat;
+  const owner = chat.type === "channel" && chat.owner_id === state.persona.id;
+  $("channel-bar").hidden = !owner;
+  if (!owner) return;
+  const bot = "@" + state.info.bot.username;
+  const link = chat.username ? `t.me/${chat.username} · ` : "private channel · ";
+  $("channel-info").textContent = link + (chat.bot_admin ? `${bot} is an admin` : `${bot} is not a member`);
+  $("bot-admin").textContent = chat.bot_admin ? `Remove ${bot}` : `Add ${bot} as admin`;
+}
+
+async function toggleBotAdmin() {
+  const chat = state.chat;
+  try {
+    await api(`/channels/${chat.id}/admin`, { json: { bot_admin: !chat.bot_admin, user_id: state.persona.id } });
+  } catch (err) { toast(err.message); return; }
+  await loadChats();
+  state.chat = state.chats.find((c) => c.id === chat.id) || chat;
+  renderChannelBar();
+  toast(state.chat.bot_admin ? "The bot is now an admin of this channel" : "The bot is no longer an admin here");
+}
+
 /* ---- clock ---------------------------------------------------------------------- */
 function showClock(clock) {
   const hours = Math.round(clock.offset_seconds / 3600);
@@ -195,6 +244,9 @@ function wire() {
   });
   $("block").addEventListener("click", toggleBlock);
   $("menu").addEventListener("click", toggleCommands);
+  $("new-channel-form").addEventListener("submit", createChannel);
+  $("new-channel-cancel").addEventListener("click", () => $("new-channel").close());
+  $("bot-admin").addEventListener("click", toggleBotAdmin);
   $("replying-cancel").addEventListener("click", () => { state.replyTo = null; $("replying").hidden = true; });
   for (const button of document.querySelectorAll("[data-advance]")) {
     button.addEventListener("click", () => advanceClock(Number(button.dataset.advance)));

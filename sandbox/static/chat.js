@@ -110,6 +110,8 @@ function renderChats() {
     nav.append(Render.el("button", { type: "button", text: chatTitle(chat),
       "aria-current": String(Boolean(current)), onclick: () => openChat(chat.id) }));
   }
+  nav.append(Render.el("button", { type: "button", id: "new-channel-button", class: "quiet",
+    text: "＋ Channel", title: "Create a channel", onclick: openNewChannel }));
   const open = nav.querySelector('[aria-current="true"]');
   if (open) open.scrollIntoView({ block: "nearest", inline: "nearest" });  /* on a phone the row scrolls */
 }
@@ -130,6 +132,7 @@ async function openChat(chatId) {
   $("composer").hidden = !canWrite;
   $("composer-note").hidden = canWrite;
   $("composer-note").textContent = "Only the channel's owner posts here. Press the buttons on the cards.";
+  renderChannelBar();
   if (state.poll) state.poll.abort();
   pollMessages(new AbortController());
 }
@@ -192,8 +195,21 @@ function deepLinkStart(url) {
   return null;
 }
 
-/* Deep links to our bot open its chat and send /start <payload>, as the apps do. */
+/* A t.me link to a channel the persona can see (t.me/<channel username>), or null. */
+function channelOfLink(url) {
+  try {
+    const link = new URL(url);
+    if (!["t.me", "telegram.me"].includes(link.hostname)) return null;
+    const name = link.pathname.slice(1).toLowerCase();
+    return state.chats.find((c) => c.type === "channel" && (c.username || "").toLowerCase() === name) || null;
+  } catch (err) { return null; }
+}
+
+/* Deep links to our bot open its chat and send /start <payload>, as the apps do;
+ * a link to a channel opens that channel. Anything else opens in a new tab. */
 function followDeepLink(url) {
+  const channel = channelOfLink(url);
+  if (channel) { openChat(channel.id); return true; }
   const payload = deepLinkStart(url);
   if (payload === null) return false;
   openChat(state.persona.id).then(() => sendText(payload ? `/start ${payload}` : "/start"));

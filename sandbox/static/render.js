@@ -40,7 +40,9 @@ const Render = (() => {
         outer.className = "spoiler";
         outer.addEventListener("click", () => outer.classList.add("shown"));
       } else if (entity.type === "text_link" || entity.type === "url") {
-        const href = safeUrl(entity.type === "url" ? segment : entity.url);
+        // Telegram marks "t.me/x" without a scheme as a url too: it opens as https.
+        const raw = entity.type === "url" && !/^[a-z]+:/i.test(segment) ? "https://" + segment : segment;
+        const href = safeUrl(entity.type === "url" ? raw : entity.url);
         if (href) {
           outer.href = href; outer.target = "_blank"; outer.rel = "noopener noreferrer";
           outer.addEventListener("click", (event) => {
