@@ -29,7 +29,7 @@ HANDLER_MODULES = (
     "bot.handlers.wallet_money", "bot.handlers.wallet_bills",
     "bot.handlers.common",
     "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products", "bot.handlers.shipping",
-    "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.account",
+    "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.channels", "bot.handlers.account",
     "bot.handlers.payouts", "bot.handlers.payee",
 )
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import Forbidden, NotFound
 from bot.commerce.money import clean_text
+from bot.commerce.outbox import notify
 from bot.store.enums import MerchantStatus
 from bot.store.models import Merchant, MerchantChannel, PostedCard, Product
 from bot.store.sql import insert_ignore
@@ -61,6 +62,43 @@ async def link_channel(
     session.add(channel)
     await session.flush()
     return channel
+
+
+async def bot_promoted(
+    session: AsyncSession, *, owner_id: int, chat_id: int, title: str, language: str, now: dt.datetime,
+    key: str,
+) -> MerchantChannel | None:
+    """Telegram says ``owner_id`` made the bot an admin of a chat: link it to their approved shop.
+
+    Adding the bot is how Telegram's apps ask for it, so the merchant need not also
+    type /linkchannel. They are told either way (``key``: the update, so a replay tells
+    them once): linked, or why not (only an approved shop posts cards).
+    """
+    merchant = await session.scalar(select(Merchant).where(Merchant.owner_id == owner_id))
+    if merchant is None or merchant.status != MerchantStatus.APPROVED:
+        await notify(session, chat_id=owner_id, kind="channel_not_linked", now=now, dedupe_key=key,
+                     title=title)
+        return None
+    channel = await link_channel(session, merchant=merchant, chat_id=chat_id, title=title, language=language,
+                                 now=now)
+    await notify(session, chat_id=owner_id, kind="channel_linked", now=now, dedupe_key=key,
+                 title=channel.title)
+    return channel
+
+
+async def bot_demoted(session: AsyncSession, *, chat_id: int, now: dt.datetime, key: str) -> int:
+    """The bot is no longer an admin of a chat: tell each shop that linked it; how many were told.
+
+    The link stays (Telegram refuses the posts, and the merchant may add the bot back).
+    """
+    linked = (await session.execute(
+        select(MerchantChannel.title, Merchant.owner_id)
+        .join(Merchant, Merchant.id == MerchantChannel.merchant_id)
+        .where(MerchantChannel.chat_id == chat_id))).all()
+    for title, owner_id in linked:
+        await notify(session, chat_id=owner_id, kind="channel_lost", now=now, dedupe_key=f"{key}:{owner_id}",
+                     title=title)
+    return len(linked)
 
 
 async def merchant_channels(session: AsyncSession, *, merchant_id: int) -> list[MerchantChannel]:

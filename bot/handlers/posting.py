@@ -66,7 +66,8 @@ async def link_channel(update: Update, context: ShopContext) -> None:
     merchant_ok = await as_merchant(update, context, lambda _s, m: _noop(m))
     t, args = context.t, context.args or []
     if len(args) != 1 or not _CHAT_REF.match(args[0]):
-        await say(update, t("Usage: /linkchannel @channel_name (or the chat's numeric id)."))
+        await say(update, t("Usage: /linkchannel @channel_name (or the chat's numeric id). "
+                            "Or add me to the channel as an admin: then I link it by myself."))
         return
     ref: str | int = args[0] if args[0].startswith("@") else int(args[0])
     try:
@@ -124,7 +125,8 @@ async def pick(update: Update, context: ShopContext) -> None:
     if channels:
         text += "\n\n" + t("Or post the card to a linked chat:")
     else:
-        text += "\n\n" + t("To post into a channel or group, link it first with /linkchannel @name.")
+        text += "\n\n" + t("To post into a channel or group, add me there as an admin "
+                           "(then I link it by myself), or link it with /linkchannel @name.")
     rows = [[button(c.title[:40], POST_TO, product.id, c.id)] for c in channels]
     markup = InlineKeyboardMarkup(rows) if rows else None
     await say(update, text, parse_mode=ParseMode.HTML, reply_markup=markup)  # the title is escaped

@@ -59,7 +59,8 @@ async def test_linking_needs_the_bot_and_the_merchant_to_be_admins_there(shop):
         "I can't see that chat. Add me there as an admin first."]
     for bad in ("/linkchannel", "/linkchannel <b>x</b>", "/linkchannel @a b"):
         assert texts(await chat.send(bad)) == [
-            "Usage: /linkchannel @channel_name (or the chat's numeric id)."]
+            "Usage: /linkchannel @channel_name (or the chat's numeric id). "
+            "Or add me to the channel as an admin: then I link it by myself."]
     assert await _rows(shop, MerchantChannel) == []
 
 
