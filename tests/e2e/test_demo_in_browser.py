@@ -17,58 +17,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 
 from bot.commerce.rules import Rules
 from bot.config import Settings
 from bot.demo import Demo
 from bot.demo_data import SHOPS
 from tests.e2e.conftest import PHONE
+from tests.e2e.webchat import WAIT, WebChat
 
 ALEX, BAO = 1002, 2002
-WAIT = 20_000  # ms: the bot answers within a second or two; the slack is for a busy CI machine
 SCARF = next(p for s in SHOPS if s.owner_id == BAO for p in s.products if p.title == "Wool scarf")
-
-
-class WebChat:
-    """The sandbox's web chat in one tab, with the few gestures the story needs."""
-
-    def __init__(self, page: Page, shots: Path) -> None:
-        self.page, self.shots, self.count = page, shots, 0
-        self.errors: list[str] = []  # the web chat's own script errors and failed loads
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
-
-    def be(self, persona: int) -> None:
-        self.page.select_option("#persona", str(persona))
-        self.open("@")
-
-    def open(self, chat: str) -> None:
-        self.page.locator("#chats button", has_text=chat).click()
-
-    def send(self, text: str) -> None:
-        self.page.fill("#text", text)
-        self.page.click("#send")
-
-    def message(self, text: str | re.Pattern[str]):  # type: ignore[no-untyped-def]
-        """The newest bubble containing ``text``, once it is shown."""
-        bubble = self.page.locator("article.msg", has_text=text).last
-        expect(bubble).to_be_visible(timeout=WAIT)
-        return bubble
-
-    def press(self, text: str, button: str) -> None:
-        self.message(text).locator("button", has_text=button).click()
-
-    def toast(self, text: str) -> None:
-        expect(self.page.locator("#toast:not([hidden])")).to_contain_text(text, timeout=WAIT)
-
-    def shot(self, name: str) -> Path:
-        """A screenshot of the tab, without a toast left over from an earlier step."""
-        self.page.evaluate("document.getElementById('toast').hidden = true")
-        self.count += 1
-        path = self.shots / f"{self.count:02d}-{name}.png"
-        self.page.screenshot(path=str(path))
-        return path
 
 
 def _channel_posts(demo: Demo, chat_id: int) -> list[dict]:
