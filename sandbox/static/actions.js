@@ -235,6 +235,13 @@ function wire() {
     sendText(text);
   });
   $("text").addEventListener("input", onTyping);
+  $("text").addEventListener("keydown", (event) => {
+    // Enter sends, Shift+Enter is a new line (an address is three lines), as in Telegram's apps.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
   $("photo").addEventListener("change", (event) => {
     if (event.target.files[0]) sendPhoto(event.target.files[0]);
     event.target.value = "";

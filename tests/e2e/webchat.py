@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 WAIT = 20_000  # ms: the bot answers within a second or two; the slack is for a busy CI machine
 
@@ -49,3 +49,37 @@ class WebChat:
         path = self.shots / f"{self.count:02d}-{name}.png"
         self.page.screenshot(path=str(path))
         return path
+
+    def new_user(self, first_name: str, language: str) -> None:
+        """"New user…" in the persona menu; its two prompts answered (name, then language)."""
+        answers = iter([first_name, language])
+
+        def answer(dialog: Dialog) -> None:
+            dialog.accept(next(answers, ""))
+
+        self.page.on("dialog", answer)
+        try:
+            self.page.select_option("#persona", "new")
+            expect(self.page.locator("#persona option:checked")).to_contain_text(first_name, timeout=WAIT)
+        finally:
+            self.page.remove_listener("dialog", answer)
+
+    def send_photo(self, png: bytes, caption: str = "") -> None:
+        """The 📎 button: a photo (with the text box as its caption)."""
+        self.page.fill("#text", caption)
+        self.page.set_input_files("#photo", files=[{"name": "photo.png", "mimeType": "image/png",
+                                                    "buffer": png}])
+
+    def create_channel(self, title: str, username: str) -> None:
+        """"＋ Channel": name it and give it a public link; the new channel opens."""
+        self.page.click("#new-channel-button")
+        self.page.fill("#channel-title", title)
+        self.page.fill("#channel-username", username)
+        self.page.click("#new-channel-create")
+        expect(self.page.locator("#chats button[aria-current='true']")).to_contain_text(title, timeout=WAIT)
+
+    def add_bot_as_admin(self) -> None:
+        """In the open channel (its owner's view): add the bot as an administrator."""
+        expect(self.page.locator("#channel-info")).to_contain_text("is not a member")
+        self.page.click("#bot-admin")
+        expect(self.page.locator("#channel-info")).to_contain_text("is an admin", timeout=WAIT)
