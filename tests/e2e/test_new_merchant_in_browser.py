@@ -1,6 +1,7 @@
 """A new merchant, from nothing to a sale, in a real browser, in English and in Chinese.
 
-A "New user" of the web chat applies with /apply, the admin approves, the new
+A "New user" of the web chat applies with /apply (with the payout account and
+its holder's name), the admin approves, the new
 merchant adds a product with a photo, creates a channel in the web chat and
 adds the bot as its admin (the bot links it by itself and says so), posts the
 card there with /post; a buyer opens the channel, taps Buy, gives a delivery
@@ -40,13 +41,17 @@ class Cast:
     buyer: int
     address: str
     paid_page: str  # the gateway's checkout page speaks the payer's language too
+    payee: str  # where the shop is paid: an Alipay logon id
+    holder: str
 
 
 CASTS = [
     Cast("en", "Lin", "Clay Corner", "Clay Corner News", "clay_corner_news", "Tea bowl", "88.00", 1002,
-         "Alex Chen\n13800138000\n88 Nanjing Road, Shanghai", "Payment received"),
+         "Alex Chen\n13800138000\n88 Nanjing Road, Shanghai", "Payment received",
+         "lin@clay.example", "Lin Wei"),
     Cast("zh", "王芳", "芳的茶具", "芳的茶具频道", "fang_teaware", "青瓷茶杯", "66.00", 1001,
-         "林玲\n13900139000\n上海市黄浦区南京东路88号", "已收到付款"),
+         "林玲\n13900139000\n上海市黄浦区南京东路88号", "已收到付款",
+         "13600136000", "王芳"),
 ]
 
 
@@ -68,6 +73,12 @@ def new_merchant_sells(chat: WebChat, context: BrowserContext, cast: Cast, t: Tr
     chat.send("Hand-thrown tea ware.")
     chat.message(said(t, "How can buyers reach you? (a phone number, an email or a @username)"))
     chat.send("13700137000")
+    chat.message(said(t, "Where should we pay you? Your Alipay account: the email address or the "
+                         "mainland mobile number you log in with."))
+    chat.send(cast.payee)
+    chat.message(said(t, "The account holder's real name, as Alipay shows it? "
+                         "Payouts to another name are refused."))
+    chat.send(cast.holder)
     chat.message(said(t, "Thanks! Your application for <b>{name}</b> is waiting for an admin's review. "
                          "We'll tell you here."))
     merchant = chat.page.locator("#persona").input_value()
