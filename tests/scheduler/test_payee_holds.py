@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -81,6 +83,9 @@ async def test_a_shop_without_an_account_is_not_paid_until_it_sets_one_and_the_h
     merchant = await desk.db.run(lambda s: s.get(Merchant, shop.id))
     assert (merchant.payout_held_until, merchant.payout_carried_since) == (None, None)
     await desk.assert_statements_add_up(shop.id)
+    text = await desk.db.run(lambda s: withdrawals.payouts_csv(s, merchant_id=shop.id))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {(r["payee"], r["held_since"]) for r in rows} == {("139****9000", paid.held_since)}
 
 
 async def test_a_change_after_a_payout_is_made_never_redirects_it(desk):

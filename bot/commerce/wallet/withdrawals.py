@@ -133,20 +133,24 @@ async def payouts_csv(session: AsyncSession, *, merchant_id: int) -> str:
 
     The first row of a payout is the balance carried into it; then each
     settled order (gross, refunded by its settlement, fee — per order, rounded
-    half up to the fen — and what it added) and each adjustment.
+    half up to the fen — and what it added) and each adjustment. Every row
+    names the payee (masked) and, when cycles were held before it (no
+    account, or one just changed), the first of them.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["payout_id", "cycle", "out_biz_no", "state", "payout_amount", "created_at", "line",
                      "reference", "order_id", "order_gross", "refunded_by_settlement", "platform_fee",
-                     "from_deposit", "amount"])
+                     "from_deposit", "amount", "payee", "held_since"])
     for payout, carried, lines in await statements.payout_statements(session, merchant_id=merchant_id):
         base = [payout.id, payout.cycle, payout.out_biz_no, payout.state, _yuan(payout.amount_fen),
                 payout.created_at.isoformat()]
-        writer.writerow([*base, "carried", "", "", "", "", "", "", _yuan(carried)])
+        # Where it went (masked), and the first cycle it carries whose payout a missing or new account held.
+        tail = [payees.mask_account(payout.payee_account or ""), payout.held_since or ""]
+        writer.writerow([*base, "carried", "", "", "", "", "", "", _yuan(carried), *tail])
         for line in lines:
             writer.writerow([*base, line.kind, line.reference, line.order_id or "",
                              *("" if v is None else _yuan(v)
                                for v in (line.gross_fen, line.refunded_fen, line.fee_fen, line.deposit_fen)),
-                             _yuan(line.amount_fen)])
+                             _yuan(line.amount_fen), *tail])
     return buffer.getvalue()
