@@ -16,7 +16,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from bot.demo import CONSOLE_OPERATOR, CONSOLE_PASSWORD, Demo
 from tests.e2e.conftest import PHONE
-from tests.e2e.test_demo_in_browser import ALEX, BAO, WAIT, WebChat
+from tests.e2e.test_demo_in_browser import ALEX, BAO
+from tests.e2e.webchat import WAIT, WebChat
 
 WIDE = {"width": 1280, "height": 900}
 
@@ -36,7 +37,9 @@ def test_operator_decides_in_the_console_and_merchants_are_told(demo: Demo, brow
     chat.send("/apply")
     chat.press("enterprise or an individual", "Individual")
     answers = (("Your shop's name?", "Alex's Kites"), ("Describe your shop", "Kites and string"),
-               ("How can buyers reach you?", "@alex_buys"))
+               ("How can buyers reach you?", "@alex_buys"),
+               ("Where should we pay you?", "alex@kites.example"),  # /apply asks where the shop is paid
+               ("The account holder's real name", "Alex Chen"))
     for question, answer in answers:
         chat.message(question)  # each answer once it is asked for, as a person types
         chat.send(answer)
