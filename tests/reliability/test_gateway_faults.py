@@ -24,7 +24,6 @@ from sqlalchemy import func, select, update
 from bot.commerce import ledger, refunds
 from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.payments import out_trade_no_for
-from bot.commerce.settlement import payee_of
 from bot.payments.syncing import sync_unpaid
 from bot.store.enums import OrderState, PaymentState, PayoutState, RefundState
 from bot.store.models import Merchant, OutboxMessage, Payment, Payout, Refund
@@ -223,7 +222,8 @@ async def test_payouts_through_a_failing_gateway_are_paid_once_each(db, bench: B
     async with db.transaction() as s:
         lost = await s.scalar(select(Payout).where(Payout.merchant_id == shops[0].id))
     answer = await bench.gateway.transfer(out_biz_no=lost.out_biz_no, amount_fen=lost.amount_fen,
-                                          payee=payee_of(shops[0]), title="payout", payee_name=shops[0].name)
+                                          payee=lost.payee_account, title="payout",
+                                          payee_name=lost.payee_name)
     assert answer.ok
     bench.gw.settings.error_5xx_rate = 0.5
 
