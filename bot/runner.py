@@ -21,7 +21,7 @@ from telegram.request import HTTPXRequest
 from bot.app import build_application
 from bot.config import Settings
 from bot.dispatcher import run_dispatcher
-from bot.handlers.common import publish_commands
+from bot.handlers.menus import publish_menus
 from bot.handlers.posting import refresh_cards
 from bot.payments.alipay import gateway_from_settings
 from bot.services import Services, build_services
@@ -60,7 +60,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with application:
         await application.start()
-        await publish_commands(application.bot, services.catalogs)
+        await publish_menus(application.bot, services)
         if webhook:
             await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
                                               allowed_updates=Update.ALL_TYPES)

@@ -60,7 +60,7 @@ async def create_product(
 ) -> Product:
     """Add a product to an approved merchant's catalog."""
     if merchant.status != MerchantStatus.APPROVED:
-        raise Forbidden(role="merchant")
+        raise Forbidden(role="merchant", status=merchant.status)
     product = Product(
         merchant_id=merchant.id,
         title=validate_title(draft.title, rules),

@@ -54,7 +54,7 @@ async def approved_merchant_of(session: AsyncSession, owner_id: int) -> Merchant
     """The user's shop, which must be approved: the gate for merchant commands."""
     merchant = await merchant_of(session, owner_id)
     if merchant is None or merchant.status != MerchantStatus.APPROVED:
-        raise Forbidden(role="merchant")
+        raise Forbidden(role="merchant", status=merchant.status if merchant else None)
     return merchant
 
 

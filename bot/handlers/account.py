@@ -224,7 +224,7 @@ async def show_stats(update: Update, context: ShopContext) -> None:
         figures = await services.run(lambda s: _stats(s, None, now))
         parts.append(_figures(t("The whole platform:"), figures, t))
     if not parts:
-        raise Forbidden(role="merchant")
+        raise Forbidden(role="merchant", status=merchant.status if merchant else None)
     await say(update, "\n\n".join(parts))
 
 

@@ -35,6 +35,7 @@ from bot.commerce import directory, merchants, outbox, verification
 from bot.commerce.errors import IllegalTransition
 from bot.context import ShopContext
 from bot.handlers.errors import SHOP_STATES, answers_errors
+from bot.handlers.menus import refresh_menu
 from bot.handlers.merchant import button, button_id, conversation, require_admin, say
 from bot.i18n import Translator
 from bot.notices import Notice, RenderContext, renderer
@@ -132,6 +133,7 @@ async def approve(update: Update, context: ShopContext) -> None:
     done = "{name} is verified and approved, and may sell now." if verified else \
         "{name} is approved and may sell now."
     await say(update, context.t(done, name=merchant.name))
+    await refresh_menu(context.bot, context.services, merchant.owner_id)
 
 
 @answers_errors
@@ -166,6 +168,7 @@ async def got_reason(update: Update, context: ShopContext) -> int:
     context.user_data.pop("ask", None)
     done = "{name} is rejected." if action == REJECT else "{name} is suspended: its cards stop selling now."
     await say(update, context.t(done, name=merchant.name))
+    await refresh_menu(context.bot, context.services, merchant.owner_id)
     if action == SUSPEND:  # checkout pages opened before stay payable until their trades are closed
         await close_trades(context.services, merchant_id=merchant_id)
     return ConversationHandler.END

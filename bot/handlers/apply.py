@@ -26,6 +26,7 @@ from bot.commerce import merchants, payees, verification
 from bot.commerce.money import clean_text
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
+from bot.handlers.menus import refresh_menu
 from bot.handlers.merchant import button, conversation, decoded_args, say
 from bot.payments import registry
 from bot.store.enums import MerchantKind, MerchantStatus
@@ -147,6 +148,7 @@ async def submit(update: Update, context: ShopContext, registration_no: str | No
     context.user_data.pop("apply", None)
     name = html.escape(merchant.name)
     if merchant.status == MerchantStatus.APPROVED:
+        await refresh_menu(context.bot, services, user_id)
         text = context.t("Your shop <b>{name}</b> is open. Add a product with /newproduct.", name=name)
     else:
         text = context.t("Thanks! Your application for <b>{name}</b> is waiting for an admin's review. "

@@ -1,4 +1,4 @@
-"""What every user meets: first contact, /start, /help, /language.
+"""What every user meets: first contact, /start, /help (by role: ``bot.handlers.menus``), /language.
 
 One pre-handler runs before all others: it drops a Telegram update that was
 already processed (a webhook redelivery, or the same update reaching two
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -20,9 +21,9 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.commerce import arrivals, users
+from bot.commerce import arrivals, roles, users
 from bot.context import ShopContext
-from bot.i18n import Catalogs, Translator
+from bot.handlers import menus
 from bot.store.groupcommit import GroupCommit
 
 SET_LANGUAGE = callbacks.action("lang")
@@ -55,13 +56,23 @@ def records_own_arrival(application: Application, pattern: re.Pattern[str]) -> N
 
 
 def arrival_of(update: Update, context: ShopContext) -> arrivals.Arrival:
-    """The update's id, and its sender unless this process already knows them."""
+    """The update's id, and its sender unless this process already knows them and their language.
+
+    Telegram gives the user's language with each update: when it differs from the one
+    last seen here, the sender is recorded again, so their stored language follows it
+    (unless they chose one with /language).
+    """
     user = update.effective_user
-    known = context.user_data is not None and "lang" in context.user_data
     sender = None
-    if user is not None and not known:
-        sender = users.Person(user.id, user.first_name or "", user.username, users.pick_language(
-            user.language_code, context.services.settings.default_language))
+    if user is not None:
+        told = users.telegram_language(user.language_code)
+        data = context.user_data
+        known = data is not None and "lang" in data and (told is None or data.get("told") == told)
+        if not known:
+            sender = users.Person(user.id, user.first_name or "", user.username, told,
+                                  context.services.settings.default_language)
+            if data is not None:
+                data["told"] = told
     return arrivals.Arrival(update.update_id, sender)
 
 
@@ -109,37 +120,25 @@ async def remember_update(update: Update, context: ShopContext) -> None:
         raise ApplicationHandlerStop
 
 
-# What everyone can do: listed by /start and /help, and in Telegram's command menu.
-COMMANDS = (
-    ("orders", "your orders"),
-    ("addresses", "your delivery addresses"),
-    ("wallet", "your wallet: top up, send, pay bills"),
-    ("following", "shops you follow"),
-    ("apply", "open a shop"),
-    ("language", "change language"),
-)
+async def _standing(update: Update, context: ShopContext) -> roles.Standing:
+    services, user_id = context.services, update.effective_user.id
+    return await services.run(lambda s: roles.standing_of(s, user_id, admin_ids=services.admin_ids))
 
 
 async def start(update: Update, context: ShopContext) -> None:
-    """Greet the user and say what the bot can do."""
+    """Greet the user and say what they can do here (their roles' commands)."""
     t = context.t
+    text = t("Welcome to Shopbot! Open a product card to buy, or try these:")
     await update.effective_message.reply_text(
-        t("Welcome to Shopbot! Open a product card to buy, or try these:")
-        + "".join(f"\n/{command} — {t(about)}" for command, about in COMMANDS)
-    )
-
-
-async def publish_commands(bot: Bot, catalogs: Catalogs) -> None:
-    """Fill Telegram's command menu, in English and in every language with a catalog."""
-    for lang in catalogs:
-        t = Translator(lang, catalogs)
-        menu = [BotCommand(command, t(about)) for command, about in COMMANDS]
-        await bot.set_my_commands(menu, language_code=None if lang == "en" else lang)
+        f"{text}\n\n{menus.help_text(await _standing(update, context), t)}", parse_mode=ParseMode.HTML)
 
 
 async def help_command(update: Update, context: ShopContext) -> None:
-    """The same overview as /start."""
-    await start(update, context)
+    """/help: what this user can do, one section per role, in their language."""
+    t = context.t
+    text = t("Here is what you can do:")
+    await update.effective_message.reply_text(
+        f"{text}\n\n{menus.help_text(await _standing(update, context), t)}", parse_mode=ParseMode.HTML)
 
 
 async def language(update: Update, context: ShopContext) -> None:

@@ -69,6 +69,27 @@ RULES = {
 }
 
 
+# A command or button of a role the user does not have: why, and what to do (by role and shop status).
+ROLE_REFUSALS = {
+    ("merchant", None): "Only approved shops can do this. Open yours with /apply.",
+    ("merchant", "pending"): "Your shop is still waiting for an admin's review: you can do this once it is "
+                             "approved. We'll tell you here.",
+    ("merchant", "rejected"): "Your shop application was rejected, so you can't do this. You may apply "
+                              "again with /apply.",
+    ("merchant", "suspended"): "Your shop is suspended, so you can't do this now. "
+                               "Please contact the platform.",
+    ("admin", None): "Only the platform's admins can do this. /help lists what you can do.",
+}
+
+
+def _role_refusal(error: CommerceError) -> str | None:
+    """The refusal for a missing role, if that is what ``error`` is."""
+    role, status = error.params.get("role"), error.params.get("status")
+    if error.code != "forbidden" or role not in ("merchant", "admin"):
+        return None
+    return ROLE_REFUSALS.get((role, status)) or ROLE_REFUSALS[(role, None)]
+
+
 # A button whose action no longer applies: the object's present state, named as what it is.
 STATE_NOW = {
     "order": "Order #{id} is now: {state}. That button no longer applies.",
@@ -104,6 +125,8 @@ def describe(error: CommerceError, t: Translator) -> str:
         return t(PAYEE_STATES.get(str(error.params.get("state")), PAYEE_STATES["stale"]))
     if isinstance(error, IllegalTransition) and error.params.get("what") in STATE_NOW:
         return _state_now(error, t)
+    if (refusal := _role_refusal(error)) is not None:
+        return t(refusal)
     params = dict(error.params)
     for key in ("required_fen", "held_fen", "max_fen"):
         if key in params:

@@ -54,7 +54,9 @@ class User(SQLModel, table=True):
     id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     username: str | None = Field(default=None, max_length=64)
     first_name: str = Field(default="", max_length=128)
+    # Telegram's language from the user's latest update, unless they chose one with /language.
     language: str = Field(default="zh", max_length=8)
+    language_chosen: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     blocked: bool = False
     created_at: dt.datetime = _ts()
 

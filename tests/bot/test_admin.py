@@ -16,6 +16,8 @@ from tests.factories import make_product, make_user, place
 from tests.reliability.helpers_a import say
 from tests.telegram import texts
 
+ADMINS_ONLY = "Only the platform's admins can do this. /help lists what you can do."
+
 
 async def _merchant_of(shop, owner_id: int) -> Merchant | None:
     async with shop.services.db.transaction() as s:
@@ -164,7 +166,7 @@ async def test_suspending_a_shop_stops_its_cards_selling_at_once(shop):
 async def test_admin_commands_are_refused_to_everyone_else(shop, command):
     await shop_owner(shop, 2007)
     for chat in (shop.chat(2007, lang="en"), shop.chat(2008, lang="en")):
-        assert texts(await chat.send(command)) == ["You can't do that."]
+        assert texts(await chat.send(command)) == [ADMINS_ONLY]
 
 
 async def test_admin_buttons_pressed_by_a_non_admin_change_nothing(shop):
@@ -174,7 +176,7 @@ async def test_admin_buttons_pressed_by_a_non_admin_change_nothing(shop):
     intruder = shop.chat(2010, lang="en")
     for data in (f"app_ok:{merchant.id}", f"app_no:{merchant.id}", f"m_suspend:{merchant.id}",
                  f"m_reinstate:{merchant.id}"):
-        assert texts(await intruder.press(data)) == ["You can't do that."]
+        assert texts(await intruder.press(data)) == [ADMINS_ONLY]
     assert texts(await intruder.send("a reason")) == []
     assert (await _merchant_of(shop, 2009)).status == MerchantStatus.PENDING
     async with shop.services.db.transaction() as s:
@@ -185,7 +187,8 @@ async def test_admin_sees_platform_stats_and_others_are_refused(shop):
     admin = shop.chat(ADMIN_ID, lang="en")
     figures = await admin.send("/stats")
     assert "The whole platform:" in texts(figures)[0] and "Last 30 days" in texts(figures)[0]
-    assert texts(await shop.chat(2011, lang="en").send("/stats")) == ["You can't do that."]
+    assert texts(await shop.chat(2011, lang="en").send("/stats")) == [
+        "Only approved shops can do this. Open yours with /apply."]
 
 
 async def test_admin_approves_from_the_notice_and_the_applicant_hears_of_it(shop):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from telegram import Update
 
 from bot.store.models import User
+from tests.bot.buyer_helpers import drain, sent_to
+from tests.bot.test_admin import apply_as_individual
+from tests.conftest import ADMIN_ID
+from tests.factories import make_user
 from tests.telegram import texts
 
 
@@ -48,15 +50,41 @@ async def test_forged_language_button_is_refused(shop):
         assert [(c.method, c.text) for c in answer] == [("answerCallbackQuery", "此按钮已失效。")]
 
 
-async def test_the_command_menu_is_published_in_each_language(shop):
-    from bot.handlers.common import publish_commands
+async def test_the_language_telegram_gives_with_each_update_wins_over_the_stored_one(shop):
+    await make_user(shop.services.db, user_id=1003, language="zh")  # stored long ago, in Chinese
+    chat = shop.chat(1003, lang="en-US")  # the app now speaks English
+    assert "Welcome to Shopbot" in texts(await chat.send("/start"))[0]
+    assert await _language(shop, 1003) == "en"
+    chat.language_code = "zh-hans"  # switched back, in the same process
+    assert "欢迎使用 Shopbot" in texts(await chat.send("/start"))[0]
+    assert await _language(shop, 1003) == "zh"
+    chat.language_code = ""  # an update without a language: the stored one stays
+    shop.app.drop_user_data(1003)
+    assert "欢迎使用 Shopbot" in texts(await chat.send("/start"))[0]
 
-    await publish_commands(shop.app.bot, shop.services.catalogs)
 
-    menus = {c.params.get("language_code"): c.params["commands"]
-             for c in shop.telegram.calls if c.method == "setMyCommands"}
-    menus = {lang: json.loads(m) if isinstance(m, str) else m for lang, m in menus.items()}
-    assert set(menus) == {None, "zh"}
-    assert {"command": "wallet", "description": "your wallet: top up, send, pay bills"} in menus[None]
-    assert [c["command"] for c in menus["zh"]] == [c["command"] for c in menus[None]]
-    assert all(c["description"] != e["description"] for c, e in zip(menus["zh"], menus[None], strict=True))
+async def test_a_language_chosen_with_the_buttons_stays_whatever_telegram_says(shop):
+    chat = shop.chat(1004, lang="en")
+    await chat.press_button(await chat.send("/language"), "中文")
+    shop.app.drop_user_data(1004)  # another process, or a restart
+    assert "欢迎使用 Shopbot" in texts(await chat.send("/start"))[0]
+    assert await _language(shop, 1004) == "zh"
+
+
+async def test_notices_to_an_admin_use_the_language_of_their_latest_update(shop):
+    await make_user(shop.services.db, user_id=ADMIN_ID, language="zh")
+    await shop.chat(ADMIN_ID, lang="en-GB").press("lang:7")  # any update: a stale button, even
+    await apply_as_individual(shop.chat(2001, lang="zh-hans"), name="小玲手作")
+    told = sent_to(await drain(shop), ADMIN_ID)
+    assert len(told) == 1 and told[0].text.startswith("New shop application: 小玲手作 (individual).")
+
+
+async def test_an_admin_who_never_wrote_is_told_in_the_default_language(shop):
+    await apply_as_individual(shop.chat(2001, lang="en"), name="Ling's Crafts")
+    told = sent_to(await drain(shop), ADMIN_ID)
+    assert len(told) == 1 and told[0].text.startswith("新的开店申请")
+
+
+async def _language(shop, user_id: int) -> str:
+    async with shop.services.db.transaction() as s:
+        return (await s.get(User, user_id)).language

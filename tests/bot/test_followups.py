@@ -90,7 +90,8 @@ async def test_followup_asks_for_the_text_when_none_is_given(shop):
 
 async def test_only_an_approved_merchant_may_send_followups(shop):
     await _followers(shop, 6051, lang="en")
-    assert texts(await shop.chat(6051, lang="en").send("/followup buy more")) == ["You can't do that."]
+    assert texts(await shop.chat(6051, lang="en").send("/followup buy more")) == [
+        "Only approved shops can do this. Open yours with /apply."]
 
 
 @pytest.mark.parametrize("data", ["fu_stop:424242", "fu_resume:1:2", "fu_send:1", "fu_discard:9", "fu_stop"])

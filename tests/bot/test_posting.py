@@ -66,8 +66,9 @@ async def test_linking_needs_the_bot_and_the_merchant_to_be_admins_there(shop):
 
 async def test_posting_commands_are_refused_without_a_shop(shop):
     chat = shop.chat(5003, lang="en")
-    assert texts(await chat.send("/linkchannel @meitea")) == ["You can't do that."]
-    assert texts(await chat.send("/post")) == ["You can't do that."]
+    no_shop = "Only approved shops can do this. Open yours with /apply."
+    assert texts(await chat.send("/linkchannel @meitea")) == [no_shop]
+    assert texts(await chat.send("/post")) == [no_shop]
     assert await _rows(shop, MerchantChannel) == []
 
 

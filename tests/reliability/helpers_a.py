@@ -24,6 +24,7 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 from bot import callbacks
 from bot.app import build_application
 from bot.commerce import posting, refunds
+from bot.handlers.errors import ROLE_REFUSALS
 from bot.i18n import Translator
 from bot.store.models import Merchant, Product
 from tests.conftest import ADMIN_ID
@@ -43,7 +44,7 @@ PUBLIC_MODULE_PREFIX = "bot.handlers.wallet"
 # The refusals a forged or foreign button or command may get, as English msgids.
 REFUSALS = ("You can't do that.", "This button is no longer valid.", "This is no longer available.",
             "That can't be done in this order's current state.", "This item is not on sale right now.",
-            "Sorry, sold out.")
+            "Sorry, sold out.", *ROLE_REFUSALS.values())
 EXTRA_TABLES = ("merchant_channels", "posted_cards", "payouts")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import httpx
 
 from bot.commerce import merchants
+from bot.handlers.errors import ROLE_REFUSALS
 from bot.store.enums import MerchantKind, OrderState
 from bot.store.models import Order
 from bot.web import SECRET_HEADER, build_web_app
@@ -29,6 +30,7 @@ from tests.reliability.helpers_a import (
 from tests.telegram import texts
 
 ADMIN_MODULE = "bot.handlers.admin"
+ADMIN_COMMANDS = ("applications", "merchants")
 
 
 def privileged(shop) -> list[str]:
@@ -49,14 +51,16 @@ async def test_every_privileged_command_is_refused_to_users_without_the_role(sho
                         clock=shop.clock)
     before = await snapshot(db)
     # A buyer, a stranger, a suspended merchant, an applicant still waiting for approval; two languages.
-    outsiders = [(shop.chat(world.victim), "zh"), (shop.chat(7101, lang="en"), "en"),
-                 (shop.chat(5003), "zh"), (shop.chat(5004, lang="en"), "en")]
+    outsiders = [(shop.chat(world.victim), "zh", None), (shop.chat(7101, lang="en"), "en", None),
+                 (shop.chat(5003), "zh", "suspended"), (shop.chat(5004, lang="en"), "en", "pending")]
     for command in privileged(shop):
-        for i, (chat, lang) in enumerate(outsiders):
+        for i, (chat, lang, status) in enumerate(outsiders):
             text = (f"/{command}", f"/{command} 1", f"/{command}@shopbot_demo_bot", f"/{command}")[i]
-            refused = say(shop, lang, "You can't do that.")
+            # The refusal says why: not an admin; no approved shop, or the shop waits or is suspended.
+            role = ("admin", None) if command in ADMIN_COMMANDS else ("merchant", status)
+            refused = say(shop, lang, ROLE_REFUSALS[role])
             assert texts(await chat.send(text)) == [refused], (chat.user_id, text)
-    for chat, _ in outsiders:  # no conversation was entered: plain text goes nowhere
+    for chat, _, _ in outsiders:  # no conversation was entered: plain text goes nowhere
         assert texts(await chat.send("12.50")) == []
     assert await snapshot(db) == before
 
@@ -64,14 +68,14 @@ async def test_every_privileged_command_is_refused_to_users_without_the_role(sho
 async def test_each_privileged_command_belongs_to_the_merchant_or_the_admin_and_not_the_other(shop):
     await scene(shop)
     merchant, admin = shop.chat(5001, lang="en"), shop.chat(ADMIN_ID, lang="en")
-    forbidden = say(shop, "en", "You can't do that.")
+    forbidden = {say(shop, "en", refusal) for refusal in ("You can't do that.", *ROLE_REFUSALS.values())}
     roles: dict[str, set[str]] = {}
     for command in privileged(shop):
         roles[command] = set()
         for role, chat in (("merchant", merchant), ("admin", admin)):
             said = texts(await chat.send(f"/{command}"))
             await chat.send("/cancel")  # leave any conversation the command started
-            if said and said[0] != forbidden:
+            if said and said[0] not in forbidden:
                 roles[command].add(role)
     assert all(roles.values()), f"commands nobody may use: {[c for c, r in roles.items() if not r]}"
     admin_commands = {c for c, r in roles.items() if r == {"admin"}}
@@ -123,8 +127,9 @@ async def test_a_suspended_merchants_cards_stop_selling_at_once(shop):
     assert texts(await buyer.press(f"shop:{world.merchant.id}")) == ["This is no longer available."]
     assert await count(shop.services.db, Order) == stock_before
     mei = shop.chat(5001, lang="en")
-    assert texts(await mei.send("/newproduct")) == ["You can't do that."]
-    assert texts(await mei.press(f"prod_resume:{world.product.id}")) == ["You can't do that."]
+    suspended = say(shop, "en", ROLE_REFUSALS[("merchant", "suspended")])
+    assert texts(await mei.send("/newproduct")) == [suspended]
+    assert texts(await mei.press(f"prod_resume:{world.product.id}")) == [suspended]
     # The victim's unpaid order with Mei is not cancelled by the suspension, but it cannot be paid
     # through a new checkout (see test_notifications for the pay link).
     unpaid = await shop.services.run(lambda s: s.get(Order, world.unpaid))

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.commerce import merchants
 from bot.commerce.errors import Forbidden
+from bot.handlers.errors import ROLE_REFUSALS
 from bot.store.enums import MerchantStatus
 from bot.store.models import Merchant
 from tests.bot.buyer_helpers import drain
@@ -61,7 +62,7 @@ async def test_a_rejected_individual_reapplying_as_an_enterprise_is_not_selling_
                                    "an admin's review. We'll tell you here.", name="Cheap Phones Ltd")
     shop = await _shop_of(db, 6001)
     assert (shop.status, shop.verified_at) == (MerchantStatus.PENDING, None)
-    assert texts(await chat.send("/newproduct")) == ["You can't do that."]
+    assert texts(await chat.send("/newproduct")) == [say(live, "en", ROLE_REFUSALS[("merchant", "pending")])]
     async with db.transaction() as s:
         try:
             await merchants.approved_merchant_of(s, 6001)

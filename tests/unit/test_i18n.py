@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from bot.handlers import errors
+from bot.handlers import errors, menus
 from bot.i18n import Translator, load_catalogs
 
 BOT_DIR = Path(__file__).parents[2] / "bot"
@@ -16,6 +16,9 @@ def texts_in_code() -> set[str]:
     found: set[str] = set(errors.MESSAGES.values()) | set(errors.RULES.values())
     found |= set(errors.STATE_NOW.values()) | set(errors.REFUND_STATES.values())
     found |= set(errors.SHOP_STATES.values()) | set(errors.PRODUCT_STATES.values())
+    found |= set(errors.ROLE_REFUSALS.values())
+    found |= set(menus.HEADINGS.values()) | set(menus.SHOP_WAITS.values())
+    found |= {about for commands in menus.COMMANDS.values() for _, about in commands}
     for path in BOT_DIR.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and node.args):
