@@ -87,11 +87,15 @@ def commands_key(scope: Any, language_code: str) -> str:
 
 
 def commands_for(world: World, user_id: int, language_code: str) -> list[JSON]:
-    """The menu a user sees in their chat with the bot, most specific scope first."""
+    """The menu a user sees in their chat with the bot, most specific scope first.
+
+    Within a scope: the list for the user's language (``zh-hans`` also finds ``zh``), then the one without.
+    """
     scopes = [{"type": "chat", "chat_id": user_id}, {"type": "all_private_chats"},
               {"type": "default"}]
+    languages = list(dict.fromkeys((language_code, (language_code or "")[:2], "")))
     for scope in scopes:
-        for language in (language_code, ""):
+        for language in languages:
             found = world.store.commands.get(commands_key(scope, language))
             if found:
                 return found

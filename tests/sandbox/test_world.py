@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from telegram.error import Forbidden
 
 from sandbox.testing import SandboxError, sandbox_settings, serve_sandbox
@@ -112,3 +112,19 @@ async def test_command_menu_follows_scope_and_language(sandbox, bot):
     alex = await sandbox.client.http.get("/users/1002/commands")
     assert [c["command"] for c in ling.json()["commands"]] == ["orders"]
     assert [c["command"] for c in alex.json()["commands"]] == ["start"]
+
+
+async def test_a_chat_scoped_menu_is_what_that_user_sees(sandbox, bot):
+    """An admin's or merchant's own menu (BotCommandScopeChat), by language, over everyone's."""
+    await bot.set_my_commands([BotCommand("orders", "Orders")])
+    await bot.set_my_commands([BotCommand("orders", "Orders"), BotCommand("sales", "Sales")],
+                              scope=BotCommandScopeChat(1002))
+    await bot.set_my_commands([BotCommand("orders", "订单"), BotCommand("sales", "销售")],
+                              scope=BotCommandScopeChat(1001), language_code="zh")
+    mine = await sandbox.client.http.get("/users/1002/commands")
+    assert [c["command"] for c in mine.json()["commands"]] == ["orders", "sales"]
+    ling = await sandbox.client.http.get("/users/1001/commands")
+    assert [c["description"] for c in ling.json()["commands"]] == ["订单", "销售"]
+    await bot.delete_my_commands(scope=BotCommandScopeChat(1002))
+    back = await sandbox.client.http.get("/users/1002/commands")
+    assert [c["command"] for c in back.json()["commands"]] == ["orders"]
