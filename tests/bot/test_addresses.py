@@ -306,4 +306,4 @@ async def test_merchant_marks_a_product_as_needing_no_delivery(shop, lang):
     async with shop.services.db.transaction() as s:
         assert (await s.get(type(product), product.id)).shipped is False
     stranger = shop.chat(3109, lang="en")
-    assert "can't do that" in texts(await stranger.press(f"prod_ships:{product.id}"))[0]
+    assert "Only approved shops" in texts(await stranger.press(f"prod_ships:{product.id}"))[0]
