@@ -155,8 +155,9 @@ async def balance(update: Update, context: ShopContext) -> None:
           when=when.strftime("%Y-%m-%d %H:%M"), plan=PLAN_NAMES[merchant.plan]),
     ]
     if merchant.plan == SettlementPlan.T15:
-        lines.append(t("On T+15 an order is paid out {days} days after payment.",
-                       days=settings.settlement_days_t15))
+        days = settings.settlement_days_t15
+        lines.append(t.plural("On T+15 an order is paid out {days} day after payment.",
+                              "On T+15 an order is paid out {days} days after payment.", days, days=days))
     else:
         lines.append(t("On T+0 paid orders are paid out at the next run."))
     lines += _payee_lines(merchant, t, now)
@@ -195,10 +196,12 @@ def _expected_line(t: Translator, e: timeline.Expected) -> str:
 def _figures(title: str, periods: dict[int, dict[str, int]], t: Translator) -> str:
     lines = [title]
     for days, figures in periods.items():
-        lines.append(t("Last {days} days: {opens} card opens, {taps} Buy taps, {orders} orders, "
-                       "{paid} paid, revenue {revenue}.", days=days, opens=figures["opens"],
-                       taps=figures["buy_taps"], orders=figures["orders"], paid=figures["paid_orders"],
-                       revenue=t.money(figures["revenue_fen"])))
+        opens, taps, orders = figures["opens"], figures["buy_taps"], figures["orders"]
+        lines.append(t("Last {days} days: {opens}, {taps}, {orders}, {paid} paid, revenue {revenue}.",
+                       days=days, paid=figures["paid_orders"], revenue=t.money(figures["revenue_fen"]),
+                       opens=t.plural("{count} card open", "{count} card opens", opens, count=opens),
+                       taps=t.plural("{count} Buy tap", "{count} Buy taps", taps, count=taps),
+                       orders=t.plural("{count} order", "{count} orders", orders, count=orders)))
     return "\n".join(lines)
 
 

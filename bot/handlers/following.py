@@ -63,9 +63,11 @@ async def preview(update: Update, context: ShopContext, text: str) -> None:
     awaiting.done(context.user_data)
     draft_id = update.effective_message.message_id
     context.user_data[DRAFT] = {"id": draft_id, "text": text}
-    summary = t("It will reach {count} of your {followers} followers (not those who stopped your "
-                "messages or already got {cap} this week).",
-                count=len(reach.recipients), followers=reach.followers, cap=per_week)
+    summary = t.plural("It will reach {count} of your {followers} follower (not those who stopped your "
+                       "messages or already got {cap} this week).",
+                       "It will reach {count} of your {followers} followers (not those who stopped your "
+                       "messages or already got {cap} this week).",
+                       reach.followers, count=len(reach.recipients), followers=reach.followers, cap=per_week)
     keyboard = InlineKeyboardMarkup([[button(t("Send"), FOLLOWUP_SEND, draft_id),
                                       button(t("Discard"), FOLLOWUP_DISCARD, draft_id)]])
     await update.effective_message.reply_text(

@@ -76,7 +76,9 @@ async def plan_switched(ctx: RenderContext, params: dict[str, Any]) -> Notice:
 @renderer("admin_reconciliation")
 async def admin_reconciliation(ctx: RenderContext, params: dict[str, Any]) -> Notice:
     """Tell an admin what the gateway's statement and the books disagree on."""
-    lines = [ctx.t("Reconciliation of {day}: {count} differences with the gateway's statement.",
-                   day=html.escape(str(params.get("day", ""))), count=int(params.get("count", 0)))]
+    count = int(params.get("count", 0))
+    lines = [ctx.t.plural("Reconciliation of {day}: {count} difference with the gateway's statement.",
+                          "Reconciliation of {day}: {count} differences with the gateway's statement.",
+                          count, day=html.escape(str(params.get("day", ""))), count=count)]
     lines += [html.escape(str(line)) for line in params.get("differences", [])]
     return Notice("\n".join(lines))
