@@ -17,7 +17,7 @@ import math
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import callbacks, delivery
+from bot import callbacks, delivery, states
 from bot.commerce import addresses
 from bot.commerce.orders import PlacedOrder
 from bot.i18n import Translator
@@ -139,18 +139,8 @@ def render_card(
 
 
 def state_label(state: str, t: Translator) -> str:
-    """An order state as the buyer reads it."""
-    labels = {
-        OrderState.AWAITING_PAYMENT: t("Awaiting payment"),
-        OrderState.PAID: t("Paid, waiting to be shipped"),
-        OrderState.SHIPPED: t("Shipped"),
-        OrderState.COMPLETED: t("Completed"),
-        OrderState.CANCELLED: t("Cancelled"),
-        OrderState.EXPIRED: t("Expired unpaid"),
-        OrderState.REFUND_REQUESTED: t("Refund requested"),
-        OrderState.REFUNDED: t("Refunded"),
-    }
-    return labels.get(state, state)
+    """An order state as buyer and seller read it (``bot.states``)."""
+    return states.state_name(states.ORDER, state, t)
 
 
 def minutes_left(expires_at: dt.datetime, now: dt.datetime) -> int:

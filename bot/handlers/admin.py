@@ -30,11 +30,11 @@ from telegram.ext import (
 )
 
 import bot.notice_kinds  # noqa: F401  (the plain renderer registers first, so ours below replaces it)
-from bot import callbacks
+from bot import callbacks, states
 from bot.commerce import directory, merchants, outbox, verification
 from bot.commerce.errors import IllegalTransition
 from bot.context import ShopContext
-from bot.handlers.errors import SHOP_STATES, answers_errors
+from bot.handlers.errors import answers_errors
 from bot.handlers.menus import refresh_menu
 from bot.handlers.merchant import button, button_id, conversation, require_admin, say
 from bot.i18n import Translator
@@ -66,7 +66,7 @@ def _decision(merchant: Merchant, t: Translator) -> InlineKeyboardMarkup | str:
             row.append(button(t("Verify and approve"), VERIFY, merchant.id))
         row.append(button(t("Reject"), REJECT, merchant.id))
         return InlineKeyboardMarkup([row])
-    return "\n" + t("Status: {state}", state=t(SHOP_STATES.get(merchant.status, merchant.status)))
+    return "\n" + t("Status: {state}", state=states.state_name(states.SHOP, merchant.status, t))
 
 
 def _registry_line(merchant: Merchant, t: Translator) -> str:

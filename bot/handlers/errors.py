@@ -17,7 +17,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot import cards
+from bot import states
 from bot.clock import BUSINESS_TZ
 from bot.commerce.errors import CommerceError, IllegalTransition, InvalidInput
 from bot.context import ShopContext
@@ -98,25 +98,15 @@ STATE_NOW = {
     "shop": "{name} is now: {state}. That button no longer applies.",
     "product": "{name} is now: {state}. That button no longer applies.",
 }
-REFUND_STATES = {"requested": "waiting for the seller", "approved": "approved", "rejected": "rejected",
-                 "succeeded": "refunded", "failed": "failed at the payment provider"}
-SHOP_STATES = {"pending": "waiting for review", "approved": "approved", "rejected": "rejected",
-               "suspended": "suspended"}
 PAYEE_STATES = {"unchanged": "That is already your payout account: nothing changed.",
                 "stale": "Your payout account changed since this was shown: nothing changed. See /payee."}
-PRODUCT_STATES = {"active": "on sale", "paused": "paused", "archived": "archived"}
 
 
 def _state_now(error: IllegalTransition, t: Translator) -> str:
     """Where the object of a leftover button stands now, in the user's language."""
     params = dict(error.params)
     what, state = params.pop("what"), str(params.pop("state", ""))
-    if what == "order":
-        label = cards.state_label(state, t)
-    else:
-        labels = {"refund": REFUND_STATES, "product": PRODUCT_STATES}.get(what, SHOP_STATES)
-        label = t(labels[state]) if state in labels else state
-    return t(STATE_NOW[what], state=label, **params)
+    return t(STATE_NOW[what], state=states.state_name(what, state, t), **params)
 
 
 def describe(error: CommerceError, t: Translator) -> str:

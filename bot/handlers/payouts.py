@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import callbacks
+from bot import callbacks, states
 from bot.clock import business_date
 from bot.commerce import merchants, payees
 from bot.commerce.errors import NotFound
@@ -34,15 +34,10 @@ PAYOUTS_CSV = callbacks.action("payouts_csv")
 WITHDRAW = callbacks.action("withdraw")
 
 
-def _state(t: Translator, state: str) -> str:
-    return {PayoutState.PENDING: t("on its way"), PayoutState.SUCCEEDED: t("paid"),
-            PayoutState.FAILED: t("failed")}.get(state, state)
-
-
 def _line(t: Translator, payout: Payout) -> str:
     return t("#{id} · {date} · {amount} · {state}", id=payout.id,
              date=business_date(payout.created_at).isoformat(), amount=t.money(payout.amount_fen),
-             state=_state(t, payout.state))
+             state=states.state_name(states.PAYOUT, payout.state, t))
 
 
 def _one_id(update: Update) -> int:

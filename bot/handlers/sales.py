@@ -22,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks, delivery
+from bot import callbacks, delivery, states
 from bot.commerce import addresses, catalog, orders, refunds, sales
 from bot.commerce.addresses import Delivery
 from bot.commerce.errors import Forbidden, IllegalTransition
@@ -43,12 +43,6 @@ REFUND_NO = callbacks.action("rf_no")
 FILTERS = {0: None, 1: OrderState.PAID, 2: OrderState.REFUND_REQUESTED, 3: OrderState.SHIPPED,
            4: OrderState.COMPLETED}
 FILTER_LABELS = {0: "All", 1: "To ship", 2: "Refund requests", 3: "Shipped", 4: "Completed"}
-STATE_LABELS = {
-    OrderState.AWAITING_PAYMENT: "awaiting payment", OrderState.PAID: "paid, to ship",
-    OrderState.SHIPPED: "shipped", OrderState.COMPLETED: "completed", OrderState.CANCELLED: "cancelled",
-    OrderState.EXPIRED: "expired", OrderState.REFUND_REQUESTED: "refund requested",
-    OrderState.REFUNDED: "refunded",
-}
 ANSWER = 0
 ADDRESS_SHOWN = 50  # characters of an address in the list; Ship and the new-order message show all
 
@@ -56,7 +50,7 @@ ADDRESS_SHOWN = 50  # characters of an address in the list; Ship and the new-ord
 def order_line(order: Order, title: str, t: Translator, where: Delivery | None = None) -> str:
     """One order in a list, in plain text, with where it goes (the address shortened to fit 15)."""
     line = (f"#{order.id} · {title} × {order.quantity} · {t.money(order.total_fen, order.currency)} · "
-            + t(STATE_LABELS.get(order.state, order.state)))
+            + states.state_name(states.ORDER, order.state, t))
     if where is not None and len(where.address) > ADDRESS_SHOWN:
         where = dataclasses.replace(where, address=where.address[:ADDRESS_SHOWN - 1] + "…")
     return "\n".join([line, *("   " + text for text in delivery.address_lines(where, t, html=False))])

@@ -127,7 +127,7 @@ async def test_merchant_edits_price_and_stock_and_pauses_from_the_list(shop):
     shop.services.db.initial_stock[product.id] = 9  # the merchant recounted the shelf
     assert texts(await chat.press_button(listing, "Pause")) == ["Phone X is paused."]
     assert texts(await chat.press_button(listing, "Pause")) == [  # a leftover button names the product
-        "Phone X is now: paused. That button no longer applies."]
+        "Phone X is now: Paused. That button no longer applies."]
     again = await chat.send("/products")
     assert texts(await chat.press_button(again, "Resume")) == ["Phone X is on sale again."]
     assert texts(await chat.press_button(again, "Archive")) == ["Phone X is archived."]

@@ -39,7 +39,7 @@ async def test_merchant_ships_a_paid_order_with_a_tracking_note(shop):
     chat, merchant = await shop_owner(shop, 4001)
     order_id, buyer = await paid_order(shop, merchant)
     sales = await chat.send("/sales")
-    assert f"#{order_id} · Phone X × 1 · CN¥1,299.00 · paid, to ship" in texts(sales)[0]
+    assert f"#{order_id} · Phone X × 1 · CN¥1,299.00 · Paid, waiting to be shipped" in texts(sales)[0]
     asked = await chat.press_button(sales, f"Ship #{order_id}")
     assert "Tracking note for order" in texts(asked)[-1]
     assert texts(await chat.send("x" * 301)) == ["That is too long (at most 300 characters)."]

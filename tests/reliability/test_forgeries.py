@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import callbacks, cards
+from bot import callbacks, states
 from bot.commerce import catalog
 from bot.i18n import Translator
 from bot.store.enums import OrderState
@@ -141,7 +141,7 @@ async def test_buttons_for_a_state_the_object_is_not_in_are_refused(shop):
         (buyer, f"ord_refund:{world.disputed}", order_now(world.disputed, OrderState.REFUND_REQUESTED)),
         (rival, f"ship:{world.disputed}", order_now(world.disputed, OrderState.REFUND_REQUESTED)),
         (mei, f"ship:{world.unpaid}", order_now(world.unpaid, unpaid)),  # not paid yet
-        (mei, f"prod_resume:{world.product.id}", (product_now, {"name": "Phone X", "state": "on sale"})),
+        (mei, f"prod_resume:{world.product.id}", (product_now, {"name": "Phone X", "state": "active"})),
         (rival, f"prod_pause:{world.rival_product.id}",
          (product_now, {"name": "Rival Phone", "state": "paused"})),
         (admin, f"app_ok:{world.merchant.id}", ("The application of {name} was already decided: {state}.",
@@ -151,9 +151,9 @@ async def test_buttons_for_a_state_the_object_is_not_in_are_refused(shop):
     for chat, data, (msgid, params) in attempts:
         lang = "en" if chat in (mei, admin) else "zh"
         t = Translator(lang, shop.services.catalogs)
-        if "state" in params:  # the state as that language names it
-            params = {**params, "state": cards.state_label(params["state"], t) if "Order" in msgid
-                      else t(str(params["state"]))}
+        if "state" in params:  # the state as that language names it (one function names them all)
+            what = "order" if "Order" in msgid else "shop" if "application" in msgid else "product"
+            params = {**params, "state": states.state_name(what, str(params["state"]), t)}
         expected = say(shop, lang, msgid, **params)
         assert one_refusal(await chat.press(data), {expected}) == expected, data
     assert texts(await rival.send("SF 123")) == []  # no tracking note was asked for
@@ -169,7 +169,7 @@ async def test_a_refund_approved_once_cannot_be_approved_or_rejected_again(shop)
     async with shop.services.db.transaction() as s:
         order_id = (await s.get(Refund, world.refund)).order_id
     wrong_state = say(shop, "zh", "The refund for order #{id} was already decided: {state}.", id=order_id,
-                      state=say(shop, "zh", "approved"))
+                      state=say(shop, "zh", "Approved"))
     for data in (f"rf_ok:{world.refund}", f"rf_no:{world.refund}"):  # Reject refused before asking why
         assert texts(await rival.press(data)) == [wrong_state]
     assert texts(await rival.send("changed my mind")) == []  # no reason was awaited

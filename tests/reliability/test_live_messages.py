@@ -197,10 +197,10 @@ async def test_an_application_decided_loses_approve_and_reject_where_it_is_shown
     approved = await admin.press_button([notice], t("Approve"))
     assert [c.method for c in approved] == ["answerCallbackQuery", "sendMessage"]
     calls = await drain(shop.telegram, shop.app, shop.services, shop.clock)
-    decided = t("Status: {state}", state=t("approved"))
+    decided = t("Status: {state}", state=t("Approved"))
     for message in (notice, entry):
         edit = edit_of(calls, message)
         assert decided in edit.text and "Bao &amp; Co" in edit.text and not edit.buttons()
     reject = [c for c in await admin.press(f"app_no:{merchant.id}") if c.method == "answerCallbackQuery"]
     assert reject[-1].text == say(shop, lang, "The application of {name} was already decided: {state}.",
-                                  name="Bao & Co", state=t("approved"))
+                                  name="Bao & Co", state=t("Approved"))

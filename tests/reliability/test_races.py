@@ -211,7 +211,7 @@ async def test_a_triple_tap_on_approve_refunds_once_at_the_gateway(db, live: Liv
     assert len([c for c in calls if c.method == "sendMessage"]) == 1  # "approved", once
     refused = [c.text for c in calls if c.method == "answerCallbackQuery" and c.text]
     decided = {say(bench, "zh", "The refund for order #{id} was already decided: {state}.", id=placed.id,
-                   state=say(bench, "zh", state)) for state in ("approved", "refunded")}  # sent on or not
+                   state=say(bench, "zh", state)) for state in ("Approved", "Refunded")}  # sent on or not
     assert len(refused) == 2 and set(refused) <= decided
 
 
