@@ -11,6 +11,8 @@ from tests.bot.merchant_helpers import shop_owner
 from tests.factories import make_product
 from tests.telegram import texts
 
+NO_SHOP = "Only approved shops can do this. Open yours with /apply."
+
 
 async def _products(shop) -> list[Product]:
     async with shop.services.db.transaction() as s:
@@ -108,7 +110,7 @@ async def test_bad_title_stock_and_limit_are_answered_at_their_step(shop):
 
 async def test_people_without_an_approved_shop_cannot_add_or_list_products(shop):
     for command in ("/newproduct", "/products", "/post", "/sales", "/plan", "/balance"):
-        assert texts(await shop.chat(3005, lang="en").send(command)) == ["You can't do that."]
+        assert texts(await shop.chat(3005, lang="en").send(command)) == [NO_SHOP]
     assert texts(await shop.chat(3005, lang="en").send("Tea")) == []
     assert await _count(shop) == 0
 
@@ -145,7 +147,7 @@ async def test_another_merchants_product_buttons_are_refused(shop):
         assert texts(await rival.press(f"{action}:{product.id}")) == ["You can't do that."]
     assert texts(await rival.send("1")) == []
     stranger = shop.chat(3009, lang="en")
-    assert texts(await stranger.press(f"prod_pause:{product.id}")) == ["You can't do that."]
+    assert texts(await stranger.press(f"prod_pause:{product.id}")) == [NO_SHOP]
     [saved] = await _products(shop)
     assert (saved.price_fen, saved.stock, saved.status) == (500, 4, ProductStatus.ACTIVE)
 
@@ -218,6 +220,6 @@ async def test_an_archived_products_edit_buttons_change_nothing(shop):
     listing = await chat.send("/products")
     await chat.press_button(listing, "Archive")
     await chat.press(f"prod_title:{product.id}")
-    assert texts(await chat.send("Green tea")) == ["Oolong is now: archived. That button no longer applies."]
+    assert texts(await chat.send("Green tea")) == ["Oolong is now: Archived. That button no longer applies."]
     [saved] = await _products(shop)
     assert saved.title == "Oolong"

@@ -12,6 +12,8 @@ from tests.bot.merchant_helpers import notices, shop_owner
 from tests.factories import make_product, make_user, pay, place
 from tests.telegram import texts
 
+NO_SHOP = "Only approved shops can do this. Open yours with /apply."
+
 
 async def paid_order(shop, merchant, *, title="Phone X", price_fen=129900):
     db = shop.services.db
@@ -57,7 +59,7 @@ async def test_merchant_approves_a_refund_in_chinese(shop):
     order_id, buyer = await paid_order(shop, merchant)
     refund_id = await ask_refund(shop, order_id, buyer)
     listing = await chat.press_button(await chat.send("/sales"), "退款申请")
-    assert "申请退款中" in texts(listing)[-1]
+    assert "退款申请中" in texts(listing)[-1]
     approved = await chat.press_button(listing, f"退款 #{order_id}：同意")
     assert f"已同意订单 #{order_id} 退款 ¥1,299.00" in texts(approved)[-1]
     assert (await _get(shop, Refund, refund_id)).state == RefundState.APPROVED
@@ -86,8 +88,8 @@ async def test_another_merchant_cannot_ship_or_decide_refunds(shop):
         assert texts(await rival.press(data)) == ["You can't do that."]
     assert texts(await rival.send("whatever")) == []
     buyer_chat = shop.chat(buyer, lang="en")
-    assert texts(await buyer_chat.press(f"rf_ok:{refund_id}")) == ["You can't do that."]
-    assert texts(await buyer_chat.send("/sales")) == ["You can't do that."]
+    assert texts(await buyer_chat.press(f"rf_ok:{refund_id}")) == [NO_SHOP]
+    assert texts(await buyer_chat.send("/sales")) == [NO_SHOP]
     assert "Rival" not in texts(await rival.send("/sales"))[0] and f"#{order_id}" not in texts(
         await rival.send("/sales"))[0]
     assert (await _get(shop, Refund, refund_id)).state == RefundState.REQUESTED
@@ -113,7 +115,7 @@ async def test_balance_and_stats_for_a_merchant(shop):
     expected = r"#\d+ CN¥100\.00: 2026-01-20 02:00 cycle \(T\+15, paid 01-05 \d\d:\d\d\)"
     assert re.fullmatch(expected, timeline), timeline
     stats = texts(await chat.send("/stats"))[0]
-    assert "Last 7 days: 0 card opens, 0 Buy taps, 1 orders, 1 paid, revenue CN¥100.00." in stats
+    assert "Last 7 days: 0 card opens, 0 Buy taps, 1 order, 1 paid, revenue CN¥100.00." in stats
     assert (await _get(shop, Merchant, merchant.id)).plan == SettlementPlan.T15
 
 
@@ -134,8 +136,8 @@ async def test_merchant_buttons_pressed_by_someone_without_a_shop_are_refused(sh
     order_id, _ = await paid_order(shop, merchant)
     stranger = shop.chat(4010, lang="en")
     for data in ("plan_set:2", "plan_set:1", "sales_f:1", "deposit_pay", f"ship:{order_id}"):
-        assert texts(await stranger.press(data)) == ["You can't do that."]
-    assert texts(await stranger.send("/stats")) == ["You can't do that."]
+        assert texts(await stranger.press(data)) == [NO_SHOP]
+    assert texts(await stranger.send("/stats")) == [NO_SHOP]
     assert (await _get(shop, Order, order_id)).state == OrderState.PAID
 
 
@@ -145,9 +147,10 @@ async def test_a_suspended_merchant_can_no_longer_act(shop):
     now = shop.clock.now()
     await shop.services.run(lambda s: merchants.suspend_merchant(
         s, merchant_id=merchant.id, reason="Checks", now=now))
+    suspended = "Your shop is suspended, so you can't do this now. Please contact the platform."
     for command in ("/newproduct", "/products", "/sales", "/post", "/plan"):
-        assert texts(await chat.send(command)) == ["You can't do that."]
-    assert texts(await chat.press(f"ship:{order_id}")) == ["You can't do that."]
+        assert texts(await chat.send(command)) == [suspended]
+    assert texts(await chat.press(f"ship:{order_id}")) == [suspended]
 
 
 async def test_merchant_ships_from_the_new_order_notice(shop):
