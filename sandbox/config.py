@@ -83,6 +83,8 @@ class SandboxSettings(BaseSettings):
     rate_overall_per_second: float = 30.0
 
     clock_file: Path = Path("var/clock.json")
+    # The web chat shows times in the bot's time zone (its business day, payouts, "pay by" times).
+    time_zone: str = "Asia/Shanghai"
 
     # Largest request body read (413 beyond it): Telegram's 50 MB limit on files a bot uploads.
     max_body_bytes: int = Field(default=50 * 1000 * 1000, gt=0)

@@ -217,9 +217,10 @@ async def chat_messages(world: World, request: Request) -> Any:
 
 
 def clock_state(world: World) -> dict[str, Any]:
-    """The offset and the sandbox's current time."""
+    """The offset, the sandbox's current time, and the time zone the web chat shows times in (the bot's)."""
     return {"offset_seconds": world.clock.offset_seconds(),
-            "now": world.clock.clock.now().isoformat(), "unix": world.clock.unix_now()}
+            "now": world.clock.clock.now().isoformat(), "unix": world.clock.unix_now(),
+            "time_zone": world.settings.time_zone}
 
 
 async def get_clock(world: World, request: Request) -> Any:

@@ -209,9 +209,9 @@ function showClock(clock) {
   const hours = Math.round(clock.offset_seconds / 3600);
   const [days, rest] = [Math.floor(hours / 24), hours % 24];
   const shift = [days ? `${days} d` : "", rest ? `${rest} h` : ""].filter(Boolean).join(" ");
-  $("clock-now").textContent = new Date(clock.unix * 1000).toLocaleString([],
-    { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
-    + (shift ? ` (+${shift})` : "");
+  if (clock.time_zone) Render.setTimeZone(clock.time_zone);
+  $("clock-now").textContent = Render.time(clock.unix, true) + (shift ? ` (+${shift})` : "");
+  $("clock-now").title = clock.time_zone || "";
 }
 
 /* New channels and groups appear without a reload. */

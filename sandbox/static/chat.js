@@ -41,6 +41,7 @@ function alertBox(text) {
 /* ---- personas ------------------------------------------------------------------ */
 async function loadPersonas() {
   state.info = await api("/info");
+  Render.setTimeZone(state.info.clock.time_zone);  // before any message is drawn
   state.users = (await api("/users")).users;
   const select = $("persona");
   select.replaceChildren();

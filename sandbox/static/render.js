@@ -106,9 +106,14 @@ const Render = (() => {
       document.createTextNode(" " + text.slice(0, 80)));
   }
 
-  function time(unix) {
-    const d = new Date(unix * 1000);
-    return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  /* Times read as in the bot's time zone (the sandbox's time_zone), named once on the clock. */
+  let timeZone;
+  function setTimeZone(zone) {
+    try { new Intl.DateTimeFormat([], { timeZone: zone }); timeZone = zone; } catch { timeZone = undefined; }
+  }
+  function time(unix, withZone = false) {
+    return new Date(unix * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit",
+      minute: "2-digit", hourCycle: "h23", timeZone, ...(withZone ? { timeZoneName: "short" } : {}) });
   }
 
   /* One message bubble. */
@@ -136,6 +141,7 @@ const Render = (() => {
     bubble.append(keyboard(msg, ctx) || "");
     const meta = el("div", { class: "meta" },
       document.createTextNode((msg.edit_date ? "edited · " : "") + time(msg.date)));
+    meta.title = time(msg.date, true);
     if (ctx.onReply) {
       meta.append(el("button", { type: "button", class: "quiet", text: "reply",
         onclick: () => ctx.onReply(msg) }));
@@ -144,5 +150,5 @@ const Render = (() => {
     return bubble;
   }
 
-  return { el, message, formatted, safeUrl, senderName };
+  return { el, message, formatted, safeUrl, senderName, time, setTimeZone };
 })();
