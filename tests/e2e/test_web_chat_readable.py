@@ -22,6 +22,7 @@ from tests.e2e.conftest import PHONE, free_port
 TOKEN = "123456:SANDBOX-TOKEN"
 LONG_LABELS = [["Choose a delivery address", "Pay with wallet"],
                ["Ask the seller a question", "Cancel"],
+               ["Confirm receipt", "Subscriptions", "Withdrawal", "Statements"],
                ["选择收货地址", "用钱包支付", "申请退款"]]
 # For each button, the words of its label that the browser laid out on more than one line.
 WORDS_SPLIT = """() => [...document.querySelectorAll('.keyboard button')].map((button) => {
