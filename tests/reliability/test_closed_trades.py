@@ -40,9 +40,12 @@ async def buyer_orders(bench: Bench, buyer: int) -> list[Order]:
         return list(await s.scalars(select(Order).where(Order.buyer_id == buyer).order_by(Order.id)))
 
 
-async def buy_and_open_checkout(live: Live, buyer: int, product_id: int) -> tuple[int, str]:
-    """The buyer taps Buy, then opens the order's Pay link: (order id, the gateway's checkout page)."""
-    await live.chat(buyer).press(f"buy:{product_id}:1")
+async def buy_and_open_checkout(live: Live, buyer: int, product_id: int, lang: str = "en") -> tuple[int, str]:
+    """The buyer taps Buy (Telegram saying their language), then opens the order's Pay link.
+
+    (order id, the gateway's checkout page)
+    """
+    await live.chat(buyer, lang=lang).press(f"buy:{product_id}:1")
     order = (await buyer_orders(live.bench, buyer))[-1]
     assert order.state == OrderState.AWAITING_PAYMENT
     page = await live.bench.http.get(live.bench.pay_link(order.id), follow_redirects=True)
@@ -114,12 +117,12 @@ async def test_a_payment_slipping_past_a_failed_close_is_refunded_at_once_with_t
     bench = live.bench
     product = await make_product(db, price_fen=10_00, stock=10, per_buyer_limit=1, clock=bench.clock)
     buyer = await make_user(db, user_id=6202, language="zh")
-    old, old_page = await buy_and_open_checkout(live, buyer, product.id)
+    old, old_page = await buy_and_open_checkout(live, buyer, product.id, lang="zh")
     bench.gw.settings.error_5xx_rate = 1.0  # the gateway is away while the buyer cancels
     await live.chat(buyer, lang="zh").press(f"ord_cancel:{old}")
     bench.gw.settings.error_5xx_rate = 0.0
     assert await gateway_status(bench, old) == "WAIT_BUYER_PAY"
-    kept, kept_page = await buy_and_open_checkout(live, buyer, product.id)
+    kept, kept_page = await buy_and_open_checkout(live, buyer, product.id, lang="zh")
     await bench.pay(kept_page)
     await bench.wait_order_state(kept, OrderState.PAID)
 
@@ -199,7 +202,7 @@ async def test_a_payment_reaching_a_suspended_shop_is_refunded_never_credited(db
     buyer = await make_user(db, user_id=6205, language="en")
     cancelled, cancelled_page = await buy_and_open_checkout(live, buyer, product.id)
     other = await make_user(db, user_id=6206, language="zh")
-    unpaid, unpaid_page = await buy_and_open_checkout(live, other, product.id)
+    unpaid, unpaid_page = await buy_and_open_checkout(live, other, product.id, lang="zh")
     bench.gw.settings.error_5xx_rate = 1.0  # the gateway is away while the buyer cancels and the shop
     await live.chat(buyer).press(f"ord_cancel:{cancelled}")  # is suspended: no trade gets closed
     await suspend(live, merchant.id)

@@ -196,7 +196,7 @@ async def test_a_triple_tap_on_approve_refunds_once_at_the_gateway(db, live: Liv
     async with db.transaction() as s:
         [refund] = list(await s.scalars(select(Refund)))
 
-    seller = live.chat(owner)
+    seller = live.chat(owner, lang="zh")  # the owner's Telegram speaks Chinese, as when they signed up
     calls = await taps(seller, f"rf_ok:{refund.id}", 3)
 
     async with db.transaction() as s:

@@ -74,10 +74,11 @@ async def test_only_the_shop_owner_sees_or_moves_its_money(shop):
     await jobs.settlement(shop.services, shop.clock.now())
     listing = await shop.chat(OWNER).send("/payouts")
     stranger = shop.chat(STRANGER)
-    assert texts(await stranger.send("/payouts")) == ["你没有权限这样做。"]
-    assert texts(await stranger.send("/withdraw")) == ["你没有权限这样做。"]
+    no_shop = "只有审核通过的店铺才能这样做。用 /apply 申请开店。"  # a stranger: no shop of their own
+    assert texts(await stranger.send("/payouts")) == [no_shop]
+    assert texts(await stranger.send("/withdraw")) == [no_shop]
     for data in [b["callback_data"] for c in listing for b in c.buttons()] + ["withdraw:1"]:
-        assert texts(await stranger.press(data)) == ["你没有权限这样做。"]
+        assert texts(await stranger.press(data)) == [no_shop]
     assert texts(await shop.chat(OWNER).press("payout_orders:999")) == ["该内容已不存在。"]
 
 
