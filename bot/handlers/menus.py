@@ -49,6 +49,7 @@ MERCHANT_COMMANDS = (
     ("balance", "your balance and when it is paid out"),
     ("payouts", "your payouts"),
     ("withdraw", "withdraw what is available"),
+    ("payee", "the account your payouts go to"),
     ("plan", "your settlement plan: T+15 or T+0"),
     ("stats", "your shop's figures"),
 )

@@ -48,7 +48,7 @@ async def _shop(update: Update, context: ShopContext) -> Merchant:
     owner_id = update.effective_user.id
     merchant = await context.services.run(lambda s: merchants.merchant_of(s, owner_id))
     if merchant is None or merchant.status not in (MerchantStatus.APPROVED, MerchantStatus.SUSPENDED):
-        raise Forbidden(role="merchant")
+        raise Forbidden(role="merchant", status=merchant.status if merchant else None)
     return merchant
 
 
@@ -119,7 +119,7 @@ async def decide(update: Update, context: ShopContext) -> None:
     async def work(session: Any) -> Merchant:
         merchant = await merchants.merchant_of(session, owner_id)
         if merchant is None or merchant.status not in (MerchantStatus.APPROVED, MerchantStatus.SUSPENDED):
-            raise Forbidden(role="merchant")
+            raise Forbidden(role="merchant", status=merchant.status if merchant else None)
         return await payees.change_payee(session, merchant=merchant, account=draft["account"],
                                          name=draft["name"], expected=draft["expected"], rules=services.rules,
                                          now=now, admin_ids=tuple(sorted(services.admin_ids)))
