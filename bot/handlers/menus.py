@@ -71,20 +71,26 @@ SHOP_WAITS = {
 
 
 def commands_of(role_names: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The menu of someone with these roles: the buyers' commands, then each role's (each command once)."""
+    """The menu of someone with these roles: the buyers' commands, then each role's (each command once).
+
+    A merchant has a shop already: /apply is not theirs.
+    """
     seen: dict[str, str] = {}
     for role in role_names:
         for command, about in COMMANDS[role]:
-            seen.setdefault(command, about)
+            if not (command == "apply" and roles.MERCHANT in role_names):
+                seen.setdefault(command, about)
     return list(seen.items())
 
 
 def help_text(standing: roles.Standing, t: Translator) -> str:
     """What this user can do, one section per role, in their language."""
     sections = []
+    has_shop = standing.shop_status not in (None, MerchantStatus.REJECTED)  # /apply is for the others
     for role in standing.roles:
         heading = t(HEADINGS[role], name=html.escape(standing.shop_name or ""))
-        lines = "".join(f"\n/{command} — {t(about)}" for command, about in COMMANDS[role])
+        lines = "".join(f"\n/{command} — {t(about)}" for command, about in COMMANDS[role]
+                        if not (has_shop and command == "apply"))
         sections.append(f"<b>{heading}</b>{lines}")
     if standing.shop_status in SHOP_WAITS:
         sections.append(t(SHOP_WAITS[standing.shop_status], name=html.escape(standing.shop_name or "")))
