@@ -74,6 +74,14 @@ class Figures:
     ratio: float
     cpu_us_per_tap: int
     ceiling_cpu_us_per_tap: int
+    confirmations_per_s: float = 0.0
+    # ``--workers``: the same sale in-process in the same run, and the webhook's share of it.
+    in_process_taps_per_s: float | None = None
+    webhook_ratio: float | None = None
+    in_process_p99_ms: float | None = None
+    in_process_cpu_us_per_tap: int | None = None
+    in_process_confirmations_per_s: float | None = None
+    load_cpu_us_per_tap: int | None = None
 
     @property
     def correct(self) -> bool:
@@ -186,8 +194,10 @@ async def run(db_url: str | None, stock: int, buyers: int, concurrency: int, dou
         wall_start = shop.services.clock.now()
         stop = asyncio.Event()
         dispatcher = asyncio.create_task(run_dispatcher(shop.app.bot, shop.services, stop))
+        sent_before = len(shop.api.messages)
         async with profiled(profile):
             elapsed, cpu, latencies = await drive(shop.app, shop.api, updates, concurrency)
+        sent = len(shop.api.messages) - sent_before
         stop.set()
         await dispatcher
         facts = await shop.facts(wall_start)
@@ -203,6 +213,7 @@ async def run(db_url: str | None, stock: int, buyers: int, concurrency: int, dou
         **{k: v for k, v in facts.items() if k != "confirmations_queued"}, batches=batches,
         ceiling_taps_per_s=round(top, 1), ratio=round(taps_per_s / top, 3),
         cpu_us_per_tap=round(cpu / len(updates) * 1e6), ceiling_cpu_us_per_tap=round(top_cpu * 1e6),
+        confirmations_per_s=round(sent / elapsed, 1),
     )
 
 
@@ -214,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--double-share", type=float, default=0.1, help="share of buyers who tap twice")
     parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--workers", type=int, default=0,
-                        help="N bot processes behind the webhook (PostgreSQL); 0: in-process")
+                        help="N bot processes behind the webhook, then the same sale in-process: "
+                             "webhook_ratio; 0: in-process only")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--profile", type=Path, default=None, help="profile the sale into this file")
     args = parser.parse_args(argv)
@@ -227,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = asyncio.run(run(args.db, args.stock, args.buyers, args.concurrency, args.double_share,
                                   profile=args.profile))
     for key, value in asdict(figures).items():
-        print(f"{key:>24}: {value}")
+        if value is not None:
+            print(f"{key:>31}: {value}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(asdict(figures), indent=2))

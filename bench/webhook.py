@@ -12,8 +12,13 @@ method returned there). Closed loop, as in-process: C buyers, each tapping
 again once answered.
 
 The load generator and the fake Telegram run in this process and take CPU
-from the same two cores as the workers and PostgreSQL; the figures say what
-one machine does with all of it on board.
+from the same two cores as the workers and the database; the figures say
+what one machine does with all of it on board. So that they measure the bot
+more than the load generator, it posts with a lean client
+(``bench.rawhttp``), and in the same run the same sale runs in-process
+(``bench.flash_sale.run``): ``webhook_ratio`` is the webhook's taps/s over
+that, the figure the noise of a shared machine disturbs least. SQLite works
+too (the workers share the file; another process's lock is retried).
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.botapi import BOT_USER
-from bench.flash_sale import Figures, answer_figures, ceiling, percentile, tap_updates
+from bench.flash_sale import Figures, answer_figures, percentile, run, tap_updates
+from bench.rawhttp import Closed, RawPoster
 from bench.setup import fresh_database, sale_facts, stock_product
 from bot import callbacks, cards
 from bot.config import Settings
@@ -122,8 +128,8 @@ async def serving(app: Starlette, port: int) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def workers(count: int, db_url: str, telegram_port: int) -> AsyncIterator[list[int]]:
-    """``count`` processes of ``shopbot run --webhook``; their web ports once all are healthy."""
+async def workers(count: int, db_url: str, telegram_port: int) -> AsyncIterator[list[tuple[int, int]]]:
+    """``count`` processes of ``shopbot run --webhook``; their (web port, pid) once all are healthy."""
     ports = [free_port() for _ in range(count)]
     procs = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as logs:
@@ -148,7 +154,7 @@ async def workers(count: int, db_url: str, telegram_port: int) -> AsyncIterator[
                     except RuntimeError:
                         print(Path(tmp, f"worker-{port}.log").read_text()[-3000:], file=sys.stderr)  # noqa: ASYNC240
                         raise
-            yield ports
+            yield [(port, proc.pid) for port, proc in zip(ports, procs, strict=True)]
         finally:
             for proc in procs:
                 if proc.returncode is None:
@@ -172,56 +178,71 @@ async def _healthy(client: httpx.AsyncClient, port: int, path: str = "/healthz")
     raise RuntimeError(f"worker on port {port} never became healthy")
 
 
-async def _deliver(client: httpx.AsyncClient, url: str, payload: dict[str, Any],
-                   telegram: FakeTelegram) -> None:
+async def _deliver(client: RawPoster, payload: dict[str, Any], telegram: FakeTelegram) -> None:
     """Post an update until the webhook takes it (Telegram, too, redelivers after a failed post);
     a Bot API call in the response is run, as Telegram runs it."""
+    body = json.dumps(payload).encode()
     for attempt in range(5):
         try:
-            posted = await client.post(url, json=payload, headers={SECRET_HEADER: SECRET})
-        except httpx.TransportError:  # e.g. a keep-alive connection the server just closed
+            status, answer = await asyncio.wait_for(
+                client.post("/telegram/webhook", body, {SECRET_HEADER: SECRET}), TAP_TIMEOUT_S)
+        except (Closed, OSError, TimeoutError):  # e.g. a keep-alive connection the server just closed
             await asyncio.sleep(0.05 * 2**attempt)
             continue
-        if posted.status_code == 200:
-            call = posted.json() if posted.content else {}
+        if status == 200:
+            call = json.loads(answer) if answer else {}
             if call.get("method") == "answerCallbackQuery":
                 telegram.answered(call)
             return
-        raise RuntimeError(f"webhook answered {posted.status_code}")
+        raise RuntimeError(f"webhook answered {status}")
     raise RuntimeError(f"could not deliver update {payload['update_id']}")
 
 
 async def load(ports: list[int], telegram: FakeTelegram, updates: list[dict[str, Any]],
-               concurrency: int) -> tuple[float, list[float]]:
-    """Post the taps with ``concurrency`` buyers at a time, each waiting for its answer."""
+               concurrency: int) -> tuple[float, float, list[float]]:
+    """Post the taps with ``concurrency`` buyers at a time, each waiting for its answer;
+    elapsed and this process's CPU seconds, latencies."""
     cursor = iter(enumerate(updates))
     latencies: list[float] = []
 
-    async def buyer() -> None:
-        # A client (one keep-alive connection) per buyer: one shared pool of C connections costs
-        # httpx more CPU per request than the bot spends on the tap.
+    async def buyer(n: int) -> None:
+        # A connection per buyer, to one worker each (round robin), as Telegram keeps up to
+        # max_connections open to a webhook.
         loop = asyncio.get_running_loop()
-        async with httpx.AsyncClient(timeout=TAP_TIMEOUT_S) as client:
-            for n, payload in cursor:
+        client = RawPoster("127.0.0.1", ports[n % len(ports)])
+        try:
+            for _, payload in cursor:
                 query_id = payload["callback_query"]["id"]
                 answered = telegram.waiting[query_id] = loop.create_future()
                 started = time.perf_counter()
-                url = f"http://127.0.0.1:{ports[n % len(ports)]}/telegram/webhook"
-                await _deliver(client, url, payload, telegram)
+                await _deliver(client, payload, telegram)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(answered, TAP_TIMEOUT_S)
                 latencies.append(telegram.answered_at.get(query_id, time.perf_counter()) - started)
+        finally:
+            await client.close()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(buyer() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(buyer(n) for n in range(concurrency)))
+    return time.perf_counter() - started, time.process_time() - cpu, latencies
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes ``pids`` used so far, from ``/proc`` (0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        total += int(fields[11]) + int(fields[12])  # utime, stime: the stat line's 14th and 15th
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def run_workers(db_url: str | None, stock: int, buyers: int, concurrency: int, double_share: float,
                       count: int, seed: int = 7) -> Figures:
-    """The sale through ``count`` webhook workers; the PTB ceiling measured in this process."""
-    if not db_url or db_url.startswith("sqlite"):
-        raise SystemExit("--workers needs PostgreSQL (--db postgresql+asyncpg://…): processes share it")
+    """The sale through ``count`` webhook workers, then the same sale in-process (and its PTB
+    ceiling) in this process: ``webhook_ratio`` compares the two."""
     async with fresh_database(db_url) as url:
         db = Database(make_engine(url))
         await upgrade(db.engine)
@@ -229,20 +250,30 @@ async def run_workers(db_url: str | None, stock: int, buyers: int, concurrency: 
         product_id = await stock_product(db, services, stock)
         updates = tap_updates(callbacks.encode(cards.BUY, product_id, 1), buyers, double_share, seed)
         telegram, telegram_port = FakeTelegram(), free_port()
-        async with serving(telegram.app(), telegram_port), workers(count, url, telegram_port) as ports:
-            wall_start = services.clock.now()
-            elapsed, latencies = await load(ports, telegram, updates, concurrency)
+        async with serving(telegram.app(), telegram_port), workers(count, url, telegram_port) as served:
+            ports, pids = [port for port, _ in served], [pid for _, pid in served]
+            wall_start, worker_cpu = services.clock.now(), cpu_seconds(pids)
+            elapsed, load_cpu, latencies = await load(ports, telegram, updates, concurrency)
+            worker_cpu, sent = cpu_seconds(pids) - worker_cpu, telegram.messages
             await asyncio.sleep(1.0)  # a late second answer to some tap would show up now
             facts = await sale_facts(db, product_id, stock, wall_start)
         await db.dispose()
-    top, top_cpu = await ceiling(updates, concurrency)
+    in_process = await run(db_url, stock, buyers, concurrency, double_share, seed)
     taps_per_s = len(updates) / elapsed
     return Figures(
-        db="postgresql", stock=stock, buyers=buyers, taps=len(updates), concurrency=concurrency,
+        db=in_process.db, stock=stock, buyers=buyers, taps=len(updates), concurrency=concurrency,
         workers=count, seconds=round(elapsed, 3), taps_per_s=round(taps_per_s, 1),
         p50_ms=round(percentile(latencies, 50) * 1000, 2), p99_ms=round(percentile(latencies, 99) * 1000, 2),
         **answer_figures(updates, telegram.answer_count, telegram.answer_text),
         **{k: v for k, v in facts.items() if k != "confirmations_queued"}, batches=0,
-        ceiling_taps_per_s=round(top, 1), ratio=round(taps_per_s / top, 3),
-        cpu_us_per_tap=0, ceiling_cpu_us_per_tap=round(top_cpu * 1e6),
+        ceiling_taps_per_s=in_process.ceiling_taps_per_s,
+        ratio=round(taps_per_s / in_process.ceiling_taps_per_s, 3),
+        cpu_us_per_tap=round(worker_cpu / len(updates) * 1e6),
+        ceiling_cpu_us_per_tap=in_process.ceiling_cpu_us_per_tap,
+        confirmations_per_s=round(sent / elapsed, 1),
+        in_process_taps_per_s=in_process.taps_per_s,
+        webhook_ratio=round(taps_per_s / in_process.taps_per_s, 3),
+        in_process_p99_ms=in_process.p99_ms, in_process_cpu_us_per_tap=in_process.cpu_us_per_tap,
+        in_process_confirmations_per_s=in_process.confirmations_per_s,
+        load_cpu_us_per_tap=round(load_cpu / len(updates) * 1e6),
     )
