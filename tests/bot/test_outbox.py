@@ -214,3 +214,46 @@ def test_faster_ticks_send_fewer_messages_each_so_the_rate_holds():
     assert per_tick(Settings(_env_file=None)) == 30
     assert per_tick(Settings(_env_file=None, outbox_poll_s=0.25)) == 7
     assert per_tick(Settings(_env_file=None, outbox_poll_s=0.01)) == 1
+
+
+def test_late_ticks_send_what_the_time_allows_and_never_more_than_two_beats_at_once():
+    from bot.dispatcher import Allowance
+
+    allowance = Allowance(rate=30, beat_s=1.0, now=0.0)
+    assert allowance.due(0.0) == 30  # the first tick: one beat's worth
+    allowance.spent(30)
+    assert allowance.due(1.6) == 48  # a tick 1.6 s late: the 1.6 s it missed, not a lost turn
+    allowance.spent(48)
+    assert allowance.due(2.0) == 12
+    allowance.spent(0)  # nothing was due: the allowance waits, up to two beats
+    assert allowance.due(10.0) == 60
+    allowance.spent(60)
+    sent = 0
+    for tick in range(1, 101):  # ticks every 0.7 s for 70 s: 30 a second over the stretch
+        sent += (n := allowance.due(10.0 + 0.7 * tick))
+        allowance.spent(n)
+    assert 30 * 70 - 30 <= sent <= 30 * 70
+
+
+async def test_a_slow_tick_does_not_slow_the_rate_below_the_limit(shop, monkeypatch):
+    """During a flash sale a tick (claim, send, record) takes long on a busy event loop; the
+    dispatcher used to wait a whole poll interval after it, sending 12-19 a second instead of 30."""
+    import bot.dispatcher as dispatcher
+
+    for chat in range(5000, 5040):
+        await _queue(shop, chat)
+    shop.services.settings.outbox_poll_s = 0.2
+    shop.services.settings.outbox_messages_per_second = 50  # 10 a tick
+    real_drain = dispatcher.drain_once
+
+    async def slow_drain(*args, **kwargs):
+        await asyncio.sleep(0.15)  # three quarters of a beat
+        return await real_drain(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "drain_once", slow_drain)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_dispatcher(shop.app.bot, shop.services, stop))
+    await asyncio.sleep(0.75)  # ticks start at 0, 0.2, 0.4, 0.6: 40 messages by 0.75 s
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert len(_sends(shop)) >= 30  # waiting a beat after each slow tick sent 20 (ticks at 0, 0.35, 0.7)
