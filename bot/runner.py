@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -30,6 +31,9 @@ from bot.web import WebhookReplyRequest, build_web_app
 log = logging.getLogger(__name__)
 CARD_REFRESH_SECONDS = 3.0
 WEBHOOK_POOL_SIZE = 16
+# uvicorn's C HTTP parser (httptools) rather than the pure-Python h11, and no access log: the
+# webhook takes every tap of a flash sale as one HTTP request (docs/performance.md).
+SERVER_SETTINGS = {"http": "httptools", "access_log": False}
 
 
 async def _refresh_loop(application: Application, services: Services, stop: asyncio.Event) -> None:
@@ -52,7 +56,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     application = build_application(settings, services=services, request=request)
     server = uvicorn.Server(
         uvicorn.Config(build_web_app(services, application), host=settings.web_host,
-                       port=settings.web_port, log_level="warning", lifespan="off")
+                       port=settings.web_port, log_level="warning", lifespan="off", **SERVER_SETTINGS)
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,6 +71,11 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         else:
             await application.bot.delete_webhook()
             await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        # What start-up built (modules, handlers, SQLAlchemy's compiled statements…) lives as long as the
+        # process: out of the collector's full passes, which in a flash sale would walk it every few
+        # seconds (CPython's docs suggest gc.freeze() for long-lived servers after start-up).
+        gc.collect()
+        gc.freeze()
         tasks = [
             asyncio.create_task(run_dispatcher(application.bot, services, stop)),
             asyncio.create_task(_refresh_loop(application, services, stop)),
