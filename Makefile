@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo demo-reset bench lock clean
+.PHONY: install test lint demo demo-reset bench bench-webhook lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ demo-reset: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
+
+# One `shopbot run --webhook` worker at Telegram's 40 connections, then the same sale in-process:
+# prints webhook_ratio (add --db postgresql+asyncpg://… for PostgreSQL, --json PATH to keep it).
+bench-webhook: $(STAMP)
+	$(BIN)/python -m bench.flash_sale --workers 1 --concurrency 40 --stock 5000 --buyers 10000 $(BENCH_ARGS)
 
 # Pin the runtime dependencies (with hashes) after a change to pyproject.toml's dependencies.
 lock: $(STAMP)

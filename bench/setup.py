@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application
 
@@ -58,8 +59,12 @@ class BenchShop:
 
 
 async def sale_facts(db: Database, product_id: int, stock: int, started: Any) -> dict[str, Any]:
-    """Orders, units oversold, conservation, buyers with two orders, sell-out time, outbox counts."""
-    async with db.transaction() as s:
+    """Orders, units oversold, conservation, buyers with two orders, sell-out time, outbox counts.
+
+    Retried like any unit of work: webhook workers on the same SQLite file may hold its lock.
+    """
+
+    async def read(s: AsyncSession) -> tuple[Any, ...]:
         left = await s.scalar(select(Product.stock).where(Product.id == product_id))
         live = (Order.product_id == product_id, Order.state.in_(LIVE_ORDER_STATES))
         placed, units, last = (await s.execute(
@@ -72,6 +77,9 @@ async def sale_facts(db: Database, product_id: int, stock: int, started: Any) ->
             select(OutboxMessage.state, func.count()).where(OutboxMessage.kind == ORDER_PLACED)
             .group_by(OutboxMessage.state)
         )).all())
+        return left, placed, units, last, doubled, outbox
+
+    left, placed, units, last, doubled, outbox = await db.run(read)
     return {
         "orders": placed,
         "oversold": max(0, units - stock),

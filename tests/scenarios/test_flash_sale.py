@@ -7,8 +7,9 @@ double tap gets the same order back), each loser told sold out, each winner
 one confirmation with a Pay button that is the bot's own /pay link. The
 ``shop`` fixture checks the ledger and stock invariants at teardown. The
 second test runs the benchmark itself (``bench.flash_sale.run``), so
-``make bench`` cannot silently rot; the third, the webhook path of
-``--workers``, where a tap's answer rides on the webhook response.
+``make bench`` cannot silently rot, and the webhook benchmark (``--workers``)
+beside it; the next, the webhook path itself, where a tap's answer rides on
+the webhook response.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from bench.flash_sale import run, tap_updates
+from bench.webhook import run_workers
 from bot.app import build_application
 from bot.store.enums import OrderState
 from bot.store.models import Order, Product
@@ -88,6 +90,15 @@ async def test_the_benchmark_runs_and_keeps_its_promises_on_both_databases(pg_te
         assert figures.taps == 100 and figures.orders == 30
         assert 80 - 30 <= figures.sold_out_answers <= 100 - 30  # every loser told, no winner
         assert figures.ceiling_taps_per_s > 0 and figures.batches >= 1
+
+
+async def test_the_webhook_benchmark_keeps_its_promises_and_measures_in_process_in_the_same_run():
+    """``--workers 1``: a real ``shopbot run --webhook`` process on SQLite, then the same sale in-process."""
+    figures = await run_workers(None, stock=10, buyers=30, concurrency=8, double_share=0.2, count=1)
+    assert figures.correct, figures  # no oversell, conserved, one answer a tap, one order a buyer
+    assert figures.db == "sqlite" and figures.taps == 36 and figures.orders == 10
+    assert figures.in_process_taps_per_s > 0 and figures.webhook_ratio > 0
+    assert figures.cpu_us_per_tap > 0 and figures.load_cpu_us_per_tap > 0
 
 
 async def test_through_the_webhook_a_tap_is_answered_in_the_response_and_a_redelivery_is_not(shop):
