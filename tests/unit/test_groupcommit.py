@@ -47,3 +47,20 @@ async def test_a_failing_batch_is_retried_one_request_at_a_time(db):
     assert isinstance(results[0], PlacedOrder)
     assert isinstance(results[1], RuntimeError)
     assert await units(db, product.id) == (4, 1, 0)
+
+
+async def test_requests_that_arrive_a_few_loop_turns_later_join_the_same_transaction(db):
+    """As behind the webhook, where each tap is read from its own connection a turn or more apart."""
+    product = await make_product(db, stock=10)
+    buyers = [await make_user(db) for _ in range(6)]
+    now = ManualClock().now()
+    group = GroupCommit(db, lambda s, reqs: place_orders(s, reqs, rules=RULES, now=now))
+
+    async def tap(n: int, buyer: int):
+        for _ in range(n):  # n loop turns after the first tap, as the server reads each request
+            await asyncio.sleep(0)
+        return await group.submit(PlaceRequest(buyer, product.id, 1, f"tap{buyer}"))
+
+    outcomes = await asyncio.gather(*(tap(n, b) for n, b in enumerate(buyers)))
+    assert all(isinstance(o, PlacedOrder) for o in outcomes)
+    assert group.batches == 1
