@@ -11,8 +11,7 @@ import asyncio
 import importlib
 import logging
 import sys
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -24,21 +23,6 @@ DELEGATED = {
     "scheduler": "scheduler.cli",
     "demo": "bot.demo",
 }
-
-
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run the bot's event loop: uvloop's where it is installed (not on Windows), else asyncio's.
-
-    uvloop (libuv, in C) spends less per socket event than asyncio's selector loop; behind a
-    webhook, every tap of a flash sale is a few of them (docs/performance.md).
-    """
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows, where uvloop does not exist
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -82,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     if unsafe:
         print(f"refusing to start: set {', '.join(unsafe)} (see docs/deploy.md)", file=sys.stderr)
         return 2
-    run_loop(run_bot(settings, webhook=args.webhook))
+    asyncio.run(run_bot(settings, webhook=args.webhook))
     return 0
 
 
