@@ -72,8 +72,8 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
             await application.bot.delete_webhook()
             await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         # What start-up built (modules, handlers, SQLAlchemy's compiled statements…) lives as long as the
-        # process: out of the collector's full passes, which in a flash sale would walk it every few
-        # seconds (CPython's docs suggest gc.freeze() for long-lived servers after start-up).
+        # process: gc.freeze() moves it to the permanent generation, out of the collector's full passes,
+        # which in a flash sale walked every object every few seconds (docs/performance.md).
         gc.collect()
         gc.freeze()
         tasks = [
