@@ -146,8 +146,8 @@ async def test_sales_shows_the_merchant_an_order_past_its_time_to_pay_as_expired
     calls = await shop.chat(5001, lang="zh").send("/sales")
 
     [listing] = [c.text for c in calls if c.method == "sendMessage"]
-    assert f"#{order_id} · Phone X × 1 · ¥1,299.00 · {say(shop, 'zh', 'expired')}" in listing
-    assert say(shop, "zh", "awaiting payment") not in listing
+    assert f"#{order_id} · Phone X × 1 · ¥1,299.00 · {say(shop, 'zh', 'Expired unpaid')}" in listing
+    assert say(shop, "zh", "Awaiting payment") not in listing
     assert await state_of(shop.services.db, order_id) == OrderState.EXPIRED
     assert await units(shop.services.db, product_id) == (3, 0, 0)
 
