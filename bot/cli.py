@@ -143,12 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    """One line per event, as ``SHOPBOT_LOG_FORMAT`` and ``SHOPBOT_LOG_LEVEL`` say (``bot.logs``)."""
+    from pydantic import ValidationError
+
+    from bot import logs
+    from bot.config import Settings
+
+    try:
+        settings = Settings()
+        logs.configure(settings.log_format, settings.log_level)
+    except (ValidationError, ValueError) as exc:  # the subcommand reports its own settings' errors
+        logs.configure()
+        logging.getLogger(__name__).warning("logging as text at INFO: %s", exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request at INFO: each long poll and Bot API call would drown the bot's own lines.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging()
     if argv and argv[0] in DELEGATED:
         module = importlib.import_module(DELEGATED[argv[0]])
         return int(module.main(argv[1:]) or 0)

@@ -7,6 +7,7 @@ one. No setting is required: the defaults run the offline sandbox demo.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,15 @@ class Settings(BaseSettings):
     console_lockout_minutes: int = Field(default=15, gt=0)  # how long a name stays locked
     console_session_hours: int = Field(default=8, gt=0)  # a session cookie's life
     console_secure_cookie: bool = False  # send the cookie over HTTPS only: turn on behind TLS
+
+    # --- watching it (docs/deploy.md, "Watching it")
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, with update and order ids
+    log_level: str = "INFO"
+    # /readyz gives the database and the gateway this long each before it answers 503.
+    readyz_timeout_s: float = Field(default=3.0, gt=0)
+    # The scheduler serves its own Prometheus /metrics on this port; 0: not served (the bot's is on web_port).
+    scheduler_metrics_port: int = Field(default=0, ge=0, le=65535)
+    scheduler_metrics_host: str = "127.0.0.1"
 
     # --- commerce rules
     currency: str = "CNY"

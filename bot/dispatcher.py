@@ -60,6 +60,7 @@ from bot import notices
 from bot.commerce import users
 from bot.config import Settings
 from bot.i18n import Translator
+from bot.metrics import metrics
 from bot.ratelimit import handles_429_itself, retry_after
 from bot.services import Services
 from bot.store.enums import OutboxState
@@ -209,6 +210,7 @@ async def _send_one(bot: Bot, services: Services, item: Claimed, pacer: Pacer, n
     try:
         message_id = await _deliver(bot, item)
     except RetryAfter as exc:
+        metrics().telegram_429.labels("outbox").inc()
         wait = retry_after(exc)
         pacer.paused_until = max(pacer.paused_until or now, now + wait)
         return Outcome(item, {"not_before": now + wait, "attempts": item.attempts - 1, "last_error": "429"})
@@ -304,7 +306,9 @@ async def drain_once(bot: Bot, services: Services, *, limit: int | None = None,
         return 0
     outcomes = await asyncio.gather(*(_send_one(bot, services, item, pacer, now) for item in claimed))
     await services.run(lambda s: _record(s, outcomes, now))
-    return sum(o.sent for o in outcomes)
+    sent = sum(o.sent for o in outcomes)
+    metrics().outbox_sent.inc(sent)
+    return sent
 
 
 async def run_dispatcher(bot: Bot, services: Services, stop_event: asyncio.Event) -> None:

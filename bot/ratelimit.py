@@ -37,6 +37,8 @@ from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.metrics import metrics
+
 MAX_RETRIES = 2
 MAX_WAIT = dt.timedelta(seconds=5)
 
@@ -104,6 +106,7 @@ class ReplyRetries(AIORateLimiter):
             try:
                 return await callback(*call_args, **call_kwargs)
             except RetryAfter as error:
+                metrics().telegram_429.labels("reply").inc()
                 if retry_after(error) > self.max_wait:
                     raise _WaitTooLong(error) from error
                 raise

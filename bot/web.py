@@ -8,7 +8,9 @@ created at import time. Served by uvicorn inside the bot process.
     POST /payments/notify      the gateway's asynchronous notifications (``payments.notices``)
     GET  /payments/return      where the gateway sends the browser after paying
     POST /telegram/webhook     Telegram updates; needs the secret token header (see ``telegram_webhook``)
-    GET  /healthz              liveness
+    GET  /healthz              liveness (no I/O)
+    GET  /readyz               readiness: database and gateway (``bot.health``)
+    GET  /metrics              Prometheus metrics (``bot.health``; never exposed publicly)
     /console/...               the admin web console, when ``SHOPBOT_CONSOLE_SECRET`` is set (``bot.console``)
 
 Every request body is bounded (``max_body_bytes``, 413 beyond it) by
@@ -37,6 +39,7 @@ from telegram.request import BaseRequest, RequestData
 from bodylimit import BodyLimit
 from bot.commerce import paysync
 from bot.commerce.errors import CommerceError, IllegalTransition
+from bot.health import metrics_endpoint, readyz
 from bot.i18n import Translator
 from bot.payments import pages
 from bot.payments.links import order_from_token
@@ -218,7 +221,7 @@ async def telegram_webhook(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """``GET /healthz``."""
+    """``GET /healthz``: the process is alive (no I/O, so a slow database never fails it)."""
     return JSONResponse({"ok": True})
 
 
@@ -231,6 +234,8 @@ def build_web_app(services: Services, application: Application | None = None) ->
         Route("/payments/return", payment_return, methods=["GET"]),
         Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     limit = Middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app = Starlette(routes=routes, middleware=[limit])

@@ -7,20 +7,26 @@ moved (the sandbox) and missed cycles are caught up in order after downtime.
 That is why the job store is APScheduler's ``MemoryJobStore``, with the jobs
 added again at every start (``replace_existing``): no job state lives in it
 that the business tables do not already hold, and no sync database driver is
-needed next to asyncpg. Each run takes the job's advisory lock (``locks``).
+needed next to asyncpg. Each run takes the job's advisory lock (``locks``);
+its duration and failures are counted (``shopbot_job_seconds``,
+``shopbot_job_failures``), served by ``serve_metrics`` when configured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import start_http_server
 
 from bot.clock import BUSINESS_TZ
 from bot.config import Settings
+from bot.metrics import metrics
 from bot.services import Services
 from scheduler import jobs
 from scheduler.locks import job_lock
@@ -56,9 +62,11 @@ async def run_job(services: Services, name: str) -> None:
             if not mine:
                 log.info("job %s is running in another scheduler process; skipped", name)
                 return
+            counters, start = metrics(), time.perf_counter()
             try:
                 result = await jobs.JOBS[name](services, services.clock.now())
             except Exception:  # the next wake-up retries; one failure must not stop the scheduler
+                counters.job_failures.labels(name).inc()
                 log.exception("job %s failed", name)
                 return
             except asyncio.CancelledError:
@@ -66,6 +74,8 @@ async def run_job(services: Services, name: str) -> None:
                 # start redoes what is left. Not an error, and no traceback for APScheduler to log.
                 log.warning("job %s interrupted by shutdown; the next run finishes it", name)
                 return
+            finally:
+                counters.job_seconds.labels(name).observe(time.perf_counter() - start)
         if result:
             log.info("job %s: %s", name, result)
     finally:
@@ -96,3 +106,18 @@ def build_scheduler(settings: Settings, services: Services) -> AsyncIOScheduler:
         scheduler.add_job(run_job, args=[services, name], id=f"{name}-at-start", name=f"{name} (at start)",
                           replace_existing=True)
     return scheduler
+
+
+def serve_metrics(settings: Settings) -> tuple[Any, Any] | None:
+    """Serve this process's ``/metrics`` on ``scheduler_metrics_port`` (a thread); None when it is 0.
+
+    The scheduler has no web app of its own, so prometheus-client's small
+    server does it. Returns the server and its thread (``server.shutdown()``).
+    """
+    if not settings.scheduler_metrics_port:
+        return None
+    served = start_http_server(settings.scheduler_metrics_port, addr=settings.scheduler_metrics_host,
+                               registry=metrics().registry)
+    log.info("scheduler metrics on http://%s:%s/metrics", settings.scheduler_metrics_host,
+             settings.scheduler_metrics_port)
+    return served

@@ -27,7 +27,7 @@ from bot.commerce.gateway import PaymentGateway
 from bot.config import Settings
 from bot.services import Services, build_services
 from scheduler import jobs
-from scheduler.app import build_scheduler, finish_running
+from scheduler.app import build_scheduler, finish_running, serve_metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ async def _forever(settings: Settings, services: Services) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    served = serve_metrics(settings)
     scheduler = build_scheduler(settings, services)
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
@@ -92,6 +93,8 @@ async def _forever(settings: Settings, services: Services) -> None:
         await finish_running(STOP_GRACE_S)
     finally:
         scheduler.shutdown(wait=False)
+        if served is not None:
+            served[0].shutdown()
 
 
 async def _main(args: argparse.Namespace) -> None:

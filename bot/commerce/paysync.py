@@ -55,6 +55,7 @@ class RefundToSend:
     amount_fen: int
     reason: str
     state: str
+    order_id: int | None = None
 
 
 async def language_of(session: AsyncSession, user_id: int, default: str = "zh") -> str:
@@ -207,4 +208,5 @@ async def refund_to_send(session: AsyncSession, *, out_request_no: str) -> Refun
             Payment.order_id == refund.order_id, Payment.state == PaymentState.SUCCEEDED
         )
     )
-    return RefundToSend(refund.out_request_no, out_trade_no, refund.amount_fen, refund.reason, refund.state)
+    return RefundToSend(refund.out_request_no, out_trade_no, refund.amount_fen, refund.reason, refund.state,
+                        refund.order_id)

@@ -42,7 +42,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks, cards
+from bot import callbacks, cards, logs
 from bot.commerce import arrivals, posting, shopping
 from bot.commerce.errors import CommerceError
 from bot.commerce.placement import PlaceRequest
@@ -50,6 +50,7 @@ from bot.context import ShopContext
 from bot.handlers.buyer_orders import show_order
 from bot.handlers.common import arrival_of, arrivals_queue, note_arrival, records_own_arrival
 from bot.handlers.errors import answers_errors, describe, reply
+from bot.metrics import metrics
 from bot.notices import Notice, RenderContext, renderer
 from bot.payments.links import pay_url
 from bot.payments.syncing import close_trades
@@ -182,15 +183,24 @@ async def buy(update: Update, context: ShopContext) -> None:
     if not private:  # a shared card's quantity is nobody's choice (an old card may still carry one)
         quantity = 1
     place = PlaceRequest(update.effective_user.id, product_id, quantity, f"cb:{query.id}")
+    counters = metrics()
+    counters.buy_taps.inc()
     result = await _buy_queue(context).submit(shopping.BuyTap(place, confirm=private, arrival=arrival))
     if not note_arrival(context, arrivals.Seen(result.fresh, result.language)):
         return
     if result.error is not None:
+        counters.buy_refused.labels(result.error.code).inc()
         log.info("refused buy for user %s: %s %s", place.buyer_id, result.error.code, result.error.params)
         await reply(update, describe(result.error, context.t))
-    elif result.sold_out:
+        return
+    if result.sold_out:
+        counters.buy_refused.labels("sold_out").inc()
         await query.answer(context.t("Sorry, sold out."), show_alert=True)
-    elif private:
+        return
+    counters.orders_placed.inc()
+    logs.set_order(result.order.id)
+    log.info("order %s placed for user %s", result.order.id, place.buyer_id)
+    if private:
         await query.answer(context.t("Order #{id} placed.", id=result.order.id))
     else:
         await query.answer(url=f"https://t.me/{context.bot.username}?start=o_{result.order.id}")

@@ -31,6 +31,7 @@ from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, decoded_args, say
 from bot.handlers.preview import deep_link
 from bot.i18n import Translator
+from bot.metrics import metrics
 from bot.ratelimit import handles_429_itself
 from bot.services import Services
 from bot.store.enums import MerchantStatus, ProductStatus
@@ -204,6 +205,7 @@ async def refresh_cards(
             photo_now = card.has_photo or (card.edited and bool(product.photo))  # a text card may gain one
             shown = dataclasses.replace(shown, has_photo=photo_now)
         except RetryAfter as error:
+            metrics().telegram_429.labels("cards").inc()
             log.warning("card refresh throttled by Telegram: %s", error.message)
             break
         except BadRequest as error:

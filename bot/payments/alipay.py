@@ -39,6 +39,7 @@ from bot.commerce.gateway import (
     TradeStatus,
 )
 from bot.config import Settings
+from bot.metrics import metrics
 from bot.payments.credentials import GatewayCredentials, credentials_from_settings
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,10 @@ class AlipayGateway:
 
     async def _call(self, work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
         """Run one SDK call in a thread; anything but a verified answer is GatewayUnavailable."""
+        with metrics().gateway_call(what):
+            return await self._call_timed(work, what)
+
+    async def _call_timed(self, work: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
         try:
             answer = await asyncio.wait_for(asyncio.to_thread(work), self.timeout_s + 1)
         except (TimeoutError, OSError) as exc:  # urllib's URLError/HTTPError are OSErrors

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import logs
 from bot.commerce import payments, refunds
 from bot.commerce.errors import AmountMismatch, CommerceError, IllegalTransition, NotFound
 from bot.commerce.gateway import Notification
@@ -84,6 +85,7 @@ async def handle_notification(services: Services, form: dict[str, str]) -> Notic
         log.warning("rejected notification for %s (%s, %s): %s",
                     note.out_trade_no, note.trade_status, type(exc).__name__, exc.params)
         return NoticeResult(FAIL)
+    logs.set_order(confirmation.order_id)
     if confirmation.outcome != "repeat":
         log.info("payment %s confirmed by notification: %s", note.out_trade_no, confirmation.outcome)
     return NoticeResult(SUCCESS, confirmation.refund_out_request_no)

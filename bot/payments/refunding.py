@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot import logs
 from bot.commerce import paysync, refunds
 from bot.commerce.errors import CommerceError
 from bot.commerce.gateway import GatewayUnavailable
@@ -38,10 +39,15 @@ async def send_refund(services: Services, out_request_no: str) -> str:
         from bot.payments.top_up_expiry import refund_late_top_up
 
         return await refund_late_top_up(services, out_request_no)
-    gateway = services.gateway
     todo = await services.run(lambda s: paysync.refund_to_send(s, out_request_no=out_request_no))
     if todo.state != RefundState.APPROVED:
         return todo.state
+    with logs.about_order(todo.order_id):
+        return await _send(services, todo)
+
+
+async def _send(services: Services, todo: paysync.RefundToSend) -> str:
+    gateway, out_request_no = services.gateway, todo.out_request_no
     if await services.run(lambda s: wallet_payments.is_wallet_refund(s, out_request_no=out_request_no)):
         # The order was paid from the wallet: the refund goes back there, no gateway involved.
         return await _settle(services, out_request_no, succeeded=True)
