@@ -58,7 +58,7 @@ class ShopApplication(Application):  # type: ignore[type-arg]
         if not isinstance(update, Update):  # PTB's own queue items (none here): as PTB does
             await super().process_update(update)
             return
-        metrics().updates.labels(update_kind(update)).inc()
+        metrics().update_handled(update_kind(update))
         update_token, order_token = logs.UPDATE_ID.set(update.update_id), logs.ORDER_ID.set(None)
         try:
             await super().process_update(update)

@@ -8,7 +8,7 @@ the update, and the code that places, pays or refunds an order names it with
 ``set_order`` (or ``about_order`` for a block). A ``logging.Filter`` copies both onto every record of the
 handlers ``configure`` installs.
 
-    {"time": "2026-12-06T20:31:02.114+00:00", "level": "INFO", "logger": "bot.handlers.buyer",
+    {"time": "2026-12-06T20:31:02+0000", "level": "DEBUG", "logger": "bot.handlers.buyer",
      "message": "order 42 placed for user 7", "update_id": 981, "order_id": 42}
 """
 
@@ -87,10 +87,14 @@ def make_handler(fmt: str = "text", stream: IO[str] | None = None) -> logging.Ha
 
 
 def configure(fmt: str = "text", level: str = "INFO") -> None:
-    """Send every log line to stderr in ``fmt``; called once by ``shopbot``'s ``main``."""
+    """Send every log line to stderr in ``fmt``; called once by ``shopbot``'s ``main``.
+
+    Like ``logging.basicConfig``, it leaves a root logger that already has
+    handlers alone (pytest's capture, an embedding program's own setup).
+    """
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    if root.handlers:
+        return
     root.addHandler(make_handler(fmt))
     root.setLevel(level.upper())
     # httpx logs every request at INFO: each long poll and Bot API call would drown the bot's own lines.

@@ -86,8 +86,16 @@ class Metrics:
                                      buckets=JOB_BUCKETS, registry=r)
         self.job_failures = Counter("shopbot_job_failures", "Scheduler job runs that raised, by job.",
                                     ["job"], registry=r)
+        self._update_kinds: dict[str, Counter] = {}
         self._snapshot = _SnapshotCollector()
         r.register(self._snapshot)
+
+    def update_handled(self, kind: str) -> None:
+        """Count one update of ``kind``; its child counter is looked up once, not on every update."""
+        child = self._update_kinds.get(kind)
+        if child is None:
+            child = self._update_kinds[kind] = self.updates.labels(kind)
+        child.inc()
 
     def set_snapshot(self, snap: Snapshot | None) -> None:
         """The business gauges the next exposition shows (None: none)."""

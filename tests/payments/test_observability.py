@@ -79,18 +79,18 @@ def buy_update(app: Application, update_id: int, product_id: int) -> Update:
 
 
 @contextlib.contextmanager
-def json_log_lines() -> Iterator[list[dict[str, Any]]]:
+def json_log_lines(level: int = logging.INFO) -> Iterator[list[dict[str, Any]]]:
     """Every record logged in the block, as the JSON lines ``SHOPBOT_LOG_FORMAT=json`` writes."""
     stream, root = io.StringIO(), logging.getLogger()
-    handler, level = logs.make_handler("json", stream), root.level
+    handler, before = logs.make_handler("json", stream), root.level
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
     lines: list[dict[str, Any]] = []
     try:
         yield lines
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        root.setLevel(before)
         lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
 
 
@@ -112,7 +112,7 @@ async def test_metrics_show_a_real_buy_and_payment_and_the_orders_by_state(db, b
     before = await get_metrics(bench)
 
     async with bot_app(bench) as (app, telegram):
-        with json_log_lines() as placed_lines:
+        with json_log_lines(logging.DEBUG) as placed_lines:
             await app.process_update(buy_update(app, 424_201, product.id))
         order = await only_order(bench)
         with json_log_lines() as paid_lines:
@@ -137,7 +137,7 @@ async def test_metrics_show_a_real_buy_and_payment_and_the_orders_by_state(db, b
     # The log lines of the tap and of the payment name the update and the order.
     [placed] = [line for line in placed_lines if line["message"].startswith(f"order {order.id} placed")]
     assert placed["update_id"] == 424_201 and placed["order_id"] == order.id
-    assert placed["level"] == "INFO" and placed["logger"] == "bot.handlers.buyer"
+    assert placed["level"] == "DEBUG" and placed["logger"] == "bot.handlers.buyer"
     [paid] = [line for line in paid_lines if "confirmed by notification" in line["message"]]
     assert paid["order_id"] == order.id and "update_id" not in paid
 
