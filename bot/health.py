@@ -28,8 +28,9 @@ from bot.metrics import CONTENT_TYPE, metrics
 from bot.services import Services
 
 log = logging.getLogger(__name__)
-# An out_trade_no the bot never makes (its own are SB + 8 digits): the gateway answers "not exist".
-PROBE_TRADE = "SB-READYZ-PROBE"
+# An out_trade_no the bot never makes (its own are SB + 8 digits), in the letters, digits and
+# underscores Alipay accepts: the gateway answers "no such trade" (ACQ.TRADE_NOT_EXIST).
+PROBE_TRADE = "SB_READYZ_PROBE"
 
 
 async def database_ready(services: Services) -> str | None:
