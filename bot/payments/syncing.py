@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import logs
 from bot.commerce import orders, paysync
 from bot.commerce.errors import CommerceError
 from bot.commerce.gateway import GatewayUnavailable, TradeStatus
@@ -59,7 +60,8 @@ async def sync_unpaid(services: Services, *, now: dt.datetime | None = None, lim
         if item.out_trade_no is None:
             changed += expired and await _expire(services, item.order_id, None, now)
         else:
-            changed += await _sync_trade(services, item.order_id, item.out_trade_no, expired, now)
+            with logs.about_order(item.order_id):  # "found paid by query", "expiring anyway": which order
+                changed += await _sync_trade(services, item.order_id, item.out_trade_no, expired, now)
     return changed + await _sync_deposits(services, now)
 
 

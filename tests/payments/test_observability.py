@@ -8,6 +8,7 @@ Counters are per process, so each test reads them before and after.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import logging
@@ -25,9 +26,12 @@ from telegram.ext import Application
 from bot import logs
 from bot.app import build_application
 from bot.clock import ManualClock
+from bot.commerce import refunds
 from bot.config import Settings
 from bot.dispatcher import drain_once
 from bot.metrics import metrics
+from bot.payments.refunding import send_pending_refunds, send_refund
+from bot.payments.syncing import sync_unpaid
 from bot.services import build_services
 from bot.store import Database, make_engine
 from bot.store.enums import OrderState, OutboxState
@@ -237,3 +241,29 @@ async def test_the_scheduler_times_its_jobs_and_serves_them_on_its_own_port(db, 
         served[0].shutdown()
     samples = scrape(answer.text)
     assert samples[("shopbot_job_seconds_count", (("job", "settlement"),))] == runs + 1
+
+
+async def test_a_payment_found_by_query_and_its_refund_log_their_order(db, bench: Bench):
+    product = await make_product(db, price_fen=9_90, stock=2, clock=bench.clock)
+    buyer = await make_user(db, clock=bench.clock)
+    order = await place(db, buyer_id=buyer, product_id=product.id, clock=bench.clock)
+    bench.gw.settings.notify_drop_rate = 1.0  # the payment's notification never arrives
+    await bench.pay(bench.pay_link(order.id))
+    bench.clock.advance(dt.timedelta(minutes=14))
+
+    with json_log_lines() as lines:
+        assert await sync_unpaid(bench.services) == 1
+        now = bench.clock.now()
+        refund = await db.run(lambda s: refunds.request_refund(
+            s, order_id=order.id, buyer_id=buyer, reason="changed my mind", amount_fen=None, now=now))
+        await db.run(lambda s: refunds.approve_refund(
+            s, refund_id=refund.id, merchant_id=order.merchant_id, now=now))
+        bench.gw.settings.error_5xx_rate = 1.0  # the refund meets an outage: logged, retried later
+        await send_refund(bench.services, refund.out_request_no)
+        bench.gw.settings.error_5xx_rate = 0.0
+    assert await send_pending_refunds(bench.services) == 1
+
+    [found] = [line for line in lines if "found paid by query" in line["message"]]
+    assert found["order_id"] == order.id and "update_id" not in found
+    [retry] = [line for line in lines if line["logger"] == "bot.payments.refunding"]
+    assert "will retry" in retry["message"] and retry["order_id"] == order.id
