@@ -34,7 +34,8 @@ HANDLER_MODULES = (
     "bot.handlers.wallet", "bot.handlers.wallet_transfer", "bot.handlers.wallet_request",
     "bot.handlers.wallet_money", "bot.handlers.wallet_bills",
     "bot.handlers.common",
-    "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products", "bot.handlers.shipping",
+    "bot.handlers.apply", "bot.handlers.admin", "bot.handlers.products", "bot.handlers.variants",
+    "bot.handlers.shipping",
     "bot.handlers.sales", "bot.handlers.posting", "bot.handlers.channels", "bot.handlers.account",
     "bot.handlers.payouts", "bot.handlers.payee",
 )

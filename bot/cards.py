@@ -5,7 +5,10 @@ merchant's /post all show the same card. A card is HTML (user text escaped),
 fits Telegram's limits as Telegram counts them (a photo caption ≤ 1024, a
 message ≤ 4096 UTF-16 units after entity parsing: the description is
 shortened to fit) and carries only callback buttons whose
-ids the handlers check again on the server. The action names live here so
+ids the handlers check again on the server. A product sold by option lists
+its options with their price and stock; the private chat's card lets the
+buyer pick one (its buttons carry the option's id), a shared card sends them
+there to pick. The action names live here so
 that every module that draws these buttons encodes them the same way.
 """
 
@@ -22,13 +25,15 @@ from bot.commerce import addresses
 from bot.commerce.orders import PlacedOrder
 from bot.i18n import Translator
 from bot.store.enums import MerchantStatus, OrderState, ProductStatus
-from bot.store.models import Merchant, Order, Product
+from bot.store.models import Merchant, Order, Product, ProductVariant
 from bot.textfit import fit, visible_len
+
+Options = tuple[ProductVariant, ...] | list[ProductVariant]
 
 CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096
 
-CARD_QTY = callbacks.action("card_qty")  # product id, quantity
-BUY = callbacks.action("buy")  # product id, quantity
+CARD_QTY = callbacks.action("card_qty")  # product id, quantity[, option id]
+BUY = callbacks.action("buy")  # product id, quantity[, option id]
 SHOP = callbacks.action("shop")  # merchant id
 OPEN_CARD = callbacks.action("card")  # product id
 ORDER_VIEW = callbacks.action("ord_view")  # order id
@@ -48,9 +53,9 @@ def button(label: str, name: str, *ids: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=callbacks.encode(name, *ids))
 
 
-def max_quantity(product: Product, max_per_order: int = 99) -> int:
-    """The most a buyer may pick on the card: stock, per-buyer limit and rule, at least 1."""
-    bounds = [product.stock, max_per_order]
+def max_quantity(product: Product, max_per_order: int = 99, stock: int | None = None) -> int:
+    """The most a buyer may pick: stock (the chosen option's), per-buyer limit and rule; at least 1."""
+    bounds = [product.stock if stock is None else stock, max_per_order]
     if product.per_buyer_limit:
         bounds.append(product.per_buyer_limit)
     return max(1, min(bounds))
@@ -65,11 +70,35 @@ def seller_line(merchant: Merchant, t: Translator) -> str:
                 "questions about payment go to the payment provider.", name=name) + "</i>")
 
 
-def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int) -> str:
+def price_text(product: Product, t: Translator, options: Options = ()) -> str:
+    """The price, or the options' range of prices ("¥99.00–¥129.00")."""
+    if not options:
+        return t.money(product.price_fen, product.currency)
+    low, high = min(o.price_fen for o in options), max(o.price_fen for o in options)
+    if low == high:
+        return t.money(low, product.currency)
+    return f"{t.money(low, product.currency)}–{t.money(high, product.currency)}"
+
+
+def option_lines(product: Product, t: Translator, options: Options) -> str:
+    """One line per option: its name, price and what is left (HTML, the name escaped)."""
+    lines = []
+    for option in options:
+        left = ("<b>" + t("Sold out") + "</b>" if option.stock <= 0
+                else t("{count} left", count=option.stock))
+        price = t.money(option.price_fen, product.currency)
+        lines.append(f"• {html.escape(option.label)} — {price} · {left}")
+    return "\n".join(lines)
+
+
+def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int,
+              options: Options = ()) -> str:
     """The card's HTML, within ``limit`` as Telegram counts it (see ``bot.textfit``).
 
     The description gives way first; a title only when an old one meets a long
     shop name (both are checked at entry, but limits and translations change).
+    A product sold by option shows its range of prices, the sum of its stock,
+    and a line per option.
     """
     on_sale = product.status == ProductStatus.ACTIVE and merchant.status == MerchantStatus.APPROVED
     if not on_sale:
@@ -78,7 +107,9 @@ def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int
         availability = "<b>" + t("Sold out") + "</b>"
     else:
         availability = t("{count} left", count=product.stock)
-    status = f"\n{t.money(product.price_fen, product.currency)} · {availability}"
+    status = f"\n{price_text(product, t, options)} · {availability}"
+    if options:
+        status += "\n" + option_lines(product, t, options)
     if product.shipped:
         status += "\n" + delivery.terms_line(merchant, t, product.currency)
     tail = "\n\n" + seller_line(merchant, t)
@@ -89,10 +120,10 @@ def card_text(product: Product, merchant: Merchant, t: Translator, *, limit: int
     return f"<b>{title}</b>{status}{body}{tail}"
 
 
-def card_summary(product: Product, merchant: Merchant, t: Translator) -> str:
+def card_summary(product: Product, merchant: Merchant, t: Translator, options: Options = ()) -> str:
     """One plain-text line (no HTML: Telegram shows it as typed) for an inline result's description."""
     left = t("Sold out") if product.stock <= 0 else t("{count} left", count=product.stock)
-    return f"{t.money(product.price_fen, product.currency)} · {left} · {merchant.name}"
+    return f"{price_text(product, t, options)} · {left} · {merchant.name}"
 
 
 def render_card(
@@ -103,6 +134,8 @@ def render_card(
     quantity: int = 1,
     max_per_order: int = 99,
     bot_username: str | None = None,
+    options: Options = (),
+    option_id: int | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The card's HTML text (a caption when ``product.photo``) and its buttons.
 
@@ -111,15 +144,30 @@ def render_card(
     at once, and **Choose quantity** opens the card in the viewer's private
     chat, where −/+ are theirs alone; **Shop** opens the shop there too.
     Otherwise (the private chat) −/+ redraw the card in place.
+
+    A product sold by option (``options``): in the private chat a button per
+    option chooses it (``option_id``, redrawn with ✓), then −/+ and Buy are the
+    chosen option's; a shared card's Buy opens the private chat to choose.
     """
     limit = CAPTION_LIMIT if product.photo else TEXT_LIMIT
-    text = card_text(product, merchant, t, limit=limit)
-    top = max_quantity(product, max_per_order)
+    text = card_text(product, merchant, t, limit=limit, options=options)
+    chosen = next((o for o in options if o.id == option_id), None)
+    top = max_quantity(product, max_per_order, chosen.stock if chosen else None)
     quantity = 1 if bot_username else min(max(1, quantity), top)
     rows: list[list[InlineKeyboardButton]] = []
     selling = (product.status == ProductStatus.ACTIVE and merchant.status == MerchantStatus.APPROVED
                and product.stock > 0)
-    if selling and bot_username:
+    if selling and options and bot_username:
+        rows.append([InlineKeyboardButton("🛒 " + t("Choose an option"),
+                                          url=f"https://t.me/{bot_username}?start=p_{product.id}")])
+    elif selling and options:
+        rows += _option_rows(product, t, options, chosen)
+        if chosen is not None and chosen.stock > 0:
+            rows.append([button("−", CARD_QTY, product.id, max(1, quantity - 1), chosen.id),
+                         button(str(quantity), CARD_QTY, product.id, quantity, chosen.id),
+                         button("+", CARD_QTY, product.id, min(top, quantity + 1), chosen.id)])
+            rows.append([button("🛒 " + t("Buy"), BUY, product.id, quantity, chosen.id)])
+    elif selling and bot_username:
         buy = [button("🛒 " + t("Buy"), BUY, product.id, 1)]
         if top > 1:
             buy.append(InlineKeyboardButton("🔢 " + t("Choose quantity"),
@@ -136,6 +184,15 @@ def render_card(
         shop = button("🏪 " + t("Shop"), SHOP, merchant.id)
     rows.append([InlineKeyboardButton("↗️ " + t("Share"), switch_inline_query=f"p_{product.id}"), shop])
     return text, InlineKeyboardMarkup(rows)
+
+
+def _option_rows(product: Product, t: Translator, options: Options, chosen: ProductVariant | None
+                 ) -> list[list[InlineKeyboardButton]]:
+    """The option buttons, two a row: the chosen one marked ✓, a sold-out one says so."""
+    labels = [("✓ " if o is chosen else "") + o.label + (" · " + t("sold out") if o.stock <= 0 else "")
+              for o in options]
+    buttons = [button(label, CARD_QTY, product.id, 1, o.id) for label, o in zip(labels, options, strict=True)]
+    return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
 
 
 def state_label(state: str, t: Translator) -> str:

@@ -20,6 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks, cards, delivery
 from bot.commerce import addresses
 from bot.commerce.rules import Rules
+from bot.commerce.variants import item_name
 from bot.notices import Notice, RenderContext, renderer
 from bot.store.enums import OrderState, RefundState
 from bot.store.models import Order, Product, Refund
@@ -30,7 +31,7 @@ async def _order(ctx: RenderContext, params: dict[str, Any]) -> tuple[Order, str
     if order is None:
         return None
     title = await ctx.session.scalar(select(Product.title).where(Product.id == order.product_id))
-    return order, html.escape(title or "")
+    return order, html.escape(item_name(title or "", order.variant_label))
 
 
 def _delivery(ctx: RenderContext, order: Order) -> list[str]:

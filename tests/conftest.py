@@ -96,6 +96,7 @@ class TestDatabase(Database):
         super().__init__(make_engine(url), **kw)
         self.url = url
         self.initial_stock: dict[int, int] = {}
+        self.initial_variant_stock: dict[tuple[int, int], int] = {}  # (product, option) -> units
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

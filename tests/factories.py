@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select, text
 
 from bot.clock import ManualClock
-from bot.commerce import addresses, catalog, merchants, orders, payments, users
+from bot.commerce import addresses, catalog, merchants, orders, payments, users, variants
 from bot.commerce.rules import Rules
 from bot.commerce.verification import RegistryRecord
 from bot.store.enums import MerchantKind, MerchantStatus, OrderState
-from bot.store.models import Merchant, Order, OutboxMessage, Product
+from bot.store.models import Merchant, Order, OutboxMessage, Product, ProductVariant
 
 RULES = Rules()
 _ids = itertools.count(10_000)
@@ -71,12 +71,28 @@ async def make_product(db: Any, *, merchant: Merchant | None = None, price_fen: 
     return product
 
 
+async def make_variant(db: Any, product: Product, *, label: str = "M", price_fen: int = 12900,
+                       stock: int = 5, clock: ManualClock | None = None) -> ProductVariant:
+    """An option of ``product`` (the first makes it a product sold by option); counted for the invariants."""
+    now = (clock or ManualClock()).now()
+    async with db.transaction() as s:
+        merchant = await s.get(Merchant, product.merchant_id)
+        variant = await variants.add_variant(
+            s, product_id=product.id, merchant=merchant, now=now,
+            draft=variants.VariantDraft(label=label, price_fen=price_fen, stock=stock))
+        total = (await s.get(Product, product.id)).stock
+    db.initial_variant_stock[(product.id, variant.id)] = stock
+    db.initial_stock[product.id] = total
+    return variant
+
+
 async def place(db: Any, *, buyer_id: int, product_id: int, quantity: int = 1,
-                key: str | None = None, clock: ManualClock | None = None) -> orders.PlacedOrder:
+                key: str | None = None, clock: ManualClock | None = None,
+                variant_id: int | None = None) -> orders.PlacedOrder:
     now = (clock or ManualClock()).now()
     return await db.run(lambda s: orders.place_order(
         s, buyer_id=buyer_id, product_id=product_id, quantity=quantity,
-        key=key or f"k{next(_ids)}", rules=RULES, now=now))
+        key=key or f"k{next(_ids)}", rules=RULES, now=now, variant_id=variant_id))
 
 
 async def pay(db: Any, order_id: int, *, clock: ManualClock | None = None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, SoldByOption
 from bot.commerce.money import check_amount, check_count, clean_text
 from bot.commerce.rules import Rules
 from bot.store.enums import MerchantStatus, ProductStatus
@@ -119,6 +119,8 @@ async def edit_product(
     product = await owned_product(session, product_id=product_id, merchant=merchant)
     if product.status == ProductStatus.ARCHIVED:
         raise IllegalTransition(state=product.status, what="product", name=product.title)
+    if product.has_variants and (price_fen is not None or stock is not None):
+        raise SoldByOption(name=product.title)  # each option has its own (``commerce.variants``)
     if title is not None:
         product.title = validate_title(title, rules)
     if description is not None:

@@ -118,3 +118,15 @@ class PayoutHeld(CommerceError):
     """Payouts wait ``Rules.payee_change_hold`` after a change of payout account (``until`` says when)."""
 
     code = "payout_held"
+
+
+class ChooseOption(CommerceError):
+    """A product sold by option (size, colour) is bought one option at a time: the tap must name one."""
+
+    code = "choose_option"
+
+
+class SoldByOption(CommerceError):
+    """A product sold by option has its price and stock per option, not one for the whole product."""
+
+    code = "sold_by_option"

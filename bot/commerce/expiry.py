@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.outbox import notify, refresh, subject
+from bot.commerce.variants import release_to_variant
 from bot.store.enums import OrderState
 from bot.store.models import Order, Product
 
@@ -43,6 +44,7 @@ class Expired(NamedTuple):
     buyer_id: int
     product_id: int
     quantity: int
+    variant_id: int | None  # the option it held units of, for a product sold by option
 
 
 async def expire_due(session: AsyncSession, order_ids: Iterable[int], *, now: dt.datetime) -> list[Expired]:
@@ -59,14 +61,15 @@ async def expire_due(session: AsyncSession, order_ids: Iterable[int], *, now: dt
         .where(orders.c.id.in_(ids), orders.c.state == OrderState.AWAITING_PAYMENT,
                orders.c.expires_at <= now)
         .values(state=OrderState.EXPIRED, closed_at=now)
-        .returning(orders.c.id, orders.c.buyer_id, orders.c.product_id, orders.c.quantity)
+        .returning(orders.c.id, orders.c.buyer_id, orders.c.product_id, orders.c.quantity,
+                   orders.c.variant_id)
         .execution_options(synchronize_session=False)
     ))
-    units: Counter[int] = Counter()
+    units: Counter[tuple[int, int]] = Counter()  # (product, option or 0) -> units
     for order in expired:
-        units[order.product_id] += order.quantity
-    for product_id in sorted(units):  # one order of locks across products: no deadlock between two expiries
-        await release_stock(session, product_id, units[product_id])
+        units[(order.product_id, order.variant_id or 0)] += order.quantity
+    for product_id, variant_id in sorted(units):  # one order of locks across products: no deadlock
+        await release_stock(session, product_id, units[(product_id, variant_id)], variant_id or None)
     for order in expired:
         await notify(session, chat_id=order.buyer_id, kind="order_expired", now=now,
                      dedupe_key=f"order-expired:{order.id}", order_id=order.id)
@@ -88,8 +91,19 @@ async def stale_of_product(
     return list(rows)
 
 
-async def release_stock(session: AsyncSession, product_id: int, quantity: int) -> None:
-    """Give units back to the shelf (a cancelled or expired order's)."""
-    await session.execute(
-        update(products).where(products.c.id == product_id).values(stock=products.c.stock + quantity)
+async def release_stock(
+    session: AsyncSession, product_id: int, quantity: int, variant_id: int | None = None
+) -> int:
+    """Give units back to the shelf (a cancelled or expired order's); the units the product's stock got.
+
+    An order of an option gives them to its option (``variants.release_to_variant``). An order
+    placed before its product was sold by option gives them to no one: the merchant counted the
+    options' stock when adding them.
+    """
+    if variant_id is not None:
+        return await release_to_variant(session, product_id, variant_id, quantity)
+    released = await session.execute(
+        update(products).where(products.c.id == product_id, products.c.has_variants.is_(False))
+        .values(stock=products.c.stock + quantity)
     )
+    return quantity if released.rowcount == 1 else 0

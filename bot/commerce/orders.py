@@ -89,7 +89,7 @@ async def cancel_order(
         raise Forbidden(role="buyer")
     order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED, now=now,
                        closed_at=now)
-    await release_stock(session, order.product_id, order.quantity)
+    await release_stock(session, order.product_id, order.quantity, order.variant_id)
     return order
 
 

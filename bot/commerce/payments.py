@@ -210,7 +210,7 @@ async def _refuse_payment(
     if order.state == OrderState.AWAITING_PAYMENT:  # a suspended shop's: its units go back
         await move(session, order.id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED, now=now,
                    closed_at=now)
-        await release_stock(session, order.product_id, order.quantity)
+        await release_stock(session, order.product_id, order.quantity, order.variant_id)
     refund = Refund(
         out_request_no=late_refund_no(order.id), order_id=order.id, amount_fen=payment.amount_fen,
         reason="late_payment", state=RefundState.APPROVED, created_at=now, decided_at=now,

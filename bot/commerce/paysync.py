@@ -19,6 +19,7 @@ from bot.commerce.errors import IllegalTransition, NotFound
 from bot.commerce.merchants import check_selling
 from bot.commerce.orders import get_order
 from bot.commerce.payments import payment_by_trade, payment_for_order
+from bot.commerce.variants import item_name
 from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Merchant, Order, Payment, Product, Refund, User
 
@@ -78,7 +79,8 @@ async def order_checkout(session: AsyncSession, *, order_id: int, now: dt.dateti
     if order.state == OrderState.AWAITING_PAYMENT:
         await check_selling(session, order.merchant_id)
     payment = await payment_for_order(session, order_id=order_id, now=now)
-    title = await session.scalar(select(Product.title).where(Product.id == order.product_id))
+    title = item_name(str(await session.scalar(select(Product.title).where(Product.id == order.product_id))),
+                      order.variant_label)
     subject = f"{title} ×{order.quantity}" if order.quantity > 1 else str(title)
     return Checkout(payment.out_trade_no, payment.amount_fen, subject,
                     await language_of(session, order.buyer_id), order.expires_at, order.id)

@@ -21,7 +21,12 @@ Rules, the same for one tap or many (``place_order`` is a batch of one):
   and the update is conditional on ``stock >= total`` besides;
 - an order of goods that ship carries the shop's shipping fee in its total
   (``shipping.ShippingTerms``, read with the locked product: no extra query);
-  its delivery address is chosen later, before paying, off the hot path.
+  its delivery address is chosen later, before paying, off the hot path;
+- a product sold by option (``variants``) takes each tap's units from the
+  option it names, by the same conditional update on the option's row (and
+  the product's sum), at the option's price; the double-tap rule and the
+  per-buyer limit count per option. A product without options reads and
+  writes exactly what it did before options existed.
 """
 
 from __future__ import annotations
@@ -33,16 +38,25 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce.errors import CommerceError, InvalidInput, LimitReached, NotFound, NotSelling, SoldOut
+from bot.commerce.errors import (
+    ChooseOption,
+    CommerceError,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+    NotSelling,
+    SoldOut,
+)
 from bot.commerce.expiry import expire_due, release_stock, stale_of_product  # noqa: F401  (re-exported)
 from bot.commerce.rules import Rules
 from bot.commerce.shipping import ShippingTerms
 from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
-from bot.store.models import Merchant, Order, Product
+from bot.store.models import Merchant, Order, Product, ProductVariant
 
 orders = Order.__table__
 products = Product.__table__
 merchants = Merchant.__table__
+variants = ProductVariant.__table__
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class PlaceRequest:
     product_id: int
     quantity: int
     key: str
+    variant_id: int | None = None  # the option chosen, for a product sold by option
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,8 @@ class PlacedOrder:
     total_fen: int
     currency: str
     expires_at: dt.datetime
+    variant_id: int | None
+    variant_label: str | None
     created: bool
 
 
@@ -74,16 +91,19 @@ Outcome = PlacedOrder | CommerceError
 _COLUMNS = (
     orders.c.id, orders.c.state, orders.c.product_id, orders.c.merchant_id,
     orders.c.quantity, orders.c.total_fen, orders.c.currency, orders.c.expires_at,
+    orders.c.variant_id, orders.c.variant_label,
 )
+# What a tap is counted against: the buyer and the option (None for a product without options).
+Slot = tuple[int, int | None]
 
 
 async def place_order(
     session: AsyncSession, *, buyer_id: int, product_id: int, quantity: int, key: str,
-    rules: Rules, now: dt.datetime,
+    rules: Rules, now: dt.datetime, variant_id: int | None = None,
 ) -> PlacedOrder:
     """Reserve units for one buyer and open an unpaid order, or raise the refusal."""
     [outcome] = await place_orders(
-        session, [PlaceRequest(buyer_id, product_id, quantity, key)], rules=rules, now=now
+        session, [PlaceRequest(buyer_id, product_id, quantity, key, variant_id)], rules=rules, now=now
     )
     if isinstance(outcome, CommerceError):
         raise outcome
@@ -127,7 +147,7 @@ async def _lock_product(session: AsyncSession, product_id: int) -> tuple | None:
     query = (
         select(products.c.price_fen, products.c.currency, products.c.status, products.c.merchant_id,
                products.c.per_buyer_limit, products.c.stock, merchants.c.status, products.c.shipped,
-               merchants.c.shipping_fee_fen, merchants.c.free_shipping_from_fen)
+               merchants.c.shipping_fee_fen, merchants.c.free_shipping_from_fen, products.c.has_variants)
         .join(merchants, merchants.c.id == products.c.merchant_id)
         .where(products.c.id == product_id)
     )
@@ -145,44 +165,79 @@ async def _place_for_product(
         for i in indexes:
             outcomes[i] = NotFound(what="product") if product is None else NotSelling()
         return
-    price, currency, _, merchant_id, limit, stock, _, ships, fee, free_from = product
+    price, currency, _, merchant_id, limit, stock, _, ships, fee, free_from, by_option = product
     buyers = {requests[i].buyer_id for i in indexes}
     open_orders, held, stale = await _buyers_orders(session, product_id, buyers, now)
     if stale:  # past their time to pay, whether or not the expiry job ran: expired here, units back
         stock += await _expire(session, stale, now, expired)
-    wanted = sum(requests[i].quantity for i in indexes if requests[i].buyer_id not in open_orders)
-    if wanted > stock:  # short: other buyers' stale orders give their units back before "sold out" is said
+    options = await _options(session, product_id) if by_option else {}
+    left: dict[int | None, int] = {vid: option[2] for vid, option in options.items()} or {None: stock}
+    if _short(requests, indexes, open_orders, left):  # other buyers' stale orders give units back first
         stock += await _expire(session, await stale_of_product(session, product_id, now=now), now, expired)
+        options = await _options(session, product_id) if by_option else {}
+        left = {vid: option[2] for vid, option in options.items()} or {None: stock}
     winners: list[int] = []
-    won_by: dict[int, int] = {}  # buyer -> index of the tap that wins for them in this batch
+    won_by: dict[Slot, int] = {}  # (buyer, option) -> index of the tap that wins for them in this batch
     for i in indexes:
         request = requests[i]
-        if request.buyer_id in open_orders:
-            outcomes[i] = open_orders[request.buyer_id]  # a double tap: the order already open
-        elif request.buyer_id in won_by:
+        slot = (request.buyer_id, request.variant_id)
+        if refusal := _option_refusal(request.variant_id, by_option, options):
+            outcomes[i] = refusal
+        elif slot in open_orders:
+            outcomes[i] = open_orders[slot]  # a double tap: the order already open
+        elif slot in won_by:
             continue  # a double tap within this batch: answered once the order exists
-        elif limit is not None and held.get(request.buyer_id, 0) + request.quantity > limit:
-            outcomes[i] = LimitReached(limit=limit, held=held.get(request.buyer_id, 0))
-        elif request.quantity > stock:
+        elif limit is not None and held.get(slot, 0) + request.quantity > limit:
+            outcomes[i] = LimitReached(limit=limit, held=held.get(slot, 0))
+        elif request.quantity > left[request.variant_id]:
             outcomes[i] = SoldOut()
         else:
-            stock -= request.quantity
-            won_by[request.buyer_id] = i
+            left[request.variant_id] -= request.quantity
+            won_by[slot] = i
             winners.append(i)
     if winners:
         await _take_and_insert(session, product_id, winners, requests, outcomes,
                                (price, currency, merchant_id, ships, ShippingTerms(fee, free_from)),
-                               rules, now)
+                               options, rules, now)
     for i in indexes:
         if outcomes[i] is None:
-            outcomes[i] = _repeat(outcomes[won_by[requests[i].buyer_id]])
+            outcomes[i] = _repeat(outcomes[won_by[(requests[i].buyer_id, requests[i].variant_id)]])
+
+
+def _option_refusal(variant_id: int | None, by_option: bool, options: dict) -> CommerceError | None:
+    """A tap must name an offered option of a product sold by option, and none of another product."""
+    if by_option and variant_id is None:
+        return ChooseOption()
+    if variant_id is not None and variant_id not in options:
+        return NotFound(what="option")  # removed, another product's, or made up
+    return None
+
+
+async def _options(session: AsyncSession, product_id: int) -> dict[int, tuple[str, int, int]]:
+    """The product's offered options: id -> (label, price, stock), read under the product's lock."""
+    rows = await session.execute(
+        select(variants.c.id, variants.c.label, variants.c.price_fen, variants.c.stock)
+        .where(variants.c.product_id == product_id, variants.c.active.is_(True)))
+    return {vid: (label, price, stock) for vid, label, price, stock in rows}
 
 
 async def _expire(session: AsyncSession, order_ids: list[int], now: dt.datetime, expired: list[int]) -> int:
-    """Expire these stale orders (``expiry.expire_due``, the expiry job's own); the units they gave back."""
+    """Expire these stale orders (``expiry.expire_due``, the expiry job's own); the units they gave back
+    to the product's own shelf (an option's go to the option: ``_options`` is read after this)."""
     done = await expire_due(session, order_ids, now=now)
     expired.extend(order.id for order in done)
-    return sum(order.quantity for order in done)
+    return sum(order.quantity for order in done if order.variant_id is None)
+
+
+def _short(requests: list[PlaceRequest], indexes: list[int], open_orders: dict[Slot, PlacedOrder],
+           left: dict[int | None, int]) -> bool:
+    """Whether the new taps want more of the product (or of one of its options) than is left."""
+    wanted: dict[int | None, int] = defaultdict(int)
+    for i in indexes:
+        request = requests[i]
+        if (request.buyer_id, request.variant_id) not in open_orders and request.variant_id in left:
+            wanted[request.variant_id] += request.quantity
+    return any(units > left[vid] for vid, units in wanted.items())
 
 
 def _repeat(outcome: Outcome | None) -> Outcome:
@@ -192,9 +247,10 @@ def _repeat(outcome: Outcome | None) -> Outcome:
 
 async def _buyers_orders(
     session: AsyncSession, product_id: int, buyers: set[int], now: dt.datetime | None = None
-) -> tuple[dict[int, PlacedOrder], dict[int, int], list[int]]:
-    """The buyers' unpaid order of the product, the units each holds in live orders, and the
-    ids of unpaid orders past their time to pay at ``now`` (neither open nor held: expired).
+) -> tuple[dict[Slot, PlacedOrder], dict[Slot, int], list[int]]:
+    """The buyers' unpaid order of the product (per option), the units each holds in live orders
+    (per option), and the ids of unpaid orders past their time to pay at ``now`` (neither open nor
+    held: expired).
 
     One read by ``(product_id, buyer_id)``, the state sorted out here: with
     the state in the query, a planner without fresh statistics (a product
@@ -205,40 +261,51 @@ async def _buyers_orders(
         select(orders.c.buyer_id, *_COLUMNS).where(orders.c.product_id == product_id,
                                                    orders.c.buyer_id.in_(buyers))
     )
-    open_orders: dict[int, PlacedOrder] = {}
-    held: dict[int, int] = defaultdict(int)
+    open_orders: dict[Slot, PlacedOrder] = {}
+    held: dict[Slot, int] = defaultdict(int)
     stale: list[int] = []
     for buyer_id, *columns in rows:
         order = PlacedOrder(*columns, created=False)
         if order.state == OrderState.AWAITING_PAYMENT and now is not None and order.expires_at <= now:
             stale.append(order.id)
             continue
+        slot = (buyer_id, order.variant_id)
         if order.state == OrderState.AWAITING_PAYMENT:
-            open_orders[buyer_id] = order
+            open_orders[slot] = order
         if order.state in LIVE_ORDER_STATES:
-            held[buyer_id] += order.quantity
+            held[slot] += order.quantity
     return open_orders, held, stale
 
 
 async def _take_and_insert(
     session: AsyncSession, product_id: int, winners: list[int], requests: list[PlaceRequest],
-    outcomes: list[Outcome | None], terms: tuple[int, str, int, bool, ShippingTerms], rules: Rules,
-    now: dt.datetime,
+    outcomes: list[Outcome | None], terms: tuple[int, str, int, bool, ShippingTerms],
+    options: dict[int, tuple[str, int, int]], rules: Rules, now: dt.datetime,
 ) -> None:
     price, currency, merchant_id, ships, shipping = terms
     total = sum(requests[i].quantity for i in winners)
+    if options:  # each option's units from its own row; the product keeps their sum
+        per_option: dict[int, int] = defaultdict(int)
+        for i in winners:
+            per_option[requests[i].variant_id] += requests[i].quantity
+        for variant_id, quantity in per_option.items():
+            if not await _take_option(session, variant_id, quantity):
+                raise AssertionError("an option's stock changed under a locked product row")
     if not await take_stock(session, product_id, total):
         raise AssertionError("stock changed under a locked product row")
     rows = []
     for i in winners:
-        goods = price * requests[i].quantity
+        variant_id = requests[i].variant_id
+        label, unit = options[variant_id][:2] if variant_id is not None else (None, price)
+        goods = unit * requests[i].quantity
         fee = shipping.fee_for(goods, ships=ships)
         rows.append(
             {"idempotency_key": requests[i].key, "buyer_id": requests[i].buyer_id,
              "merchant_id": merchant_id, "product_id": product_id, "quantity": requests[i].quantity,
-             "unit_price_fen": price, "shipping_fen": fee, "total_fen": goods + fee, "ships": ships,
+             "unit_price_fen": unit, "shipping_fen": fee, "total_fen": goods + fee, "ships": ships,
              "currency": currency, "state": OrderState.AWAITING_PAYMENT, "refunded_fen": 0,
-             "created_at": now, "expires_at": now + rules.order_ttl})
+             "created_at": now, "expires_at": now + rules.order_ttl,
+             "variant_id": variant_id, "variant_label": label})
     # RETURNING only (key, id), in any order: asking SQLAlchemy to keep the parameters' order makes
     # it insert row by row on SQLite; the other fields are the ones just written.
     inserted = await session.execute(insert(orders).returning(orders.c.idempotency_key, orders.c.id), rows)
@@ -246,7 +313,7 @@ async def _take_and_insert(
     for i, row in zip(winners, rows, strict=True):
         outcomes[i] = PlacedOrder(ids[row["idempotency_key"]], row["state"], product_id, merchant_id,
                                   row["quantity"], row["total_fen"], currency, row["expires_at"],
-                                  created=True)
+                                  row["variant_id"], row["variant_label"], created=True)
 
 
 async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> bool:
@@ -260,21 +327,38 @@ async def take_stock(session: AsyncSession, product_id: int, quantity: int) -> b
     return taken.rowcount == 1
 
 
+async def _take_option(session: AsyncSession, variant_id: int, quantity: int) -> bool:
+    """Take ``quantity`` units of an offered option if that many are free; False (no change) otherwise."""
+    taken = await session.execute(
+        update(variants)
+        .where(variants.c.id == variant_id, variants.c.stock >= quantity, variants.c.active.is_(True))
+        .values(stock=variants.c.stock - quantity)
+    )
+    return taken.rowcount == 1
+
+
 async def take_again(session: AsyncSession, order: Order) -> CommerceError | None:
     """Take a closed order's units again for a payment that came after all: None, or the refusal.
 
     The rules of a new order apply (``_place_for_product``): an active product of an
-    approved merchant, the per-buyer limit over the buyer's live orders, enough stock;
-    the product row is locked first, so a Buy tap of the same buyer cannot slip past the limit.
+    approved merchant, the per-buyer limit over the buyer's live orders (of its option), enough
+    stock (of its option, which must still be offered); the product row is locked first, so a
+    Buy tap of the same buyer cannot slip past the limit.
     """
     product = await _lock_product(session, order.product_id)
     if product is None or product[2] != ProductStatus.ACTIVE or product[6] != MerchantStatus.APPROVED:
         return NotSelling()
-    limit = product[4]
+    if bool(product[10]) != (order.variant_id is not None):
+        return NotSelling()  # options were added or all removed since: not what was ordered
+    limit, slot = product[4], (order.buyer_id, order.variant_id)
     if limit is not None:
         _, held, _ = await _buyers_orders(session, order.product_id, {order.buyer_id})
-        if held.get(order.buyer_id, 0) + order.quantity > limit:
-            return LimitReached(limit=limit, held=held.get(order.buyer_id, 0))
+        if held.get(slot, 0) + order.quantity > limit:
+            return LimitReached(limit=limit, held=held.get(slot, 0))
+    if order.variant_id is not None and not await _take_option(session, order.variant_id, order.quantity):
+        return SoldOut()
     if not await take_stock(session, order.product_id, order.quantity):
+        if order.variant_id is not None:
+            raise AssertionError("a product's stock is less than its option's")  # rolls back the option
         return SoldOut()
     return None

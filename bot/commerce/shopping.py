@@ -22,8 +22,9 @@ from bot.commerce.catalog import search_products
 from bot.commerce.errors import CommerceError, Forbidden, NotFound, SoldOut
 from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
 from bot.commerce.rules import Rules
+from bot.commerce.variants import active_variants, item_name
 from bot.store.enums import MerchantStatus, ProductStatus
-from bot.store.models import Merchant, Order, Product, ProductEvent
+from bot.store.models import Merchant, Order, Product, ProductEvent, ProductVariant
 
 products = Product.__table__
 events = ProductEvent.__table__
@@ -32,10 +33,11 @@ ORDER_PLACED = "order_placed"  # outbox kind: a new order's confirmation, render
 
 @dataclass(frozen=True)
 class Listing:
-    """A product and its seller, as a card shows them."""
+    """A product and its seller, as a card shows them, with its options if it is sold by option."""
 
     product: Product
     merchant: Merchant
+    options: tuple[ProductVariant, ...] = ()
 
     @property
     def on_sale(self) -> bool:
@@ -82,7 +84,12 @@ async def listing(session: AsyncSession, *, product_id: int) -> Listing:
     if product is None or product.status == ProductStatus.ARCHIVED:
         raise NotFound(what="product")
     merchant = await session.get(Merchant, product.merchant_id)
-    return Listing(product, merchant)
+    return Listing(product, merchant, await options_of(session, product))
+
+
+async def options_of(session: AsyncSession, product: Product) -> tuple[ProductVariant, ...]:
+    """The options a card of ``product`` offers (none without a query for a product without options)."""
+    return tuple(await active_variants(session, product.id)) if product.has_variants else ()
 
 
 async def open_card(session: AsyncSession, *, product_id: int, now: dt.datetime) -> Listing:
@@ -171,6 +178,7 @@ async def order_view(session: AsyncSession, *, order_id: int, user_id: int,
     if order is None:
         raise NotFound(what="order")
     title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
+    title = item_name(title or "", order.variant_label)
     merchant = await session.get(Merchant, order.merchant_id)
     allowed = merchant.owner_id if as_merchant else order.buyer_id
     if allowed != user_id:
@@ -188,6 +196,7 @@ async def buyer_order_views(
     views = []
     for order in found:
         title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
+        title = item_name(title or "", order.variant_label)
         merchant = await session.get(Merchant, order.merchant_id)
         views.append(OrderView(order, title or "", merchant.name, merchant.owner_id, order.id in expired))
     return views
@@ -204,5 +213,6 @@ async def search_listings(session: AsyncSession, *, words: str, limit: int = 10)
         return [found] if found.on_sale else []
     result = []
     for product in await search_products(session, words=words, limit=limit):
-        result.append(Listing(product, await session.get(Merchant, product.merchant_id)))
+        result.append(Listing(product, await session.get(Merchant, product.merchant_id),
+                              await options_of(session, product)))
     return result

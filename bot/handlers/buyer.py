@@ -13,7 +13,10 @@ message) cannot receive the order message there, so Buy and Shop answer with
 a ``t.me/<bot>?start=…`` link that opens the private chat on the order or
 shop (Telegram lets a callback answer open such links). Such a card is seen
 by many, so it holds no quantity: Buy there is one unit, and a quantity is
-chosen on the card opened in the buyer's private chat.
+chosen on the card opened in the buyer's private chat. So is an option of a
+product sold by option (size, colour): the private card's option buttons
+choose it, then −/+ and Buy carry its id (``buy:<product>:<qty>:<option>``),
+which placement checks against the product's offered options.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from telegram.ext import (
 
 from bot import callbacks, cards, logs
 from bot.commerce import arrivals, posting, shopping
-from bot.commerce.errors import CommerceError
+from bot.commerce.errors import ChooseOption, CommerceError, NotFound
 from bot.commerce.placement import PlaceRequest
 from bot.context import ShopContext
 from bot.handlers.buyer_orders import show_order
@@ -65,10 +68,10 @@ BUY_BATCH = 256
 
 
 def _card(listing: shopping.Listing, context: ShopContext, *, quantity: int = 1,
-          bot_username: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+          bot_username: str | None = None, option_id: int | None = None) -> tuple[str, InlineKeyboardMarkup]:
     return cards.render_card(listing.product, listing.merchant, context.t, quantity=quantity,
                              max_per_order=context.services.rules.max_quantity_per_order,
-                             bot_username=bot_username)
+                             bot_username=bot_username, options=listing.options, option_id=option_id)
 
 
 async def send_card(context: ShopContext, chat_id: int, listing: shopping.Listing) -> None:
@@ -117,6 +120,14 @@ def _args(update: Update, count: int) -> tuple[int, ...] | None:
     return decoded.args if decoded and len(decoded.args) == count else None
 
 
+def _card_args(update: Update) -> tuple[int, int, int | None] | None:
+    """(product, quantity, option or None) from a card's −/+, option or Buy button."""
+    decoded = callbacks.decode(update.callback_query.data)
+    if decoded is None or len(decoded.args) not in (2, 3):
+        return None
+    return decoded.args[0], decoded.args[1], decoded.arg(2)
+
+
 def _in_private_chat(update: Update) -> bool:
     message = update.callback_query.message
     return message is not None and message.chat.type == ChatType.PRIVATE
@@ -128,22 +139,28 @@ async def _stale(update: Update, context: ShopContext) -> None:
 
 @answers_errors
 async def change_quantity(update: Update, context: ShopContext) -> None:
-    """−/+ on a card in the private chat: redraw it in place with the new quantity, within bounds.
+    """−/+ or an option on a card in the private chat: redraw it in place with the choice, within bounds.
 
     A card many people see has no −/+ (one viewer's + would be everyone's); one
     posted before that carries them still, and a press there opens the card in
-    the presser's private chat instead of changing what everyone sees.
+    the presser's private chat instead of changing what everyone sees. An option
+    that is not (or no longer) one of the product's is answered so, and the card
+    redrawn as it stands.
     """
     query = update.callback_query
-    if (args := _args(update, 2)) is None:
+    if (args := _card_args(update)) is None:
         return await _stale(update, context)
-    product_id, quantity = args
+    product_id, quantity, option_id = args
     if not _in_private_chat(update):
         await query.answer(url=f"https://t.me/{context.bot.username}?start=p_{product_id}")
         return
     listing = await context.services.run(lambda s: shopping.listing(s, product_id=product_id))
-    text, keyboard = _card(listing, context, quantity=quantity)
-    await query.answer()
+    if option_id is not None and all(o.id != option_id for o in listing.options):
+        option_id = None
+        await query.answer(describe(NotFound(what="option"), context.t))
+    else:
+        await query.answer()
+    text, keyboard = _card(listing, context, quantity=quantity, option_id=option_id)
     with contextlib.suppress(BadRequest):  # "message is not modified": already at the bound
         if listing.product.photo:
             await query.edit_message_caption(caption=text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
@@ -174,19 +191,23 @@ async def buy(update: Update, context: ShopContext) -> None:
     """
     query = update.callback_query
     arrival = arrival_of(update, context)
-    if (args := _args(update, 2)) is None:
+    if (args := _card_args(update)) is None:
         if note_arrival(context, await arrivals_queue(context).submit(arrival)):
             await _stale(update, context)
         return
-    product_id, quantity = args
+    product_id, quantity, option_id = args
     private = _in_private_chat(update)
     if not private:  # a shared card's quantity is nobody's choice (an old card may still carry one)
         quantity = 1
-    place = PlaceRequest(update.effective_user.id, product_id, quantity, f"cb:{query.id}")
+    place = PlaceRequest(update.effective_user.id, product_id, quantity, f"cb:{query.id}", option_id)
     counters = metrics()
     counters.buy_taps.inc()
     result = await _buy_queue(context).submit(shopping.BuyTap(place, confirm=private, arrival=arrival))
     if not note_arrival(context, arrivals.Seen(result.fresh, result.language)):
+        return
+    if isinstance(result.error, ChooseOption) and not private:  # an option is chosen in the private chat
+        counters.buy_refused.labels(result.error.code).inc()
+        await query.answer(url=f"https://t.me/{context.bot.username}?start=p_{product_id}")
         return
     if result.error is not None:
         counters.buy_refused.labels(result.error.code).inc()
@@ -253,7 +274,8 @@ async def inline_search(update: Update, context: ShopContext) -> None:
     for listing in listings:
         product = listing.product
         text, keyboard = _card(listing, context, bot_username=context.bot.username)
-        summary = cards.card_summary(product, listing.merchant, context.t)  # plain: no entities in a list
+        summary = cards.card_summary(product, listing.merchant, context.t,  # plain: no entities in a list
+                                     listing.options)
         if product.photo:  # the cached photo is the result's picture
             results.append(InlineQueryResultCachedPhoto(
                 id=str(product.id), photo_file_id=product.photo, title=product.title, description=summary,

@@ -39,6 +39,8 @@ MESSAGES = {
     "payee_missing": "Set your payout account first: /payee.",
     "payout_held": ("Payouts are paused until {until} (Beijing time), because your payout account "
                     "changed. See /payee."),
+    "choose_option": "Choose an option first.",
+    "sold_by_option": "{name} is sold by option: change the price and stock of each under Options.",
 }
 RULES = {
     "not_a_number": "Please send a number, like 12.50.",
@@ -66,6 +68,8 @@ RULES = {
     "payee_account": "That is not an Alipay account: send your login email or mainland mobile number.",
     "payee_name": ("Please send the account holder's real name as Alipay shows it: letters and spaces, "
                    "no digits."),
+    "option_format": "Please send the option as: name, price, stock, like “Blue XL 129.00 20”.",
+    "option_taken": "There is already an option called {name}.",
 }
 
 

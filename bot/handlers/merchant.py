@@ -79,7 +79,7 @@ async def say(update: Update, text: str, **kwargs: object) -> None:
 
 async def cancel(update: Update, context: ShopContext) -> int:
     """/cancel: leave whatever conversation the user is in; nothing is saved."""
-    for key in ("apply", "draft", "ask"):
+    for key in ("apply", "draft", "ask", "ask_option"):
         context.user_data.pop(key, None)
     await say(update, context.t("Cancelled. Nothing was changed."))
     return -1  # ConversationHandler.END

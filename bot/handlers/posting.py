@@ -24,7 +24,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks, cards
-from bot.commerce import catalog, merchants, posting
+from bot.commerce import catalog, merchants, posting, shopping
 from bot.commerce.errors import NotSelling
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
@@ -47,10 +47,12 @@ MAX_LISTED = 20
 
 
 def render(
-    product: Product, merchant: Merchant, t: Translator, bot_username: str, max_per_order: int
+    product: Product, merchant: Merchant, t: Translator, bot_username: str, max_per_order: int,
+    options: cards.Options = (),
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The card's text and buttons, as posted in a channel or group (the buyer side's card)."""
-    return cards.render_card(product, merchant, t, bot_username=bot_username, max_per_order=max_per_order)
+    return cards.render_card(product, merchant, t, bot_username=bot_username, max_per_order=max_per_order,
+                             options=options)
 
 
 async def _is_admin(bot: Bot, chat_id: int, user_id: int, *, must_post: bool) -> bool:
@@ -147,11 +149,11 @@ async def post_to(update: Update, context: ShopContext) -> None:
         if product.status != ProductStatus.ACTIVE:
             raise NotSelling()
         channel = await posting.owned_channel(session, channel_id=channel_id, merchant=merchant)
-        return product, merchant, channel
+        return product, merchant, channel, await shopping.options_of(session, product)
 
-    product, merchant, channel = await as_merchant(update, context, work)
+    product, merchant, channel, options = await as_merchant(update, context, work)
     text, markup = render(product, merchant, context.translator(channel.language), context.bot.username,
-                          context.services.rules.max_quantity_per_order)
+                          context.services.rules.max_quantity_per_order, options)
     try:
         sent = await _send_card(context.bot, channel.chat_id, product, text, markup)
     except TelegramError as error:
@@ -194,11 +196,11 @@ async def refresh_cards(
         if edited >= max_edits or chats[where] >= per_chat:
             continue
         chats[where] += 1
-        product, merchant = await services.run(lambda s, c=card: _load(s, c.product_id))
+        product, merchant, options = await services.run(lambda s, c=card: _load(s, c.product_id))
         shown = dataclasses.replace(card, price_fen=product.price_fen, stock=product.stock,
                                     status=_shown_status(product, merchant))
         text, markup = render(product, merchant, Translator(card.language, services.catalogs), bot.username,
-                              services.rules.max_quantity_per_order)
+                              services.rules.max_quantity_per_order, options)
         try:
             await _edit(bot, card, product, text, markup)
             edited += 1
@@ -220,9 +222,10 @@ async def refresh_cards(
     return edited
 
 
-async def _load(session: AsyncSession, product_id: int) -> tuple[Product, Merchant]:
+async def _load(session: AsyncSession, product_id: int) -> tuple[Product, Merchant, tuple]:
     product = await catalog.get_product(session, product_id)
-    return product, await merchants.get_merchant(session, product.merchant_id)
+    return (product, await merchants.get_merchant(session, product.merchant_id),
+            await shopping.options_of(session, product))
 
 
 def _shown_status(product: Product, merchant: Merchant) -> str:

@@ -4,7 +4,9 @@
 the same rules the commerce core applies again on creation: a wrong answer
 gets a short reason and the same question, and nothing is created until the
 last step. /products lists the catalog with buttons to change price, stock,
-title, description or photo, pause, resume or archive; ``catalog`` enforces
+title, description or photo, pause, resume or archive, or its options
+(``handlers.variants``: a product sold by option has its price and stock per
+option, so those two buttons give way to **Options**); ``catalog`` enforces
 ownership on every press. Posted cards follow an edit on the card refresher's
 next rounds (``handlers.posting.refresh_cards``).
 """
@@ -26,12 +28,14 @@ from telegram.ext import (
 )
 
 from bot import callbacks, cards
-from bot.commerce import catalog
+from bot.commerce import catalog, shopping
+from bot.commerce.errors import SoldByOption
 from bot.commerce.money import parse_amount, parse_count
 from bot.commerce.rules import Rules
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, my_merchant, say
+from bot.handlers.variants import OPTIONS
 from bot.store.enums import ProductStatus
 from bot.store.models import Merchant, Product
 
@@ -149,8 +153,10 @@ async def _create(session: AsyncSession, merchant: Merchant, draft: catalog.Prod
 def manage_markup(product: Product, context: ShopContext) -> InlineKeyboardMarkup:
     """The buttons a merchant gets under each of their products."""
     t = context.t
-    rows = [[button(t("Edit price"), EDIT_PRICE, product.id),
-             button(t("Edit stock"), EDIT_STOCK, product.id)],
+    options = button("🎨 " + t("Options"), OPTIONS, product.id)
+    rows = [[options] if product.has_variants else
+            [button(t("Edit price"), EDIT_PRICE, product.id), button(t("Edit stock"), EDIT_STOCK, product.id),
+             options],
             [button(t("Edit title"), EDIT_TITLE, product.id),
              button(t("Edit description"), EDIT_DESCRIPTION, product.id),
              button(t("Edit photo"), EDIT_PHOTO, product.id)]]
@@ -162,10 +168,11 @@ def manage_markup(product: Product, context: ShopContext) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(rows)
 
 
-async def show_product(update: Update, context: ShopContext, product: Product, merchant: Merchant) -> None:
-    """The card as buyers see it, with the merchant's buttons."""
+async def show_product(update: Update, context: ShopContext, product: Product, merchant: Merchant,
+                       options: cards.Options = ()) -> None:
+    """The card as buyers see it (price a range and stock a sum with options), with the merchant's buttons."""
     limit = cards.CAPTION_LIMIT if product.photo else cards.TEXT_LIMIT
-    text = cards.card_text(product, merchant, context.t, limit=limit - 40)
+    text = cards.card_text(product, merchant, context.t, limit=limit - 40, options=options)
     if product.status == ProductStatus.PAUSED:
         text += "\n" + context.t("(paused)")
     markup = manage_markup(product, context)
@@ -179,16 +186,17 @@ async def show_product(update: Update, context: ShopContext, product: Product, m
 @answers_errors
 async def list_products(update: Update, context: ShopContext) -> None:
     """/products: the newest products, each with its buttons."""
-    async def work(session: AsyncSession, merchant: Merchant) -> tuple[Merchant, list[Product]]:
-        return merchant, await catalog.merchant_products(session, merchant_id=merchant.id)
+    async def work(session: AsyncSession, merchant: Merchant) -> tuple[Merchant, list[Product], list[tuple]]:
+        products = await catalog.merchant_products(session, merchant_id=merchant.id)
+        return merchant, products, [await shopping.options_of(session, p) for p in products[:MAX_LISTED]]
 
-    merchant, products = await as_merchant(update, context, work)
+    merchant, products, options = await as_merchant(update, context, work)
     if not products:
         await say(update, context.t("No products yet. Add one with /newproduct."))
         return
     await say(update, context.t("Your products ({count}):", count=len(products)))
-    for product in products[:MAX_LISTED]:
-        await show_product(update, context, product, merchant)
+    for product, offered in zip(products[:MAX_LISTED], options, strict=True):
+        await show_product(update, context, product, merchant, offered)
 
 
 @answers_errors
@@ -219,6 +227,8 @@ async def ask_new_value(update: Update, context: ShopContext) -> int:
     field = EDIT_FIELDS[callbacks.decode(update.callback_query.data).action]
     product = await as_merchant(update, context, lambda s, m: catalog.owned_product(
         s, product_id=product_id, merchant=m))
+    if product.has_variants and field in ("price", "stock"):  # an old button: each option has its own
+        raise SoldByOption(name=product.title)
     context.user_data["ask"] = (field, product.id)
     await update.callback_query.answer()
     maximum = rules.title_max_chars if field == "title" else rules.description_max_chars
@@ -257,8 +267,8 @@ async def got_new_photo(update: Update, context: ShopContext) -> int:
 async def _save(update: Update, context: ShopContext, product_id: int, change: dict) -> int:
     """Save the change, confirm it and show the card as buyers now see it."""
     rules, now = context.services.rules, context.services.clock.now()
-    product, merchant = await as_merchant(update, context, lambda s, m: _edit(s, m, product_id, change,
-                                                                              rules, now))
+    product, merchant, options = await as_merchant(update, context, lambda s, m: _edit(
+        s, m, product_id, change, rules, now))
     context.user_data.pop("ask", None)
     if {"price_fen", "stock"} & change.keys():
         await say(update, context.t("{title}: {price}, {count} in stock. Posted cards follow shortly.",
@@ -266,15 +276,15 @@ async def _save(update: Update, context: ShopContext, product_id: int, change: d
                                     count=product.stock))
     else:
         await say(update, context.t("Saved. Posted cards follow shortly."))
-        await show_product(update, context, product, merchant)
+        await show_product(update, context, product, merchant, options)
     return ConversationHandler.END
 
 
 async def _edit(session: AsyncSession, merchant: Merchant, product_id: int, change: dict, rules: Rules,
-                now: dt.datetime) -> tuple[Product, Merchant]:
+                now: dt.datetime) -> tuple[Product, Merchant, tuple]:
     product = await catalog.edit_product(session, product_id=product_id, merchant=merchant, rules=rules,
                                          now=now, **change)
-    return product, merchant
+    return product, merchant, await shopping.options_of(session, product)
 
 
 def register(application: Application) -> None:

@@ -27,6 +27,7 @@ from bot.commerce import addresses, catalog, orders, refunds, sales
 from bot.commerce.addresses import Delivery
 from bot.commerce.errors import Forbidden, IllegalTransition
 from bot.commerce.money import clean_text
+from bot.commerce.variants import item_name
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, decoded_args, say
@@ -79,7 +80,8 @@ async def list_sales(update: Update, context: ShopContext) -> None:
         await close_trades(context.services, order_id=order_id)
     t = context.t
     lines = [t("Your sales ({filter}):", filter=t(FILTER_LABELS[key]))]
-    lines += [order_line(o, titles.get(o.product_id, "?"), t, addresses.for_merchant(o, now=now, rules=rules))
+    lines += [order_line(o, item_name(titles.get(o.product_id, "?"), o.variant_label), t,
+                         addresses.for_merchant(o, now=now, rules=rules))
               for o in found] or [t("No orders here.")]
     rows = [[button(t(label), FILTER, k) for k, label in FILTER_LABELS.items() if k != key]]
     for order in found:

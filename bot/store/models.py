@@ -130,6 +130,33 @@ class Product(SQLModel, table=True):
     status: str = ProductStatus.ACTIVE
     # Goods that travel: an order of them needs a delivery address before it is paid, and pays shipping.
     shipped: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    # Sold by option (``ProductVariant``): then ``stock`` is the sum of the options' stock and
+    # ``price_fen`` the lowest option price, kept so by ``commerce.variants`` in the same transaction.
+    has_variants: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+
+
+class ProductVariant(SQLModel, table=True):
+    """One option of a product (a size, a colour) with its own price and stock.
+
+    Orders name the option they hold, so a removed option is kept (``active``
+    false) with the units its unpaid orders may still give back.
+    """
+
+    __tablename__ = "product_variants"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price_fen > 0", name="price_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    label: str = Field(max_length=40)
+    price_fen: int = _money()
+    stock: int
+    position: int = 0
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
 
@@ -207,8 +234,17 @@ class Order(SQLModel, table=True):
             "buyer_id",
             "product_id",
             unique=True,
-            sqlite_where=text("state = 'awaiting_payment'"),
-            postgresql_where=text("state = 'awaiting_payment'"),
+            sqlite_where=text("state = 'awaiting_payment' AND variant_id IS NULL"),
+            postgresql_where=text("state = 'awaiting_payment' AND variant_id IS NULL"),
+        ),
+        # One unpaid order per buyer and option: a double tap on one option gives one order.
+        Index(
+            "uq_orders_open_per_buyer_variant",
+            "buyer_id",
+            "variant_id",
+            unique=True,
+            sqlite_where=text("state = 'awaiting_payment' AND variant_id IS NOT NULL"),
+            postgresql_where=text("state = 'awaiting_payment' AND variant_id IS NOT NULL"),
         ),
         Index("ix_orders_state_expires_at", "state", "expires_at"),
         # A Buy batch asks for its buyers' orders of one product: without buyer_id here, SQLite
@@ -221,6 +257,9 @@ class Order(SQLModel, table=True):
     buyer_id: int = Field(sa_type=BigInteger, foreign_key="users.id", index=True)
     merchant_id: int = Field(foreign_key="merchants.id", index=True)
     product_id: int = Field(foreign_key="products.id")
+    # The option bought, for a product sold by option; its label copied, as the price is.
+    variant_id: int | None = Field(default=None, foreign_key="product_variants.id")
+    variant_label: str | None = Field(default=None, max_length=40)
     quantity: int
     unit_price_fen: int = _money()
     total_fen: int = _money()  # goods + shipping: what the buyer pays and a full refund returns
