@@ -11,8 +11,11 @@ Aggregates and the invariants they keep:
 
 - ``merchants``: only an approved merchant sells; T+0 needs the deposit.
 - ``catalog``: prices positive and bounded, stock never negative.
-- ``orders``: never oversold; stock + held + sold = what the merchant set;
-  one unpaid order per buyer and product; transitions are atomic; an unpaid
+- ``variants``: a product's options, each never oversold on its own row;
+  the product's stock is the sum of its offered options', its price the lowest.
+- ``orders``: never oversold; stock + held + sold = what the merchant set
+  (per option too); one unpaid order per buyer and product (per buyer and
+  option, for a product sold by option); transitions are atomic; an unpaid
   order past its time to pay is expired wherever it is read (``expiry``).
 - ``payments`` / ``refunds``: each gateway event counts once (unique keys);
   amounts must match; a late payment never leaves a buyer paid for nothing.
