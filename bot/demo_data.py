@@ -29,7 +29,7 @@ from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import RetryAfter
 
-from bot.commerce import catalog, merchants, posting, users, verification
+from bot.commerce import catalog, merchants, posting, users, variants, verification
 from bot.config import Settings
 from bot.handlers.posting import render
 from bot.i18n import Translator
@@ -51,6 +51,8 @@ class DemoProduct:
     colors: tuple[tuple[int, int, int], tuple[int, int, int]]
     # The recorded browser story (tests/e2e) pays straight away: its goods ask for no address yet.
     shipped: bool = False
+    # (label, price, stock) of each option; the product's stock is their sum.
+    options: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ SHOPS = (
             DemoProduct("Wool scarf", 8_800, 12, "Merino, 180 cm, in forest green.",
                         ((240, 232, 220), (60, 110, 80))),
             DemoProduct("Knitted mug cosy", 2_500, 30, "Keeps tea warm. Fits most mugs.",
-                        ((250, 230, 230), (190, 80, 90))),
+                        ((250, 230, 230), (190, 80, 90)),
+                        options=(("Rose", 2_500, 15), ("Sage", 2_500, 10), ("Sky, large", 2_900, 5))),
         ),
     ),
 )
@@ -173,12 +176,15 @@ async def _ensure_shop(services: Services, shop: DemoShop) -> int:
         if await s.scalar(select(Product.id).where(Product.merchant_id == merchant.id).limit(1)):
             return merchant.id  # seeded before (products come with their shop): keep what changed since
         for item in shop.products:
-            await catalog.create_product(s, merchant=merchant, rules=services.rules, now=now,
-                                             draft=catalog.ProductDraft(title=item.title,
-                                                                        price_fen=item.price_fen,
-                                                                        stock=item.stock,
-                                                                        description=item.description,
-                                                                        shipped=item.shipped))
+            product = await catalog.create_product(s, merchant=merchant, rules=services.rules, now=now,
+                                                   draft=catalog.ProductDraft(title=item.title,
+                                                                              price_fen=item.price_fen,
+                                                                              stock=item.stock,
+                                                                              description=item.description,
+                                                                              shipped=item.shipped))
+            for label, price_fen, stock in item.options:
+                await variants.add_variant(s, product_id=product.id, merchant=merchant, now=now,
+                                           draft=variants.VariantDraft(label, price_fen, stock))
         return merchant.id
 
     return await services.run(work)

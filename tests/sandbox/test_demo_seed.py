@@ -12,7 +12,7 @@ from bot.cards import BUY
 from bot.config import Settings
 from bot.demo_data import PEOPLE, SHOPS, seed
 from bot.store.enums import MerchantKind, MerchantStatus, ProductStatus
-from bot.store.models import Merchant, MerchantChannel, PostedCard, Product, User
+from bot.store.models import Merchant, MerchantChannel, PostedCard, Product, ProductVariant, User
 from sandbox.testing import RunningSandbox, sandbox_settings, serve_sandbox
 
 if TYPE_CHECKING:  # imported for real, pytest would try to collect it as a test class
@@ -49,6 +49,14 @@ async def test_seed_creates_two_approved_shops_with_photo_cards_posted_once(
         products = await db.run(lambda s: _scalars(s, Product))
         assert sorted(p.title for p in products) == sorted(i.title for s in SHOPS for i in s.products)
         assert all(p.photo for p in products)
+        options = await db.run(lambda s: _scalars(s, ProductVariant))
+        by_title = {p.id: p.title for p in products}
+        assert sorted((by_title[o.product_id], o.label, o.price_fen, o.stock) for o in options) == sorted(
+            (i.title, *option) for s in SHOPS for i in s.products for option in i.options)
+        assert options, "the demo shows a product sold by option"
+        for item in (i for s in SHOPS for i in s.products if i.options):
+            product = next(p for p in products if p.title == item.title)
+            assert product.has_variants and product.stock == sum(stock for _, _, stock in item.options)
         linked = await db.run(lambda s: _scalars(s, MerchantChannel))
         assert {c.chat_id for c in linked} == {shop.channel_id for shop in SHOPS}
 
