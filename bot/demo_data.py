@@ -29,7 +29,7 @@ from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import RetryAfter
 
-from bot.commerce import catalog, merchants, posting, users, variants, verification
+from bot.commerce import catalog, merchants, posting, shopping, users, variants, verification
 from bot.config import Settings
 from bot.handlers.posting import render
 from bot.i18n import Translator
@@ -231,7 +231,9 @@ async def _post_cards(services: Services, bot: Bot, shop: DemoShop, merchant_id:
         if product.photo is None:
             product.photo = await _upload_photo(bot, shop, item)
             await services.run(lambda s, p=product: _set_photo(s, p.id, p.photo))
-        text, markup = render(product, merchant, t, bot.username, services.rules.max_quantity_per_order)
+        options = await services.run(lambda s, p=product: shopping.options_of(s, p))
+        text, markup = render(product, merchant, t, bot.username, services.rules.max_quantity_per_order,
+                              options)
         sent = await _patiently(lambda p=product, x=text, m=markup: bot.send_photo(
             chat.id, p.photo, caption=x, parse_mode=ParseMode.HTML, reply_markup=m))
         await services.run(lambda s, p=product, m=sent: posting.record_posted_card(

@@ -63,11 +63,16 @@ async def test_seed_creates_two_approved_shops_with_photo_cards_posted_once(
         for shop in SHOPS:
             posts = await sb.client.messages(shop.channel_id)
             assert [p["caption"].split("\n")[0] for p in posts] == [i.title for i in shop.products]
-            for post in posts:
+            for post, item in zip(posts, shop.products, strict=True):
                 assert post["photo"]
-                data = [b.get("callback_data", "") for row in post["reply_markup"]["inline_keyboard"]
-                        for b in row]
-                assert any(d.startswith(f"{BUY}:") for d in data), data
+                buttons = [b for row in post["reply_markup"]["inline_keyboard"] for b in row]
+                data = [b.get("callback_data", "") for b in buttons]
+                if item.options:  # sold by option: the shared card lists them and sends the buyer to choose
+                    assert not any(d.startswith(f"{BUY}:") for d in data), data
+                    assert any(b["text"].endswith("Choose an option") for b in buttons), buttons
+                    assert all(label in post["caption"] for label, _, _ in item.options), post["caption"]
+                else:
+                    assert any(d.startswith(f"{BUY}:") for d in data), data
         cards = await db.run(lambda s: _scalars(s, PostedCard))
         assert len(cards) == len(products)
 
