@@ -27,14 +27,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import Forbidden, IllegalTransition, NotFound
-from bot.commerce.expiry import expire_due
+from bot.commerce.expiry import expire_due, release_stock
 from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.placement import (  # noqa: F401  (placing is part of the orders aggregate)
     PlacedOrder,
     PlaceRequest,
     place_order,
     place_orders,
-    release_stock,
     take_again,
     take_stock,
 )

@@ -47,7 +47,7 @@ from bot.commerce.errors import (
     NotSelling,
     SoldOut,
 )
-from bot.commerce.expiry import expire_due, release_stock, stale_of_product  # noqa: F401  (re-exported)
+from bot.commerce.expiry import expire_due, stale_of_product
 from bot.commerce.rules import Rules
 from bot.commerce.shipping import ShippingTerms
 from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
@@ -170,12 +170,10 @@ async def _place_for_product(
     open_orders, held, stale = await _buyers_orders(session, product_id, buyers, now)
     if stale:  # past their time to pay, whether or not the expiry job ran: expired here, units back
         stock += await _expire(session, stale, now, expired)
-    options = await _options(session, product_id) if by_option else {}
-    left: dict[int | None, int] = {vid: option[2] for vid, option in options.items()} or {None: stock}
+    options, left = await _shelf(session, product_id, by_option, stock)
     if _short(requests, indexes, open_orders, left):  # other buyers' stale orders give units back first
         stock += await _expire(session, await stale_of_product(session, product_id, now=now), now, expired)
-        options = await _options(session, product_id) if by_option else {}
-        left = {vid: option[2] for vid, option in options.items()} or {None: stock}
+        options, left = await _shelf(session, product_id, by_option, stock)
     winners: list[int] = []
     won_by: dict[Slot, int] = {}  # (buyer, option) -> index of the tap that wins for them in this batch
     for i in indexes:
@@ -211,6 +209,14 @@ def _option_refusal(variant_id: int | None, by_option: bool, options: dict) -> C
     if variant_id is not None and variant_id not in options:
         return NotFound(what="option")  # removed, another product's, or made up
     return None
+
+
+async def _shelf(
+    session: AsyncSession, product_id: int, by_option: bool, stock: int
+) -> tuple[dict[int, tuple[str, int, int]], dict[int | None, int]]:
+    """The product's offered options, and the units left to take: per option, or the product's own."""
+    options = await _options(session, product_id) if by_option else {}
+    return options, {vid: option[2] for vid, option in options.items()} or {None: stock}
 
 
 async def _options(session: AsyncSession, product_id: int) -> dict[int, tuple[str, int, int]]:
