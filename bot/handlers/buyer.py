@@ -200,9 +200,19 @@ async def buy(update: Update, context: ShopContext) -> None:
     if not private:  # a shared card's quantity is nobody's choice (an old card may still carry one)
         quantity = 1
     place = PlaceRequest(update.effective_user.id, product_id, quantity, f"cb:{query.id}", option_id)
-    counters = metrics()
-    counters.buy_taps.inc()
+    metrics().buy_taps.inc()
     result = await _buy_queue(context).submit(shopping.BuyTap(place, confirm=private, arrival=arrival))
+    try:
+        await _answer_buy(update, context, place, result, private=private)
+    finally:  # stale orders this batch expired, whatever this tap's answer: trades closed as the job does
+        for order_id in result.expired:
+            await close_trades(context.services, order_id=order_id)
+
+
+async def _answer_buy(update: Update, context: ShopContext, place: PlaceRequest, result: shopping.BuyResult,
+                      *, private: bool) -> None:
+    """Answer a settled tap: refused, sold out, or its order placed."""
+    query, counters, product_id = update.callback_query, metrics(), place.product_id
     if not note_arrival(context, arrivals.Seen(result.fresh, result.language)):
         return
     if isinstance(result.error, ChooseOption) and not private:  # an option is chosen in the private chat
@@ -227,8 +237,6 @@ async def buy(update: Update, context: ShopContext) -> None:
         await query.answer(context.t("Order #{id} placed.", id=result.order.id))
     else:
         await query.answer(url=f"https://t.me/{context.bot.username}?start=o_{result.order.id}")
-    for order_id in result.expired:  # stale orders this batch expired: trades closed as the expiry job does
-        await close_trades(context.services, order_id=order_id)
 
 
 @renderer(shopping.ORDER_PLACED)

@@ -217,6 +217,23 @@ async def test_a_buy_tap_that_expires_a_stale_order_closes_its_trade_right_after
     assert await units(db, product.id) == (0, 1, 0)
 
 
+async def test_a_buy_tap_still_sold_out_after_reclaiming_closes_the_reclaimed_trade(db, live: Live):
+    bench = live.bench
+    product = await make_product(db, price_fen=10_00, stock=1, clock=bench.clock)
+    first = await make_user(db, user_id=6315, language="en")
+    second = await make_user(db, user_id=6316, language="en")
+    order_id, page = await buy_and_open_checkout(live, first, product.id)
+    bench.clock.advance(minutes(16))  # the scheduler is down
+
+    calls = await live.chat(second).press(f"buy:{product.id}:2")  # wants two: one comes back, still short
+
+    assert "Sorry, sold out." in answers(calls)
+    assert await bench.order_state(order_id) == OrderState.EXPIRED
+    assert await gateway_status(bench, order_id) == "TRADE_CLOSED"  # closed though this tap got nothing
+    assert CLOSED_PAGE in (await bench.pay(page)).text
+    assert await units(db, product.id) == (1, 0, 0)
+
+
 async def test_choosing_a_delivery_address_past_the_time_to_pay_answers_that_the_order_expired(shop):
     _, product = await shop_with_product(shop, stock=2, shipped=True)
     buyer = shop.chat(6315, lang="en")
