@@ -65,7 +65,7 @@ async def biller(db: Any, tmp_path: Path) -> AsyncIterator[BillerBench]:
     app = build_biller_app(config)
     async with serve_asgi(app) as url:
         settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path, biller_url=url,
-                            biller_timeout_s=0.3, pay_keys_file=tmp_path / "none.json")
+                            biller_timeout_s=10.0, pay_keys_file=tmp_path / "none.json")
         clock = ManualClock()
         yield BillerBench(build_services(settings, db=db, clock=clock), clock, config, app.state.books, url)
 
@@ -136,6 +136,7 @@ async def test_a_biller_timeout_refunds_the_wallet_and_the_late_payment_is_refus
     await fund(db, ling, 500_00)
     quote = await wallet_calls.quote_bill(biller.services, biller="city_water", account_no=METER)
     assert quote is not None
+    biller.services.settings = biller.services.settings.model_copy(update={"biller_timeout_s": 0.3})
     biller.config.pay_latency_s = 1.0  # the client gives up after 0.3 s
 
     op = await biller.pay(ling, "city_water", METER, quote.amount_due_fen)
