@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from bot.commerce import ledger
 from bot.commerce.orders import SOLD_STATES
 from bot.store.enums import OrderState
-from bot.store.models import Order, Product, ProductVariant
+from bot.store.models import Order, OrderLine, Product, ProductVariant
 
 
 async def assert_books_balanced(db: Any) -> None:
@@ -20,17 +20,23 @@ async def assert_books_balanced(db: Any) -> None:
 
 
 async def units(db: Any, product_id: int, *, variant_id: int | None = None) -> tuple[int, int, int]:
-    """(stock left, units held by unpaid orders, units sold) of a product, or of one of its options."""
+    """(stock left, units held by unpaid orders, units sold) of a product, or of one of its options.
+
+    Units in orders of a Buy tap (the order's own line) and in lines of orders checked out from a cart.
+    """
     async with db.transaction() as session:
         if variant_id is None:
             stock = await session.scalar(select(Product.stock).where(Product.id == product_id))
-            mine = Order.product_id == product_id
+            mine, mine_in_cart = Order.product_id == product_id, OrderLine.product_id == product_id
         else:
             stock = await session.scalar(select(ProductVariant.stock).where(ProductVariant.id == variant_id))
-            mine = Order.variant_id == variant_id
+            mine, mine_in_cart = Order.variant_id == variant_id, OrderLine.variant_id == variant_id
         held, sold = [
             await session.scalar(
                 select(func.coalesce(func.sum(Order.quantity), 0)).where(mine, Order.state.in_(states))
+            ) + await session.scalar(
+                select(func.coalesce(func.sum(OrderLine.quantity), 0))
+                .join(Order, Order.id == OrderLine.order_id).where(mine_in_cart, Order.state.in_(states))
             )
             for states in ((OrderState.AWAITING_PAYMENT,), SOLD_STATES)
         ]

@@ -20,13 +20,13 @@ scheduler's next pass.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commerce.lines import units_of_orders
 from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.variants import release_to_variant
 from bot.store.enums import OrderState
@@ -42,7 +42,7 @@ class Expired(NamedTuple):
 
     id: int
     buyer_id: int
-    product_id: int
+    product_id: int | None  # None: an order checked out from a cart (its lines hold the units)
     quantity: int
     variant_id: int | None  # the option it held units of, for a product sold by option
 
@@ -65,11 +65,7 @@ async def expire_due(session: AsyncSession, order_ids: Iterable[int], *, now: dt
                    orders.c.variant_id)
         .execution_options(synchronize_session=False)
     ))
-    units: Counter[tuple[int, int]] = Counter()  # (product, option or 0) -> units
-    for order in expired:
-        units[(order.product_id, order.variant_id or 0)] += order.quantity
-    for product_id, variant_id in sorted(units):  # one order of locks across products: no deadlock
-        await release_stock(session, product_id, units[(product_id, variant_id)], variant_id or None)
+    await _give_back(session, [(o.id, o.product_id, o.quantity, o.variant_id) for o in expired])
     for order in expired:
         await notify(session, chat_id=order.buyer_id, kind="order_expired", now=now,
                      dedupe_key=f"order-expired:{order.id}", order_id=order.id)
@@ -89,6 +85,17 @@ async def stale_of_product(
         .limit(limit)
     )
     return list(rows)
+
+
+async def release_order(session: AsyncSession, order: Order) -> None:
+    """Give back every unit an unpaid order held (a Buy tap's one line, or a cart's lines)."""
+    await _give_back(session, [(order.id, order.product_id, order.quantity, order.variant_id)])
+
+
+async def _give_back(session: AsyncSession, found: list[tuple[int, int | None, int, int | None]]) -> None:
+    units = await units_of_orders(session, found)  # (product, option or 0) -> units, cart lines included
+    for product_id, variant_id in sorted(units):  # one order of locks across products: no deadlock
+        await release_stock(session, product_id, units[(product_id, variant_id)], variant_id or None)
 
 
 async def release_stock(

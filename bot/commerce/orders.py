@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import Forbidden, IllegalTransition, NotFound
-from bot.commerce.expiry import expire_due, release_stock
+from bot.commerce.expiry import expire_due, release_order
 from bot.commerce.outbox import notify, refresh, subject
 from bot.commerce.placement import (  # noqa: F401  (placing is part of the orders aggregate)
     PlacedOrder,
@@ -88,7 +88,7 @@ async def cancel_order(
         raise Forbidden(role="buyer")
     order = await move(session, order_id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED, now=now,
                        closed_at=now)
-    await release_stock(session, order.product_id, order.quantity, order.variant_id)
+    await release_order(session, order)
     return order
 
 

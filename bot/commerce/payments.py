@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce import ledger
 from bot.commerce.addresses import require_address
 from bot.commerce.errors import AmountMismatch, IllegalTransition, NotFound
-from bot.commerce.orders import get_order, move, owner_of, release_stock, take_again
+from bot.commerce.orders import get_order, move, owner_of, release_order, take_again
 from bot.commerce.outbox import notify, subject
 from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
 from bot.store.models import Follow, Merchant, Order, Payment, Refund
@@ -210,7 +210,7 @@ async def _refuse_payment(
     if order.state == OrderState.AWAITING_PAYMENT:  # a suspended shop's: its units go back
         await move(session, order.id, [OrderState.AWAITING_PAYMENT], OrderState.CANCELLED, now=now,
                    closed_at=now)
-        await release_stock(session, order.product_id, order.quantity, order.variant_id)
+        await release_order(session, order)
     refund = Refund(
         out_request_no=late_refund_no(order.id), order_id=order.id, amount_fen=payment.amount_fen,
         reason="late_payment", state=RefundState.APPROVED, created_at=now, decided_at=now,

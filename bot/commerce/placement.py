@@ -48,6 +48,7 @@ from bot.commerce.errors import (
     SoldOut,
 )
 from bot.commerce.expiry import expire_due, stale_of_product
+from bot.commerce.lines import held_in_carts, lines_of
 from bot.commerce.rules import Rules
 from bot.commerce.shipping import ShippingTerms
 from bot.store.enums import LIVE_ORDER_STATES, MerchantStatus, OrderState, ProductStatus
@@ -168,6 +169,8 @@ async def _place_for_product(
     price, currency, _, merchant_id, limit, stock, _, ships, fee, free_from, by_option = product
     buyers = {requests[i].buyer_id for i in indexes}
     open_orders, held, stale = await _buyers_orders(session, product_id, buyers, now)
+    if limit is not None:
+        await _add_cart_units(session, product_id, buyers, held)
     if stale:  # past their time to pay, whether or not the expiry job ran: expired here, units back
         stock += await _expire(session, stale, now, expired)
     options, left = await _shelf(session, product_id, by_option, stock)
@@ -343,28 +346,119 @@ async def _take_option(session: AsyncSession, variant_id: int, quantity: int) ->
     return taken.rowcount == 1
 
 
+@dataclass(frozen=True)
+class Want:
+    """Units of one product (or option) that one buyer wants taken with others, all or none."""
+
+    product_id: int
+    variant_id: int | None
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What the shelf said of a line when its units were taken: the price and option of the moment."""
+
+    merchant_id: int
+    unit_price_fen: int
+    variant_label: str | None
+    currency: str
+    ships: bool
+    shipping: ShippingTerms
+
+
+class LineRefused(Exception):
+    """The units of line ``index`` cannot be taken, for ``error``; nothing was taken."""
+
+    def __init__(self, index: int, error: CommerceError) -> None:
+        super().__init__(index, error)
+        self.index, self.error = index, error
+
+
+async def take_lines(
+    session: AsyncSession, *, buyer_id: int, wanted: list[Want], now: dt.datetime | None = None,
+    expired: list[int] | None = None,
+) -> list[Taken]:
+    """Take the units of several lines for one buyer together, or none of them (``LineRefused``).
+
+    The rules of a Buy tap apply to each line: an active product of an approved
+    merchant, an offered option when it is sold by option, the per-buyer limit
+    over the buyer's live orders (Buy taps' and carts'), enough stock. Products
+    are locked in id order (so two checkouts cannot deadlock), every line is
+    checked before anything is taken, then each is taken by the conditional
+    update. With ``now``, a product short of stock first gets back the units
+    of unpaid orders past their time to pay (their ids added to ``expired``).
+    """
+    expired = [] if expired is None else expired
+    by_product: dict[int, list[int]] = defaultdict(list)
+    for i, want in enumerate(wanted):
+        by_product[want.product_id].append(i)
+    taken: dict[int, Taken] = {}
+    takes: list[tuple[int, dict[int | None, int]]] = []
+    for product_id in sorted(by_product):
+        indexes = by_product[product_id]
+        product = await _lock_product(session, product_id)
+        if product is None or product[2] != ProductStatus.ACTIVE or product[6] != MerchantStatus.APPROVED:
+            raise LineRefused(indexes[0], NotFound(what="product") if product is None else NotSelling())
+        price, currency, _, merchant_id, limit, stock, _, ships, fee, free_from, by_option = product
+        options, left = await _shelf(session, product_id, by_option, stock)
+        per_option: dict[int | None, int] = defaultdict(int)
+        for i in indexes:
+            per_option[wanted[i].variant_id] += wanted[i].quantity
+        if now is not None and any(units > left.get(vid, units) for vid, units in per_option.items()):
+            stale = await stale_of_product(session, product_id, now=now)
+            stock += await _expire(session, stale, now, expired)
+            options, left = await _shelf(session, product_id, by_option, stock)
+        held = await _held(session, product_id, buyer_id) if limit is not None else {}
+        for i in indexes:
+            want = wanted[i]
+            if refusal := _option_refusal(want.variant_id, by_option, options):
+                raise LineRefused(i, refusal)
+            slot = (buyer_id, want.variant_id)
+            if limit is not None and held.get(slot, 0) + per_option[want.variant_id] > limit:
+                raise LineRefused(i, LimitReached(limit=limit, held=held.get(slot, 0)))
+            if per_option[want.variant_id] > left[want.variant_id]:
+                raise LineRefused(i, SoldOut())
+            label, unit = options[want.variant_id][:2] if want.variant_id is not None else (None, price)
+            taken[i] = Taken(merchant_id, unit, label, currency, ships, ShippingTerms(fee, free_from))
+        takes.append((product_id, per_option))
+    for product_id, per_option in takes:
+        for variant_id, quantity in per_option.items():
+            if variant_id is not None and not await _take_option(session, variant_id, quantity):
+                raise AssertionError("an option's stock changed under a locked product row")
+        if not await take_stock(session, product_id, sum(per_option.values())):
+            raise AssertionError("stock changed under a locked product row")
+    return [taken[i] for i in range(len(wanted))]
+
+
+async def _held(session: AsyncSession, product_id: int, buyer_id: int) -> dict[Slot, int]:
+    """The units of the product the buyer holds in live orders, per option: Buy taps' and carts'."""
+    _, held, _ = await _buyers_orders(session, product_id, {buyer_id})
+    await _add_cart_units(session, product_id, {buyer_id}, held)
+    return held
+
+
+async def _add_cart_units(session: AsyncSession, product_id: int, buyers: set[int], held: dict[Slot, int]
+                          ) -> None:
+    """Count the units the buyers hold in live orders checked out from a cart (the per-buyer limit's)."""
+    for slot, units in (await held_in_carts(session, product_id, buyers)).items():
+        held[slot] += units
+
+
 async def take_again(session: AsyncSession, order: Order) -> CommerceError | None:
     """Take a closed order's units again for a payment that came after all: None, or the refusal.
 
-    The rules of a new order apply (``_place_for_product``): an active product of an
-    approved merchant, the per-buyer limit over the buyer's live orders (of its option), enough
-    stock (of its option, which must still be offered); the product row is locked first, so a
-    Buy tap of the same buyer cannot slip past the limit.
+    The rules of a new order apply to each of its lines (``take_lines``): an
+    active product of an approved merchant, the per-buyer limit over the buyer's
+    live orders, enough stock of an option still offered; the products are
+    locked first, so a Buy tap of the same buyer cannot slip past the limit.
     """
-    product = await _lock_product(session, order.product_id)
-    if product is None or product[2] != ProductStatus.ACTIVE or product[6] != MerchantStatus.APPROVED:
-        return NotSelling()
-    if bool(product[10]) != (order.variant_id is not None):
-        return NotSelling()  # options were added or all removed since: not what was ordered
-    limit, slot = product[4], (order.buyer_id, order.variant_id)
-    if limit is not None:
-        _, held, _ = await _buyers_orders(session, order.product_id, {order.buyer_id})
-        if held.get(slot, 0) + order.quantity > limit:
-            return LimitReached(limit=limit, held=held.get(slot, 0))
-    if order.variant_id is not None and not await _take_option(session, order.variant_id, order.quantity):
-        return SoldOut()
-    if not await take_stock(session, order.product_id, order.quantity):
-        if order.variant_id is not None:
-            raise AssertionError("a product's stock is less than its option's")  # rolls back the option
-        return SoldOut()
+    lines = await lines_of(session, order)
+    wanted = [Want(line.product_id, line.variant_id, line.quantity) for line in lines]
+    try:
+        await take_lines(session, buyer_id=order.buyer_id, wanted=wanted)
+    except LineRefused as refused:
+        if isinstance(refused.error, ChooseOption | NotFound):  # options added, or its option removed
+            return NotSelling() if isinstance(refused.error, ChooseOption) else SoldOut()
+        return refused.error
     return None

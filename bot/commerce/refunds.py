@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import ledger
 from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from bot.commerce.lines import from_cart, line_of
 from bot.commerce.money import clean_text
 from bot.commerce.orders import REFUNDABLE_STATES, get_order, move, owner_of
 from bot.commerce.outbox import notify, refresh, subject
@@ -59,14 +60,25 @@ async def request_refund(
     reason: str,
     now: dt.datetime,
     amount_fen: int | None = None,
+    line_id: int | None = None,
 ) -> Refund:
-    """The buyer asks for (part of) their money back; the merchant is told."""
+    """The buyer asks for (part of) their money back; the merchant is told.
+
+    With ``line_id`` (an order checked out from a cart), the money of that line: its goods, once.
+    """
     order = await get_order(session, order_id)
     if order.buyer_id != buyer_id:
         raise Forbidden(role="buyer")
     if order.state not in REFUNDABLE_STATES:  # before the amount: "nothing left" is not the reason
         raise IllegalTransition(state=order.state, what="order", id=order_id)
     refundable = order.total_fen - order.refunded_fen
+    if line_id is not None:
+        line = await line_of(session, order, line_id) if from_cart(order) else None
+        if line is None:
+            raise NotFound(what="line")
+        if line.refunded:
+            raise InvalidInput("refund_line", "line_refunded")
+        amount_fen = min(line.goods_fen, refundable)
     amount = refundable if amount_fen is None else amount_fen
     if not 0 < amount <= refundable:
         raise InvalidInput("refund_amount", "out_of_range", max_fen=refundable)
@@ -75,7 +87,7 @@ async def request_refund(
     await move(session, order_id, REFUNDABLE_STATES, OrderState.REFUND_REQUESTED, now=now,
                state_before_refund=previous)
     count = await session.scalar(select(func.count()).where(refunds.c.order_id == order_id))
-    refund = Refund(out_request_no=f"RF{order_id}-{count + 1}", order_id=order_id,
+    refund = Refund(out_request_no=f"RF{order_id}-{count + 1}", order_id=order_id, line_id=line_id,
                     amount_fen=amount, reason=reason, state=RefundState.REQUESTED, created_at=now)
     session.add(refund)
     await session.flush()

@@ -10,7 +10,9 @@ in code, and the tests a third time):
   (``out_request_no``), payouts (merchant and cycle), outbox messages and
   Telegram updates;
 - a buyer has at most one unpaid order per product, so a double tap on
-  **Buy** cannot open two;
+  **Buy** cannot open two (a cart's order is not counted: it names no product,
+  its lines do);
+- a buyer's cart holds a product (or an option) once;
 - a business registration number belongs to one live (not rejected) shop;
 - an order's total is its goods plus its shipping fee, both never negative.
 """
@@ -212,11 +214,43 @@ class MerchantChannel(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class CartItem(SQLModel, table=True):
+    """A line of a buyer's cart: a product (or one of its options) and how many, until checked out.
+
+    No price is kept: the cart shows, and the checkout charges, the price of the
+    moment. ``merchant_id`` is the product's, copied so a shop's cart is one read.
+    """
+
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("uq_cart_items_buyer_product", "buyer_id", "product_id", unique=True,
+              sqlite_where=text("variant_id IS NULL"), postgresql_where=text("variant_id IS NULL")),
+        Index("uq_cart_items_buyer_variant", "buyer_id", "variant_id", unique=True,
+              sqlite_where=text("variant_id IS NOT NULL"), postgresql_where=text("variant_id IS NOT NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_id: int = Field(sa_type=BigInteger, foreign_key="users.id", index=True)
+    merchant_id: int = Field(foreign_key="merchants.id")
+    product_id: int = Field(foreign_key="products.id")
+    variant_id: int | None = Field(default=None, foreign_key="product_variants.id")
+    quantity: int
+    added_at: dt.datetime = _ts()
+
+
 class Order(SQLModel, table=True):
-    """One buyer's order of one product; ``state`` follows ``commerce.orders``.
+    """One buyer's order: of one product (a Buy tap), or of a cart's lines (``OrderLine``).
+
+    A Buy tap's order carries its one line itself (``product_id``, ``variant_id``,
+    ``quantity``, ``unit_price_fen``): the flash sale writes one row a tap. An
+    order checked out from a cart names no product (``product_id`` and
+    ``unit_price_fen`` are NULL); its lines do, ``quantity`` is their units and
+    ``total_fen`` their goods plus shipping (``commerce.cart.checkout``).
+    ``commerce.lines`` reads either shape as lines.
 
     Shipping and the delivery address belong to the order, not to a line: a
-    later cart of several lines ships once, to one address. ``ship_*`` is a
+    cart of several lines ships once, to one address. ``ship_*`` is a
     snapshot of the buyer's address taken when they chose it, so editing or
     deleting the address book changes no order; ``address_erased_at`` says
     when the snapshot was wiped (``commerce.addresses``).
@@ -225,7 +259,8 @@ class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("total_fen = unit_price_fen * quantity + shipping_fen", name="total"),
+        CheckConstraint("(product_id IS NULL AND unit_price_fen IS NULL AND variant_id IS NULL)"
+                        " OR total_fen = unit_price_fen * quantity + shipping_fen", name="total"),
         CheckConstraint("shipping_fen >= 0", name="shipping_not_negative"),
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refunded"),
         CheckConstraint(check_in("state", OrderState), name="state"),
@@ -256,12 +291,12 @@ class Order(SQLModel, table=True):
     idempotency_key: str = Field(max_length=100, unique=True)
     buyer_id: int = Field(sa_type=BigInteger, foreign_key="users.id", index=True)
     merchant_id: int = Field(foreign_key="merchants.id", index=True)
-    product_id: int = Field(foreign_key="products.id")
+    product_id: int | None = Field(default=None, foreign_key="products.id")  # None: a cart's order
     # The option bought, for a product sold by option; its label copied, as the price is.
     variant_id: int | None = Field(default=None, foreign_key="product_variants.id")
     variant_label: str | None = Field(default=None, max_length=40)
     quantity: int
-    unit_price_fen: int = _money()
+    unit_price_fen: int | None = _money(default=None)  # None: a cart's order (its lines have prices)
     total_fen: int = _money()  # goods + shipping: what the buyer pays and a full refund returns
     shipping_fen: int = _money(default=0, sa_column_kwargs={"server_default": "0"})
     ships: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
@@ -282,6 +317,28 @@ class Order(SQLModel, table=True):
     closed_at: dt.datetime | None = _ts(default=None)
     settled_at: dt.datetime | None = _ts(default=None)
     payout_id: int | None = Field(default=None, foreign_key="payouts.id")
+
+
+class OrderLine(SQLModel, table=True):
+    """A line of an order checked out from a cart: its product (option), units and unit price then."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price_fen > 0", name="price_positive"),
+        UniqueConstraint("order_id", "position"),
+        # The per-buyer limit counts a product's units in carts' orders too.
+        Index("ix_order_lines_product_id", "product_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id")
+    position: int
+    product_id: int = Field(foreign_key="products.id")
+    variant_id: int | None = Field(default=None, foreign_key="product_variants.id")
+    variant_label: str | None = Field(default=None, max_length=40)
+    quantity: int
+    unit_price_fen: int = _money()
 
 
 class Payment(SQLModel, table=True):
@@ -319,6 +376,7 @@ class Refund(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     out_request_no: str = Field(max_length=64, unique=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
+    line_id: int | None = Field(default=None, foreign_key="order_lines.id")  # a refund of one cart line
     amount_fen: int = _money()
     reason: str = Field(default="", max_length=300)
     state: str = RefundState.REQUESTED
