@@ -29,7 +29,7 @@ from bot.services import Services, build_services
 # Each module has ``register(application)``; order matters where handlers overlap.
 HANDLER_MODULES = (
     "bot.handlers.buyer",  # before common: its /start p_<id> deep link must win over the plain /start
-    "bot.handlers.buyer_orders", "bot.handlers.addresses", "bot.handlers.following",
+    "bot.handlers.buyer_orders", "bot.handlers.cart", "bot.handlers.addresses", "bot.handlers.following",
     # before common too: the /start rq_<token> deep link of a money request
     "bot.handlers.wallet", "bot.handlers.wallet_transfer", "bot.handlers.wallet_request",
     "bot.handlers.wallet_money", "bot.handlers.wallet_bills",

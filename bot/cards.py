@@ -22,6 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, delivery, states
 from bot.commerce import addresses
+from bot.commerce.lines import Line, from_cart
 from bot.commerce.orders import PlacedOrder
 from bot.i18n import Translator
 from bot.store.enums import MerchantStatus, OrderState, ProductStatus
@@ -34,6 +35,7 @@ CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096
 
 CARD_QTY = callbacks.action("card_qty")  # product id, quantity[, option id]
 BUY = callbacks.action("buy")  # product id, quantity[, option id]
+CART_ADD = callbacks.action("cart_add")  # product id, quantity[, option id]: into the cart (handlers/cart.py)
 SHOP = callbacks.action("shop")  # merchant id
 OPEN_CARD = callbacks.action("card")  # product id
 ORDER_VIEW = callbacks.action("ord_view")  # order id
@@ -143,7 +145,8 @@ def render_card(
     seen by many) the card holds no one viewer's choice: **Buy** is one unit,
     at once, and **Choose quantity** opens the card in the viewer's private
     chat, where −/+ are theirs alone; **Shop** opens the shop there too.
-    Otherwise (the private chat) −/+ redraw the card in place.
+    Otherwise (the private chat) −/+ redraw the card in place, and **Add to
+    cart** puts the chosen quantity in the viewer's cart of the shop.
 
     A product sold by option (``options``): in the private chat a button per
     option chooses it (``option_id``, redrawn with ✓), then −/+ and Buy are the
@@ -166,7 +169,8 @@ def render_card(
             rows.append([button("−", CARD_QTY, product.id, max(1, quantity - 1), chosen.id),
                          button(str(quantity), CARD_QTY, product.id, quantity, chosen.id),
                          button("+", CARD_QTY, product.id, min(top, quantity + 1), chosen.id)])
-            rows.append([button("🛒 " + t("Buy"), BUY, product.id, quantity, chosen.id)])
+            rows.append([button("🛒 " + t("Buy"), BUY, product.id, quantity, chosen.id),
+                         button("🧺 " + t("Add to cart"), CART_ADD, product.id, quantity, chosen.id)])
     elif selling and bot_username:
         buy = [button("🛒 " + t("Buy"), BUY, product.id, 1)]
         if top > 1:
@@ -177,7 +181,8 @@ def render_card(
         rows.append([button("−", CARD_QTY, product.id, max(1, quantity - 1)),
                      button(str(quantity), CARD_QTY, product.id, quantity),
                      button("+", CARD_QTY, product.id, min(top, quantity + 1))])
-        rows.append([button("🛒 " + t("Buy"), BUY, product.id, quantity)])
+        rows.append([button("🛒 " + t("Buy"), BUY, product.id, quantity),
+                     button("🧺 " + t("Add to cart"), CART_ADD, product.id, quantity)])
     if bot_username:
         shop = InlineKeyboardButton("🏪 " + t("Shop"), url=f"https://t.me/{bot_username}?start=s_{merchant.id}")
     else:
@@ -205,16 +210,20 @@ def minutes_left(expires_at: dt.datetime, now: dt.datetime) -> int:
 
 
 def order_text(order: Order | PlacedOrder, title: str, shop_name: str, t: Translator, *,
-               now: dt.datetime) -> str:
+               now: dt.datetime, items: tuple[Line, ...] = ()) -> str:
     """An order's HTML summary: what, how much, from whom, and where it stands.
 
-    Takes a fresh ``PlacedOrder`` too (the Buy path renders one without loading the row).
+    Takes a fresh ``PlacedOrder`` too (the Buy path renders one without loading the row). An order
+    checked out from a cart shows its ``items`` one a row (a refunded one marked).
     """
-    unit_fen = getattr(order, "unit_price_fen", None) or order.total_fen // order.quantity
-    lines = [
-        t("Order #{id}", id=order.id) + f" · <b>{html.escape(title)}</b>",
-        delivery.total_line(order, t, unit_fen),
-    ]
+    lines = [t("Order #{id}", id=order.id) + f" · <b>{html.escape(title)}</b>"]
+    if isinstance(order, Order) and from_cart(order):
+        lines += [f"• {html.escape(item.name)} × {item.quantity} · {t.money(item.goods_fen, order.currency)}"
+                  + _line_refund(item, t) for item in items]
+        lines.append(delivery.lines_total_line(order, t, sum(item.goods_fen for item in items)))
+    else:
+        unit_fen = getattr(order, "unit_price_fen", None) or order.total_fen // order.quantity
+        lines.append(delivery.total_line(order, t, unit_fen))
     if shop_name:
         lines.append(t("Seller: {name}", name=html.escape(shop_name)))
     lines.append(t("Status: {state}", state=state_label(order.state, t)))
@@ -228,6 +237,12 @@ def order_text(order: Order | PlacedOrder, title: str, shop_name: str, t: Transl
     if refunded := getattr(order, "refunded_fen", 0):
         lines.append(t("Refunded: {amount}", amount=t.money(refunded, order.currency)))
     return "\n".join(lines)
+
+
+def _line_refund(item: Line, t: Translator) -> str:
+    if item.refund is None:
+        return ""
+    return " · " + (t("refunded") if item.refund == "done" else t("refund asked for"))
 
 
 def order_buttons(order: Order | PlacedOrder, t: Translator, *, pay_url: str) -> InlineKeyboardMarkup:

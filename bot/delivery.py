@@ -28,7 +28,15 @@ def terms_line(merchant: Merchant, t: Translator, currency: str = "CNY") -> str:
 
 def total_line(order: Order, t: Translator, unit_fen: int) -> str:
     """``2 × ¥12.00 + shipping ¥8.00 = ¥32.00``: what the total is made of."""
-    goods = f"{order.quantity} × {t.money(unit_fen, order.currency)}"
+    return _with_shipping(order, t, f"{order.quantity} × {t.money(unit_fen, order.currency)}")
+
+
+def lines_total_line(order: Order, t: Translator, goods_fen: int) -> str:
+    """``Goods ¥65.00 + shipping ¥8.00 = ¥73.00``: the total of an order of several lines."""
+    return _with_shipping(order, t, t("Goods {amount}", amount=t.money(goods_fen, order.currency)))
+
+
+def _with_shipping(order: Order, t: Translator, goods: str) -> str:
     if shipping := getattr(order, "shipping_fen", 0):
         goods += " + " + t("shipping {fee}", fee=t.money(shipping, order.currency))
     return f"{goods} = <b>{t.money(order.total_fen, order.currency)}</b>"

@@ -14,24 +14,30 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, cards, delivery
 from bot.commerce import addresses
+from bot.commerce.lines import lines_of, summary
 from bot.commerce.rules import Rules
-from bot.commerce.variants import item_name
 from bot.notices import Notice, RenderContext, renderer
 from bot.store.enums import OrderState, RefundState
-from bot.store.models import Order, Product, Refund
+from bot.store.models import Order, Refund
 
 
 async def _order(ctx: RenderContext, params: dict[str, Any]) -> tuple[Order, str] | None:
     order = await ctx.session.get(Order, int(params.get("order_id") or 0))
     if order is None:
         return None
-    title = await ctx.session.scalar(select(Product.title).where(Product.id == order.product_id))
-    return order, html.escape(item_name(title or "", order.variant_label))
+    return order, html.escape(summary(await lines_of(ctx.session, order)))
+
+
+async def _what(ctx: RenderContext, order: Order) -> str:
+    """What the merchant packs: "2 × Tea", or a cart's lines one a row."""
+    found = await lines_of(ctx.session, order)
+    if len(found) == 1:
+        return f"{order.quantity} × {html.escape(found[0].name)}"
+    return "".join(f"\n• {html.escape(line.name)} × {line.quantity}" for line in found) + "\n"
 
 
 def _delivery(ctx: RenderContext, order: Order) -> list[str]:
@@ -75,15 +81,14 @@ async def order_paid(ctx: RenderContext, params: dict[str, Any]) -> Notice | Non
 async def merchant_new_order(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
     if (found := await _order(ctx, params)) is None:
         return None
-    order, title = found
-    t = ctx.t
-    text = t("🛒 New paid order #{id}: {quantity} × {title}, {amount}. Ship it from /sales.",
-             id=order.id, quantity=order.quantity, title=title,
-             amount=t.money(order.total_fen, order.currency))
+    order, _ = found
+    t, what = ctx.t, await _what(ctx, order)
+    text = t("🛒 New paid order #{id}: {what}, {amount}. Ship it from /sales.",
+             id=order.id, what=what, amount=t.money(order.total_fen, order.currency))
     where = "".join("\n" + line for line in _delivery(ctx, order))
     if order.state != OrderState.PAID:
-        text = t("🛒 Order #{id}: {quantity} × {title}, {amount}.", id=order.id, quantity=order.quantity,
-                 title=title, amount=t.money(order.total_fen, order.currency)) + where + _now(order, ctx)
+        text = t("🛒 Order #{id}: {what}, {amount}.", id=order.id, what=what,
+                 amount=t.money(order.total_fen, order.currency)) + where + _now(order, ctx)
         return Notice(text)
     text += where
     return Notice(text, _keyboard(_declared("ship", t("Ship #{id}", id=order.id), order.id)))

@@ -16,12 +16,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import IllegalTransition, NotFound
+from bot.commerce.lines import lines_of, summary
 from bot.commerce.merchants import check_selling
 from bot.commerce.orders import get_order
 from bot.commerce.payments import payment_by_trade, payment_for_order
-from bot.commerce.variants import item_name
 from bot.store.enums import MerchantStatus, OrderState, PaymentPurpose, PaymentState, RefundState
-from bot.store.models import Merchant, Order, Payment, Product, Refund, User
+from bot.store.models import Merchant, Order, Payment, Refund, User
 
 payments = Payment.__table__
 
@@ -79,10 +79,10 @@ async def order_checkout(session: AsyncSession, *, order_id: int, now: dt.dateti
     if order.state == OrderState.AWAITING_PAYMENT:
         await check_selling(session, order.merchant_id)
     payment = await payment_for_order(session, order_id=order_id, now=now)
-    title = item_name(str(await session.scalar(select(Product.title).where(Product.id == order.product_id))),
-                      order.variant_label)
-    subject = f"{title} ×{order.quantity}" if order.quantity > 1 else str(title)
-    return Checkout(payment.out_trade_no, payment.amount_fen, subject,
+    found = await lines_of(session, order)
+    title = summary(found)
+    subject = f"{title} ×{order.quantity}" if len(found) == 1 and order.quantity > 1 else title
+    return Checkout(payment.out_trade_no, payment.amount_fen, subject[:128],  # Alipay: at most 256 bytes
                     await language_of(session, order.buyer_id), order.expires_at, order.id)
 
 

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commerce import arrivals, orders, outbox, stats
 from bot.commerce.catalog import search_products
 from bot.commerce.errors import CommerceError, Forbidden, NotFound, SoldOut
+from bot.commerce.lines import Line, lines_by_order, lines_of, summary
 from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
 from bot.commerce.rules import Rules
-from bot.commerce.variants import active_variants, item_name
+from bot.commerce.variants import active_variants
 from bot.store.enums import MerchantStatus, ProductStatus
 from bot.store.models import Merchant, Order, Product, ProductEvent, ProductVariant
 
@@ -54,6 +55,7 @@ class OrderView:
     shop_name: str
     merchant_owner_id: int
     just_expired: bool = False  # read past its time to pay and expired by this read: close its trade
+    lines: tuple[Line, ...] = ()  # what it holds: one line, or a cart's
 
 
 @dataclass(frozen=True)
@@ -177,14 +179,13 @@ async def order_view(session: AsyncSession, *, order_id: int, user_id: int,
     order = await session.get(Order, order_id)
     if order is None:
         raise NotFound(what="order")
-    title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
-    title = item_name(title or "", order.variant_label)
     merchant = await session.get(Merchant, order.merchant_id)
     allowed = merchant.owner_id if as_merchant else order.buyer_id
     if allowed != user_id:
         raise Forbidden(role="owner" if as_merchant else "buyer")
     expired = bool(now and await orders.expire_if_due(session, [order], now=now))
-    return OrderView(order, title or "", merchant.name, merchant.owner_id, expired)
+    found = await lines_of(session, order)
+    return OrderView(order, summary(found), merchant.name, merchant.owner_id, expired, tuple(found))
 
 
 async def buyer_order_views(
@@ -194,11 +195,11 @@ async def buyer_order_views(
     found = await orders.buyer_orders(session, buyer_id=buyer_id, limit=limit)
     expired = set(await orders.expire_if_due(session, found, now=now))
     views = []
+    by_order = await lines_by_order(session, found)
     for order in found:
-        title = await session.scalar(select(products.c.title).where(products.c.id == order.product_id))
-        title = item_name(title or "", order.variant_label)
         merchant = await session.get(Merchant, order.merchant_id)
-        views.append(OrderView(order, title or "", merchant.name, merchant.owner_id, order.id in expired))
+        views.append(OrderView(order, summary(by_order[order.id]), merchant.name, merchant.owner_id,
+                               order.id in expired, tuple(by_order[order.id])))
     return views
 
 

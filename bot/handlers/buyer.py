@@ -248,7 +248,8 @@ async def order_placed(ctx: RenderContext, params: dict[str, Any]) -> Notice | N
     except CommerceError:  # gone, or not this chat's order: nothing to confirm
         return None
     order = view.order
-    text = cards.order_text(order, view.title, view.shop_name, ctx.t, now=ctx.now or order.created_at)
+    text = cards.order_text(order, view.title, view.shop_name, ctx.t, now=ctx.now or order.created_at,
+                            items=view.lines)
     return Notice(text, cards.order_buttons(order, ctx.t, pay_url=pay_url(ctx.settings, order.id)))
 
 

@@ -32,12 +32,15 @@ from bot.payments.syncing import close_trades
 from bot.services import Services
 
 INPUT_KINDS = {"refund", "write", "answer"}
+REFUND_LINE = callbacks.action("ord_rf_line")  # order id, line id (0: everything left)
+REFUND_OF_LINE = "refund_of_line"  # user_data: the cart line the awaited refund reason is for
 
 
 def order_message(view: shopping.OrderView, context: ShopContext) -> tuple[str, InlineKeyboardMarkup]:
     """The order's text and the buyer's buttons."""
     t, services = context.t, context.services
-    text = cards.order_text(view.order, view.title, view.shop_name, t, now=services.clock.now())
+    text = cards.order_text(view.order, view.title, view.shop_name, t, now=services.clock.now(),
+                            items=view.lines)
     return text, cards.order_buttons(view.order, t, pay_url=pay_url(services.settings, view.order.id))
 
 
@@ -149,20 +152,44 @@ async def confirm(update: Update, context: ShopContext) -> None:
 
 @answers_errors
 async def ask_refund(update: Update, context: ShopContext) -> None:
-    """Ask for the reason; the next message requests the refund."""
-    if (order_id := _order_id(update)) is None:
+    """Ask for the reason; the next message requests the refund.
+
+    An order checked out from a cart with more than one line still to refund asks first which:
+    one line (its goods), or everything left (``REFUND_LINE``, line 0).
+    """
+    decoded = callbacks.decode(update.callback_query.data)
+    if decoded is None or not 1 <= len(decoded.args) <= 2:
         return await _stale(update, context)
-    now = context.services.clock.now()
+    order_id, line_id = decoded.args[0], decoded.arg(1)
+    now, t = context.services.clock.now(), context.t
     view = await context.services.run(
         lambda s: shopping.order_view(s, order_id=order_id, user_id=update.effective_user.id, now=now))
     await close_expired(context.services, [view])  # an unpaid one past its time: expired, and said so
     if view.order.state not in REFUNDABLE_STATES:
         raise IllegalTransition(state=view.order.state, what="order", id=order_id)
-    awaiting.wait_for(context.user_data, "refund", order_id)
+    left = [line for line in view.lines if line.id is not None and not line.refunded]
     await update.callback_query.answer()
-    await context.bot.send_message(
-        update.effective_user.id, context.t("Why do you want a refund for order #{id}? Send the reason "
-                                            "in one message.", id=order_id))
+    if line_id is None and len(left) > 1:
+        order, rest = view.order, view.order.total_fen - view.order.refunded_fen
+        money = order.currency
+        rows = [[cards.button(f"↩️ {line.name} × {line.quantity} · {t.money(line.goods_fen, money)}",
+                              REFUND_LINE, order_id, line.id)] for line in left]
+        rows.append([cards.button("↩️ " + t("Everything left · {amount}", amount=t.money(rest, money)),
+                                  REFUND_LINE, order_id, 0)])
+        await context.bot.send_message(update.effective_user.id,
+                                       t("What do you want refunded from order #{id}?", id=order_id),
+                                       reply_markup=InlineKeyboardMarkup(rows))
+        return
+    line = next((line for line in left if line.id == line_id), None)
+    if line_id and line is None:  # another order's line, made up, or already refunded
+        return await _stale(update, context)
+    awaiting.wait_for(context.user_data, "refund", order_id)
+    context.user_data[REFUND_OF_LINE] = line.id if line is not None else None
+    prompt = (t("Why do you want a refund of {item} from order #{id}? Send the reason in one message.",
+                item=f"{line.name} × {line.quantity}", id=order_id) if line is not None
+              else t("Why do you want a refund for order #{id}? Send the reason in one message.",
+                     id=order_id))
+    await context.bot.send_message(update.effective_user.id, prompt)
 
 
 @answers_errors
@@ -195,8 +222,9 @@ async def receive_text(update: Update, context: ShopContext) -> None:
     user_id, now = update.effective_user.id, context.services.clock.now()
     key = f"{message.chat_id}:{message.message_id}"
     if kind == "refund":
+        line_id = context.user_data.get(REFUND_OF_LINE)
         await context.services.run(lambda s: refunds.request_refund(
-            s, order_id=order_id, buyer_id=user_id, reason=message.text, now=now))
+            s, order_id=order_id, buyer_id=user_id, reason=message.text, now=now, line_id=line_id))
         reply = t("Your refund request for order #{id} was sent to the seller.", id=order_id)
     elif kind == "write":
         await context.services.run(lambda s: relay.write_to_seller(
@@ -207,6 +235,7 @@ async def receive_text(update: Update, context: ShopContext) -> None:
             s, order_id=order_id, owner_id=user_id, text=message.text, key=key, now=now))
         reply = t("Sent to the buyer.")
     awaiting.done(context.user_data)
+    context.user_data.pop(REFUND_OF_LINE, None)
     await message.reply_text(reply)
 
 
@@ -223,7 +252,8 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(view_order, pattern=callbacks.pattern(cards.ORDER_VIEW)))
     application.add_handler(CallbackQueryHandler(cancel, pattern=callbacks.pattern(cards.ORDER_CANCEL)))
     application.add_handler(CallbackQueryHandler(confirm, pattern=callbacks.pattern(cards.ORDER_CONFIRM)))
-    application.add_handler(CallbackQueryHandler(ask_refund, pattern=callbacks.pattern(cards.ORDER_REFUND)))
+    application.add_handler(CallbackQueryHandler(
+        ask_refund, pattern=callbacks.pattern(cards.ORDER_REFUND, REFUND_LINE)))
     application.add_handler(CallbackQueryHandler(
         ask_message, pattern=callbacks.pattern(cards.ORDER_WRITE, cards.ORDER_ANSWER)))
     application.add_handler(MessageHandler(awaiting.AwaitingInput(application, INPUT_KINDS), receive_text))

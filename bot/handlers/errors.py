@@ -64,6 +64,8 @@ RULES = {
     "phone": "That is not a phone number: digits, maybe a leading +, like 13800138000.",
     "three_lines": "Please send three lines: the name, the phone number, the address.",
     "too_many": "You can keep at most {maximum}; delete one first.",
+    "empty": "Your cart here is empty: nothing to check out.",
+    "line_refunded": "That item's refund was already asked for.",
     "symbols": "Please leave out emoji and symbols.",
     "payee_account": "That is not an Alipay account: send your login email or mainland mobile number.",
     "payee_name": ("Please send the account holder's real name as Alipay shows it: letters and spaces, "

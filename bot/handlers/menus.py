@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # (command, what it does): the order is the menu's. /start and /skip (a step of /newproduct) are left out.
 BUYER_COMMANDS = (
     ("orders", "your orders"),
+    ("cart", "your cart: check out several items at once"),
     ("addresses", "your delivery addresses"),
     ("wallet", "your wallet: top up, send, pay bills"),
     ("send", "send money from your wallet: /send @name 10"),

@@ -23,11 +23,11 @@ from telegram.ext import (
 )
 
 from bot import callbacks, delivery, states
-from bot.commerce import addresses, catalog, orders, refunds, sales
+from bot.commerce import addresses, orders, refunds, sales
 from bot.commerce.addresses import Delivery
 from bot.commerce.errors import Forbidden, IllegalTransition
+from bot.commerce.lines import Line, lines_by_order, summary
 from bot.commerce.money import clean_text
-from bot.commerce.variants import item_name
 from bot.context import ShopContext
 from bot.handlers.errors import answers_errors
 from bot.handlers.merchant import as_merchant, button, button_id, conversation, decoded_args, say
@@ -48,9 +48,10 @@ ANSWER = 0
 ADDRESS_SHOWN = 50  # characters of an address in the list; Ship and the new-order message show all
 
 
-def order_line(order: Order, title: str, t: Translator, where: Delivery | None = None) -> str:
+def order_line(order: Order, items: list[Line], t: Translator, where: Delivery | None = None) -> str:
     """One order in a list, in plain text, with where it goes (the address shortened to fit 15)."""
-    line = (f"#{order.id} · {title} × {order.quantity} · {t.money(order.total_fen, order.currency)} · "
+    what = f"{summary(items)} × {order.quantity}" if len(items) == 1 else summary(items)
+    line = (f"#{order.id} · {what} · {t.money(order.total_fen, order.currency)} · "
             + states.state_name(states.ORDER, order.state, t))
     if where is not None and len(where.address) > ADDRESS_SHOWN:
         where = dataclasses.replace(where, address=where.address[:ADDRESS_SHOWN - 1] + "…")
@@ -60,8 +61,7 @@ def order_line(order: Order, title: str, t: Translator, where: Delivery | None =
 async def _listing(session: AsyncSession, merchant: Merchant, state: str | None, now: dt.datetime) -> tuple:
     found = await orders.merchant_orders(session, merchant_id=merchant.id, state=state, limit=15)
     expired = await orders.expire_if_due(session, found, now=now)  # past their time to pay: shown expired
-    titles = {p.id: p.title for p in await catalog.merchant_products(
-        session, merchant_id=merchant.id, include_archived=True)}
+    titles = await lines_by_order(session, found)
     open_refunds = await sales.open_refunds(session, order_ids=[o.id for o in found])
     return found, titles, open_refunds, expired
 
@@ -80,7 +80,7 @@ async def list_sales(update: Update, context: ShopContext) -> None:
         await close_trades(context.services, order_id=order_id)
     t = context.t
     lines = [t("Your sales ({filter}):", filter=t(FILTER_LABELS[key]))]
-    lines += [order_line(o, item_name(titles.get(o.product_id, "?"), o.variant_label), t,
+    lines += [order_line(o, titles[o.id], t,
                          addresses.for_merchant(o, now=now, rules=rules))
               for o in found] or [t("No orders here.")]
     rows = [[button(t(label), FILTER, k) for k, label in FILTER_LABELS.items() if k != key]]

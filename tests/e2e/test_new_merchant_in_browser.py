@@ -149,8 +149,7 @@ def new_merchant_sells(chat: WebChat, context: BrowserContext, cast: Cast, t: Tr
     # The new merchant hears of the sale.
     chat.page.select_option("#persona", merchant)
     chat.open("@")
-    sold = chat.message(said(t, "🛒 New paid order #{id}: {quantity} × {title}, {amount}. "
-                                "Ship it from /sales."))
+    sold = chat.message(said(t, "🛒 New paid order #{id}: {what}, {amount}. Ship it from /sales."))
     expect(sold).to_contain_text(cast.product)
     chat.shot(f"{cast.lang}-merchant-sold")
 
