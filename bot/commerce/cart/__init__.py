@@ -152,6 +152,17 @@ async def empty(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> No
         delete(items).where(items.c.buyer_id == buyer_id, items.c.merchant_id == merchant_id))
 
 
+async def lock(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> None:
+    """Lock the buyer's cart of a shop until the transaction ends: two checkouts of it take turns.
+
+    The second then finds the cart the first emptied (PostgreSQL re-reads locked rows that changed;
+    SQLite's write lock already serialises transactions).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(items.c.id).where(
+            items.c.buyer_id == buyer_id, items.c.merchant_id == merchant_id).with_for_update())
+
+
 async def cart_of(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> Cart:
     """The buyer's cart of one shop with prices, stock and shipping of the moment (maybe empty)."""
     return (await _carts(session, buyer_id, merchant_id)).get(merchant_id) or Cart(

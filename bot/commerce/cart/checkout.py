@@ -48,6 +48,7 @@ async def check_out(
     Refuses with ``InvalidInput("cart", "empty")`` or ``LineNotBuyable`` and changes nothing.
     Stale orders the checkout expired to free units are added to ``expired`` (their trades to close).
     """
+    await carts.lock(session, buyer_id=buyer_id, merchant_id=merchant_id)  # then a repeat sees the first
     done = await session.scalar(select(Order).where(Order.idempotency_key == key))
     if done is not None:
         if done.buyer_id != buyer_id:
