@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, cards, delivery
 from bot.commerce import addresses
-from bot.commerce.lines import lines_of, summary
+from bot.commerce.lines import line_of, lines_of, summary
 from bot.commerce.rules import Rules
 from bot.notices import Notice, RenderContext, renderer
 from bot.store.enums import OrderState, RefundState
@@ -132,10 +132,13 @@ async def merchant_refund_requested(ctx: RenderContext, params: dict[str, Any]) 
         return None
     order, title = found
     t, refund_id = ctx.t, int(params.get("refund_id") or 0)
-    text = (t("↩️ Refund requested for order #{id} ({title}): {amount}.", id=order.id, title=title,
-              amount=t.money(int(params.get("amount_fen") or 0), order.currency))
-            + "\n" + t("Reason: {reason}", reason=html.escape(str(params.get("reason", "")))))
+    text = t("↩️ Refund requested for order #{id} ({title}): {amount}.", id=order.id, title=title,
+             amount=t.money(int(params.get("amount_fen") or 0), order.currency))
     refund = await ctx.session.get(Refund, refund_id)
+    line = await line_of(ctx.session, order, refund.line_id) if refund and refund.line_id else None
+    if line is not None:  # a refund of one line of a cart's order: which
+        text += "\n" + t("For: {item}", item=html.escape(f"{line.name} × {line.quantity}"))
+    text += "\n" + t("Reason: {reason}", reason=html.escape(str(params.get("reason", ""))))
     if refund is None or refund.state != RefundState.REQUESTED:  # decided: Approve/Reject no longer apply
         return Notice(text + _now(order, ctx))
     return Notice(text, _keyboard(

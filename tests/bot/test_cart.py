@@ -150,6 +150,8 @@ async def test_one_line_of_a_paid_cart_order_is_refunded_and_the_rest_later(shop
     async with shop.services.db.transaction() as s:
         [refund] = list(await s.scalars(select(Refund).where(Refund.order_id == order.id)))
     assert (refund.line_id, refund.amount_fen, refund.state) == (scarf_line.id, 129_00, RefundState.REQUESTED)
+    [asked_seller] = [c for c in sent_to(await drain(shop), 5001) if "↩️" in c.text]  # which line, said
+    assert "Scarf / Red × 1" in asked_seller.text.split("\n")[1] and "wrong colour" in asked_seller.text
 
     now = shop.clock.now()
     await shop.services.db.run(lambda s: refunds.approve_refund(
