@@ -15,7 +15,7 @@ from starlette.requests import Request
 from bot.store.console import ConsoleAudit
 from bot.store.enums import OutboxState
 from bot.store.ledger import Account, Entry, Journal
-from bot.store.models import Merchant, Order, OutboxMessage, Payout, Refund
+from bot.store.models import Merchant, Order, OrderLine, OutboxMessage, Payout, Refund
 from bot.store.settlement import ReconciliationDifference
 
 
@@ -60,6 +60,16 @@ class OrderView(ReadOnly, model=Order):
     column_formatters: ClassVar[Any] = _money_formatters("total_fen", "refunded_fen")
     column_formatters_detail: ClassVar[Any] = _money_formatters(
         "total_fen", "refunded_fen", "unit_price_fen", "shipping_fen")
+
+
+class OrderLineView(ReadOnly, model=OrderLine):
+    """The lines of orders checked out from a cart (a Buy tap's order carries its one line itself)."""
+
+    name, name_plural, icon = "Order line", "Order lines", "fa-solid fa-list"
+    column_list: ClassVar[Any] = ["id", "order_id", "position", "product_id", "variant_id", "variant_label",
+                                  "quantity", "unit_price_fen"]
+    column_formatters: ClassVar[Any] = _money_formatters("unit_price_fen")
+    column_formatters_detail: ClassVar[Any] = column_formatters
 
 
 class RefundView(ReadOnly, model=Refund):
@@ -120,5 +130,5 @@ class AuditView(ReadOnly, model=ConsoleAudit):
 
 OutboxBacklogView.identity = "outbox-backlog"  # SQLAdmin names a view after its model: this one is a subset
 
-VIEWS = (MerchantView, OrderView, RefundView, PayoutView, DifferenceView, OutboxBacklogView,
+VIEWS = (MerchantView, OrderView, OrderLineView, RefundView, PayoutView, DifferenceView, OutboxBacklogView,
          AccountView, JournalView, EntryView, AuditView)
