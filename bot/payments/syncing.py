@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,7 @@ from bot import logs
 from bot.commerce import orders, paysync
 from bot.commerce.errors import CommerceError
 from bot.commerce.gateway import GatewayUnavailable, TradeStatus
+from bot.commerce.payments import Confirmation
 from bot.payments.notices import after_confirmation, confirm_trade
 
 if TYPE_CHECKING:
@@ -91,14 +93,49 @@ async def _sync_trade(
 
 
 async def _confirm(services: Services, status: TradeStatus) -> bool:
-    """A payment the notification never brought: record it the same way."""
+    """A payment the notification never brought: record it the same way; True if it changed something."""
+    confirmation = await _record_paid(services, status)
+    return confirmation is not None and confirmation.outcome != "repeat"
+
+
+async def _record_paid(services: Services, status: TradeStatus) -> Confirmation | None:
     assert status.trade_no is not None and status.amount_fen is not None
     log.info("trade %s found paid by query", status.out_trade_no)
     confirmation = await confirm_trade(services, status.out_trade_no, status.trade_no, status.amount_fen)
-    if confirmation is None:
-        return False
-    await after_confirmation(services, confirmation)
-    return confirmation.outcome != "repeat"
+    if confirmation is not None:
+        await after_confirmation(services, confirmation)
+    return confirmation
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What closing a trade at the gateway found: closed (or never opened), paid meanwhile, or still open."""
+
+    closed: bool
+    paid: bool = False
+    confirmation: Confirmation | None = None  # the payment recorded, when it was found paid
+
+
+async def close_or_confirm(services: Services, out_trade_no: str) -> Closing:
+    """Close a trade (``alipay.trade.close``); one found paid is confirmed instead, as a notification would.
+
+    ``ACQ.TRADE_NOT_EXIST`` (the Pay link was never opened) counts as closed. With the gateway away,
+    or a close refused for another reason, the trade stays open: the caller tries again later.
+    """
+    assert services.gateway is not None
+    try:
+        outcome = await services.gateway.close(out_trade_no)
+        if outcome.ok or outcome.sub_code == "ACQ.TRADE_NOT_EXIST":
+            return Closing(closed=True)
+        status = await services.gateway.query(out_trade_no)  # paid or closed meanwhile?
+        if status.paid:
+            return Closing(closed=False, paid=True, confirmation=await _record_paid(services, status))
+        if status.status != "TRADE_CLOSED":
+            log.warning("trade %s not closed: %s %s", out_trade_no, outcome.sub_code, status.status)
+        return Closing(closed=status.status == "TRADE_CLOSED")
+    except GatewayUnavailable as exc:
+        log.warning("trade %s not closed, will retry: %s", out_trade_no, exc)
+        return Closing(closed=False)
 
 
 async def _expire(services: Services, order_id: int, closed: str | None, now: dt.datetime) -> bool:
@@ -161,19 +198,11 @@ async def expire_overdue(services: Services, order_id: int, *, now: dt.datetime 
 
 
 async def close_trade(services: Services, out_trade_no: str) -> bool:
-    """Close one trade at the gateway and record it; a paid one is confirmed instead."""
-    assert services.gateway is not None
-    try:
-        outcome = await services.gateway.close(out_trade_no)
-        if not outcome.ok and outcome.sub_code != "ACQ.TRADE_NOT_EXIST":
-            status = await services.gateway.query(out_trade_no)  # paid or closed meanwhile?
-            if status.paid:
-                return await _confirm(services, status)
-            if status.status != "TRADE_CLOSED":
-                log.warning("trade %s not closed: %s %s", out_trade_no, outcome.sub_code, status.status)
-                return False
-    except GatewayUnavailable as exc:
-        log.warning("trade %s not closed, will retry: %s", out_trade_no, exc)
+    """Close one order's trade at the gateway and record it; a paid one is confirmed instead."""
+    closing = await close_or_confirm(services, out_trade_no)
+    if closing.paid:
+        return closing.confirmation is not None and closing.confirmation.outcome != "repeat"
+    if not closing.closed:
         return False
     await services.run(lambda s: paysync.mark_trade_closed(s, out_trade_no=out_trade_no))
     return True

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.commerce.gateway import GatewayUnavailable
 from bot.commerce.wallet import WalletRules, top_ups
-from bot.payments.notices import after_confirmation, confirm_trade
+from bot.payments.syncing import close_or_confirm
 from bot.store.enums import RefundState
 
 if TYPE_CHECKING:
@@ -44,25 +44,12 @@ async def expire_top_ups(services: Services, *, now: dt.datetime) -> int:
 
 async def _close(services: Services, out_trade_no: str, now: dt.datetime) -> bool:
     """Close one top-up's trade and expire the top-up; a trade found paid is confirmed instead."""
-    assert services.gateway is not None
-    closed = True
-    try:
-        outcome = await services.gateway.close(out_trade_no)
-        if not outcome.ok and outcome.sub_code != "ACQ.TRADE_NOT_EXIST":
-            status = await services.gateway.query(out_trade_no)  # paid or closed meanwhile?
-            if status.paid:
-                assert status.trade_no is not None and status.amount_fen is not None
-                confirmation = await confirm_trade(services, out_trade_no, status.trade_no, status.amount_fen)
-                if confirmation is not None:
-                    await after_confirmation(services, confirmation)
-                return confirmation is not None
-            closed = status.status == "TRADE_CLOSED"
-    except GatewayUnavailable as exc:
-        log.warning("top-up trade %s not closed, expiring it anyway; will retry: %s", out_trade_no, exc)
-        closed = False
-    op = await services.run(lambda s: top_ups.expire_top_up(s, out_trade_no=out_trade_no, closed=closed,
-                                                            now=now))
-    return not op.repeat or closed
+    closing = await close_or_confirm(services, out_trade_no)
+    if closing.paid:
+        return closing.confirmation is not None
+    op = await services.run(lambda s: top_ups.expire_top_up(s, out_trade_no=out_trade_no,
+                                                            closed=closing.closed, now=now))
+    return not op.repeat or closing.closed
 
 
 async def refund_late_top_up(services: Services, out_request_no: str) -> str:
