@@ -260,3 +260,16 @@ async def test_forged_and_stale_cart_buttons_change_nothing(shop):
     emptied = await chat.press_button(await chat.send("/cart"), "Empty the cart")
     assert "is empty" in emptied[-1].text and emptied[-1].buttons() == []
     assert await _cart_items(shop) == []
+
+
+async def test_a_cancelled_cart_order_gives_every_line_back(shop):
+    _, tea, scarf, red = await _tea_and_scarf(shop)
+    chat = shop.chat(BUYER, lang="en")
+    await _fill(chat, tea, scarf, WORDS["en"])
+    checked = await chat.press_button(await chat.send("/cart"), "Check out")
+    assert (await _stock(shop, Product, tea.id), await _stock(shop, ProductVariant, red.id)) == (8, 2)
+    cancelled = await chat.press_button(sent_to(checked, BUYER), "Cancel order")
+    assert "Order cancelled." in texts(cancelled)
+    [order] = await _orders(shop)
+    assert order.state == OrderState.CANCELLED
+    assert (await _stock(shop, Product, tea.id), await _stock(shop, ProductVariant, red.id)) == (10, 3)
