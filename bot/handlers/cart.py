@@ -161,7 +161,8 @@ async def check_out_cart(update: Update, context: ShopContext) -> None:
     await query.answer()
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
-            t("✅ Your cart became order #{id}: choose the delivery address and pay below.", id=order.id))
+            t("✅ Your cart became order #{id}: choose the delivery address and pay below.", id=order.id)
+            if order.ships else t("✅ Your cart became order #{id}: pay below.", id=order.id))
     await show_order(update, context, order.id)
 
 
