@@ -25,7 +25,7 @@ from bot.commerce import addresses, shopping
 from bot.commerce.errors import IllegalTransition, InvalidInput
 from bot.context import ShopContext
 from bot.handlers import awaiting
-from bot.handlers.buyer_orders import close_expired, expired_answer, order_message
+from bot.handlers.buyer_orders import close_expired, expired_answer, keep_up_to_date, order_message
 from bot.handlers.errors import answers_errors, describe
 from bot.store.enums import OrderState
 from bot.store.models import Address
@@ -59,15 +59,16 @@ def book_message(book: list[Address], context: ShopContext) -> tuple[str, Inline
 
 
 async def _edit_or_send(update: Update, context: ShopContext, text: str,
-                        markup: InlineKeyboardMarkup) -> None:
-    """Redraw the pressed message in place; send a new one if it is too old to edit."""
+                        markup: InlineKeyboardMarkup) -> int:
+    """Redraw the pressed message in place; send a new one if it is too old to edit. The message's id."""
     query = update.callback_query
     if query is not None and query.message is not None:
         with contextlib.suppress(BadRequest):
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-            return
-    await context.bot.send_message(update.effective_user.id, text, parse_mode=ParseMode.HTML,
-                                   reply_markup=markup)
+            return query.message.message_id
+    sent = await context.bot.send_message(update.effective_user.id, text, parse_mode=ParseMode.HTML,
+                                          reply_markup=markup)
+    return sent.message_id
 
 
 async def _ask(update: Update, context: ShopContext, kind: str, arg: int, prompt: str) -> None:
@@ -159,7 +160,8 @@ async def use_for_order(update: Update, context: ShopContext) -> None:
     if view.just_expired:
         return await _expired(update, context, view)
     await update.callback_query.answer(context.t("Delivery address set."))
-    await _edit_or_send(update, context, *order_message(view, context))
+    shown = await _edit_or_send(update, context, *order_message(view, context))
+    await keep_up_to_date(context.services, chat_id=user_id, message_id=shown, order_id=order_id)
 
 
 @answers_errors
@@ -235,9 +237,11 @@ async def receive(update: Update, context: ShopContext) -> None:
     if view is not None:
         await update.effective_message.reply_text(t("Saved, and set as the delivery address."))
         text, markup = order_message(view, context)
-    else:
-        await update.effective_message.reply_text(t("Address saved."))
-        text, markup = book_message(book, context)
+        sent = await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await keep_up_to_date(context.services, chat_id=user_id, message_id=sent.message_id, order_id=arg)
+        return
+    await update.effective_message.reply_text(t("Address saved."))
+    text, markup = book_message(book, context)
     await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 

@@ -55,8 +55,13 @@ async def show_order(update: Update, context: ShopContext, order_id: int) -> Non
     await close_expired(services, [view])
     text, keyboard = order_message(view, context)
     sent = await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    await services.run(lambda s: outbox.shown(  # drawn like the order's confirmation when it changes
-        s, chat_id=user_id, message_id=sent.message_id, kind=shopping.ORDER_PLACED,
+    await keep_up_to_date(services, chat_id=user_id, message_id=sent.message_id, order_id=order_id)
+
+
+async def keep_up_to_date(services: Services, *, chat_id: int, message_id: int, order_id: int) -> None:
+    """A message a handler drew the order in: redrawn like the order's confirmation when the order changes."""
+    await services.run(lambda s: outbox.shown(
+        s, chat_id=chat_id, message_id=message_id, kind=shopping.ORDER_PLACED,
         shows=outbox.subject("order", order_id), now=services.clock.now(), order_id=order_id))
 
 

@@ -273,3 +273,44 @@ async def test_a_cancelled_cart_order_gives_every_line_back(shop):
     [order] = await _orders(shop)
     assert order.state == OrderState.CANCELLED
     assert (await _stock(shop, Product, tea.id), await _stock(shop, ProductVariant, red.id)) == (10, 3)
+
+
+def _edits_of(calls, message_id: int):
+    return [c for c in calls if c.method == "editMessageText" and c.params.get("message_id") == message_id]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+async def test_the_order_the_address_step_shows_is_redrawn_once_paid(shop, lang):
+    """The order message left by the address step follows the order like every other one.
+
+    Found in Chromium (tests/e2e/test_cart_in_browser.py): after typing an address and paying, the
+    order under "Saved, and set as the delivery address." still said Awaiting payment with Pay, Pay
+    with wallet and Cancel beside the notice of payment. A typed address sends the order anew; a chosen
+    one redraws the "Where should it go?" message into the order: both are redrawn when it is paid.
+    """
+    words = WORDS[lang]
+    _, tea, scarf, _ = await _tea_and_scarf(shop)
+    chat = shop.chat(BUYER, lang=lang)
+    shown = []
+    for chosen in (False, True):  # the first order's address is typed, the second's chosen from the book
+        await _fill(chat, tea, scarf, words)
+        checked = await chat.press_button(await chat.send("/cart"), words["out"])
+        order = (await _orders(shop))[-1]
+        asked = await chat.press_button(sent_to(checked, BUYER), words["address"])
+        if chosen:
+            with_pay = await chat.press_button(asked, "Li Lei")
+            [message] = [c for c in with_pay if c.method == "editMessageText"]
+        else:
+            with_pay = await chat.send("Li Lei\n13800138000\n8 Jianguo Road, Beijing")
+            message = sent_to(with_pay, BUYER)[-1]
+        assert [b for b in message.buttons() if "url" in b]  # Pay, now that it has an address
+        await pay(shop.services.db, order.id, clock=shop.clock)
+        calls = await drain(shop)
+        edits = _edits_of(calls, message.message_id)
+        assert edits, f"the order message {message.message_id} was not redrawn"
+        redrawn = edits[-1]
+        assert f"#{order.id}" in redrawn.text and "• Tea × 2" in redrawn.text
+        assert not [b for b in redrawn.buttons() if "url" in b]  # no Pay any more
+        assert {b["callback_data"].split(":")[0] for b in redrawn.buttons()} == {"ord_refund", "ord_write"}
+        shown.append(message.message_id)
+    assert len(set(shown)) == 2
