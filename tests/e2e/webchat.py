@@ -7,6 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Dialog, Page, expect
 
+from bot.i18n import Translator
+
 WAIT = 20_000  # ms: the bot answers within a second or two; the slack is for a busy CI machine
 
 
@@ -83,3 +85,12 @@ class WebChat:
         expect(self.page.locator("#channel-info")).to_contain_text("is not a member")
         self.page.click("#bot-admin")
         expect(self.page.locator("#channel-info")).to_contain_text("is an admin", timeout=WAIT)
+
+
+def said(t: Translator, msgid: str, **known: object) -> str:
+    """What the bot says for ``msgid`` in this language, up to its first placeholder not ``known``,
+    without tags: enough to find the message where a translation puts a placeholder first."""
+    text = t(msgid)
+    for name, value in known.items():
+        text = text.replace("{" + name + "}", str(value))
+    return re.sub(r"<[^>]+>", "", text.split("{")[0]).strip()
