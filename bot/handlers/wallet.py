@@ -23,7 +23,7 @@ import logging
 import secrets
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
@@ -167,16 +167,17 @@ async def stale(update: Update, context: ShopContext) -> None:
     await update.callback_query.answer(context.t("This button is no longer valid."))
 
 
-async def edit_or_send(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Redraw the pressed message, or send a new one when it can't be edited."""
+async def edit_or_send(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
+                       ) -> Message | None:
+    """Redraw the pressed message, or send a new one when it can't be edited (the new one, then)."""
     query = update.callback_query
     if query is not None:
         try:
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-            return
+            return None
         except BadRequest:  # too old, or not modified: a fresh message says it all the same
             pass
-    await update.effective_chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    return await update.effective_chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
 def escape(text: str | None) -> str:

@@ -33,7 +33,7 @@ from bot.commerce.wallet import top_ups
 from bot.config import Settings
 from bot.context import ShopContext
 from bot.handlers import awaiting
-from bot.handlers.buyer_orders import close_expired, expired_answer, order_message
+from bot.handlers.buyer_orders import close_expired, expired_answer, keep_up_to_date, order_message
 from bot.handlers.merchant import button
 from bot.handlers.wallet import (
     TOPUP,
@@ -118,7 +118,7 @@ async def pay_order(update: Update, context: ShopContext) -> None:
     view = await context.services.run(work)
     await close_expired(context.services, [view])
     await query.answer(expired_answer(view, t) if view.just_expired else t("Paid from your wallet."))
-    await edit_or_send(update, *order_message(view, context))
+    await _show(update, context, view)
 
 
 async def back_to_order(update: Update, context: ShopContext) -> None:
@@ -131,7 +131,14 @@ async def back_to_order(update: Update, context: ShopContext) -> None:
         s, order_id=order_id, user_id=update.effective_user.id, now=now))
     await close_expired(context.services, [view])  # past its time to pay: shown expired, no Pay
     await update.callback_query.answer()
-    await edit_or_send(update, *order_message(view, context))
+    await _show(update, context, view)
+
+
+async def _show(update: Update, context: ShopContext, view: shopping.OrderView) -> None:
+    """The order in the pressed message; in a new one kept up to date when that one is too old to edit."""
+    if (sent := await edit_or_send(update, *order_message(view, context))) is not None:
+        await keep_up_to_date(context.services, chat_id=sent.chat_id, message_id=sent.message_id,
+                              order_id=view.order.id)
 
 
 # --- top-up

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import BUSINESS_TZ
-from bot.commerce import ledger, users
+from bot.commerce import ledger, orders, users
 from bot.store.enums import OrderState, WalletOpKind
 from bot.store.models import Order, OutboxMessage
 from tests.bot.buyer_helpers import drain, paid_order, sent_to, shop_with_product
@@ -146,3 +146,20 @@ async def test_pay_with_wallet_pressed_twice_at_once_pays_once(shop):
     assert len(await operations(shop, BUYER, WalletOpKind.ORDER)) == 1
     async with shop.services.db.transaction() as s:
         assert (await s.get(Order, order.id)).state == OrderState.PAID
+
+
+async def test_an_order_paid_from_a_message_too_old_to_edit_is_shown_anew_and_kept_up_to_date(shop):
+    await funded(shop, BUYER, 100_00, lang="en")
+    chat = shop.chat(BUYER, lang="en")
+    order, order_message = await _buy(shop, chat, WORDS["en"])
+    confirmation = await chat.press_button(order_message, "Pay with wallet")
+    shop.telegram.fail_next("editMessageText", 400, "Bad Request: message can't be edited")
+    paid = await chat.press_button(confirmation, "Pay CN¥12.50")
+    [fresh] = [c for c in paid if c.method == "sendMessage"]  # the order, in a new message
+    assert "Paid" in fresh.text
+    now = shop.clock.now()
+    await shop.services.db.run(lambda s: orders.ship_order(
+        s, order_id=order.id, merchant_id=order.merchant_id, tracking="SF123", now=now))
+    redrawn = [c for c in await drain(shop)
+               if c.method == "editMessageText" and c.message_id == fresh.message_id]
+    assert redrawn and "SF123" in redrawn[-1].text  # shipped: the new message follows the order
