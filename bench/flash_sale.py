@@ -186,9 +186,9 @@ async def profiled(path: Path | None) -> AsyncIterator[None]:
 
 
 async def run(db_url: str | None, stock: int, buyers: int, concurrency: int, double_share: float,
-              seed: int = 7, profile: Path | None = None) -> Figures:
+              seed: int = 7, profile: Path | None = None, limit: int | None = None) -> Figures:
     """One flash sale and its ceiling, measured in the same process."""
-    async with open_shop(db_url, stock) as shop:
+    async with open_shop(db_url, stock, limit) as shop:
         updates = tap_updates(shop.buy_data, buyers, double_share, seed)
         unburden_gc()
         wall_start = shop.services.clock.now()
@@ -227,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=0,
                         help="N bot processes behind the webhook, then the same sale in-process: "
                              "webhook_ratio; 0: in-process only")
+    parser.add_argument("--per-buyer-limit", type=int, default=None,
+                        help="at most this many units a buyer (its reads on the hot path); in-process only")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--profile", type=Path, default=None, help="profile the sale into this file")
     args = parser.parse_args(argv)
+    if args.workers and args.per_buyer_limit:
+        parser.error("--per-buyer-limit is measured in-process only")
     if args.workers:
         from bench.webhook import run_workers
 
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                                           args.double_share, args.workers))
     else:
         figures = asyncio.run(run(args.db, args.stock, args.buyers, args.concurrency, args.double_share,
-                                  profile=args.profile))
+                                  profile=args.profile, limit=args.per_buyer_limit))
     for key, value in asdict(figures).items():
         if value is not None:
             print(f"{key:>31}: {value}")

@@ -119,8 +119,8 @@ async def fresh_database(url: str | None) -> AsyncIterator[str]:
             await conn.close()
 
 
-async def stock_product(db: Database, services: Services, stock: int) -> int:
-    """An approved merchant's product with ``stock`` units on sale; its id."""
+async def stock_product(db: Database, services: Services, stock: int, limit: int | None = None) -> int:
+    """An approved merchant's product with ``stock`` units on sale (at most ``limit`` a buyer); its id."""
     now = services.clock.now()
     async with db.transaction() as s:
         await users.touch_user(s, user_id=OWNER_ID, first_name="Mei", username=None, language="en", now=now)
@@ -132,7 +132,7 @@ async def stock_product(db: Database, services: Services, stock: int) -> int:
             merchant = await merchants.approve_merchant(s, merchant_id=merchant.id, now=now)
         product = await catalog.create_product(
             s, merchant=merchant, rules=services.rules, now=now,
-            draft=catalog.ProductDraft(title="Phone X", price_fen=129900, stock=stock))
+            draft=catalog.ProductDraft(title="Phone X", price_fen=129900, stock=stock, per_buyer_limit=limit))
         return product.id
 
 
@@ -154,14 +154,14 @@ async def _buy_button(app: Application, api: LocalBotApi, product_id: int) -> st
 
 
 @contextlib.asynccontextmanager
-async def open_shop(url: str | None, stock: int) -> AsyncIterator[BenchShop]:
+async def open_shop(url: str | None, stock: int, limit: int | None = None) -> AsyncIterator[BenchShop]:
     """A migrated database with one product on sale, and the bot ready to take taps."""
     async with fresh_database(url) as db_url:
         db = Database(make_engine(db_url, pool_size=10))
         await upgrade(db.engine)
         settings = Settings(_env_file=None, database_url=db_url)
         services = build_services(settings, db=db)
-        product_id = await stock_product(db, services, stock)
+        product_id = await stock_product(db, services, stock, limit)
         api = LocalBotApi()
         app = build_application(settings, services=services, request=api)
         async with app:
