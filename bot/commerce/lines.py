@@ -99,7 +99,7 @@ async def _titles(session: AsyncSession, product_ids: set[int]) -> dict[int, str
         return {}
     rows = await session.execute(
         select(products.c.id, products.c.title).where(products.c.id.in_(product_ids)))
-    return dict(rows.tuples().all())
+    return {product_id: title for product_id, title in rows}
 
 
 def summary(lines: list[Line], *, most: int = 3) -> str:

@@ -130,12 +130,7 @@ async def change_line(update: Update, context: ShopContext) -> None:
 async def empty_cart(update: Update, context: ShopContext) -> None:
     """Empty the shop's cart: the message says so, with no buttons left."""
     merchant_id, user_id = button_id(update), update.effective_user.id
-
-    async def work(session: AsyncSession) -> carts.Cart:
-        await carts.empty(session, buyer_id=user_id, merchant_id=merchant_id)
-        return await carts.cart_of(session, buyer_id=user_id, merchant_id=merchant_id)
-
-    cart = await context.services.run(work)
+    cart = await context.services.run(lambda s: carts.clear(s, buyer_id=user_id, merchant_id=merchant_id))
     await update.callback_query.answer()
     await _redraw(update, context, cart)
 

@@ -34,17 +34,17 @@ from tests.telegram import Call, Chat, FakeTelegram
 
 # Commands anyone may send. Every other registered command is a merchant's or an admin's and is
 # refused to everyone else: a new command is privileged until it is added here on purpose.
-PUBLIC_COMMANDS = frozenset({"start", "help", "language", "orders", "addresses", "following", "apply",
-                             "cancel", "skip"})
+PUBLIC_COMMANDS = frozenset({"start", "help", "language", "orders", "cart", "addresses", "following",
+                             "apply", "cancel", "skip"})
 # Buttons anyone may press on a card (opening, counting, buying); every other action is checked.
-PUBLIC_ACTIONS = frozenset({"lang", "card_qty", "buy", "shop", "card"})
+PUBLIC_ACTIONS = frozenset({"lang", "card_qty", "buy", "cart_add", "shop", "card"})
 # Every user has a wallet: its commands and buttons are everyone's (their ownership checks are the
 # wallet's own tests' business, and the foreign-order ones are in test_forgeries).
 PUBLIC_MODULE_PREFIX = "bot.handlers.wallet"
 # The refusals a forged or foreign button or command may get, as English msgids.
 REFUSALS = ("You can't do that.", "This button is no longer valid.", "This is no longer available.",
             "That can't be done in this order's current state.", "This item is not on sale right now.",
-            "Sorry, sold out.", *ROLE_REFUSALS.values())
+            "Sorry, sold out.", "Your cart here is empty: nothing to check out.", *ROLE_REFUSALS.values())
 EXTRA_TABLES = ("merchant_channels", "posted_cards", "payouts")
 
 

@@ -147,9 +147,17 @@ async def remove_item(session: AsyncSession, *, buyer_id: int, item_id: int) -> 
 
 
 async def empty(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> None:
-    """Empty the buyer's cart of one shop (after a checkout, or when they ask)."""
+    """Empty the buyer's cart of one shop (after a checkout, or when they ask: see ``clear``)."""
     await session.execute(
         delete(items).where(items.c.buyer_id == buyer_id, items.c.merchant_id == merchant_id))
+
+
+async def clear(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> Cart:
+    """The buyer empties their cart of a shop; refused when there is nothing in it. The cart now."""
+    if not (await cart_of(session, buyer_id=buyer_id, merchant_id=merchant_id)).lines:
+        raise InvalidInput("cart", "empty")
+    await empty(session, buyer_id=buyer_id, merchant_id=merchant_id)
+    return await cart_of(session, buyer_id=buyer_id, merchant_id=merchant_id)
 
 
 async def lock(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> None:
@@ -165,8 +173,12 @@ async def lock(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> Non
 
 async def cart_of(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> Cart:
     """The buyer's cart of one shop with prices, stock and shipping of the moment (maybe empty)."""
-    return (await _carts(session, buyer_id, merchant_id)).get(merchant_id) or Cart(
-        merchant_id, (await session.get(Merchant, merchant_id)).name, (), 0, "CNY")
+    if (cart := (await _carts(session, buyer_id, merchant_id)).get(merchant_id)) is not None:
+        return cart
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound(what="merchant")
+    return Cart(merchant_id, merchant.name, (), 0, "CNY")
 
 
 async def carts_of(session: AsyncSession, *, buyer_id: int) -> list[Cart]:
