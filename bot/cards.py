@@ -216,8 +216,11 @@ def order_text(order: Order | PlacedOrder, title: str, shop_name: str, t: Transl
     Takes a fresh ``PlacedOrder`` too (the Buy path renders one without loading the row). An order
     checked out from a cart shows its ``items`` one a row (a refunded one marked).
     """
-    lines = [t("Order #{id}", id=order.id) + f" · <b>{html.escape(title)}</b>"]
-    if isinstance(order, Order) and from_cart(order):
+    cart = isinstance(order, Order) and from_cart(order)
+    count = len(items)
+    what = t.plural("{count} item", "{count} items", count, count=count) if cart else html.escape(title)
+    lines = [t("Order #{id}", id=order.id) + f" · <b>{what}</b>"]
+    if cart:  # its lines one a row, under a heading that counts them
         lines += [f"• {html.escape(item.name)} × {item.quantity} · {t.money(item.goods_fen, order.currency)}"
                   + _line_refund(item, t) for item in items]
         lines.append(delivery.lines_total_line(order, t, sum(item.goods_fen for item in items)))
