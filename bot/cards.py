@@ -36,6 +36,7 @@ CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096
 CARD_QTY = callbacks.action("card_qty")  # product id, quantity[, option id]
 BUY = callbacks.action("buy")  # product id, quantity[, option id]
 CART_ADD = callbacks.action("cart_add")  # product id, quantity[, option id]: into the cart (handlers/cart.py)
+CART_SHOW = callbacks.action("cart_show")  # merchant id: the buyer's cart of that shop (handlers/cart.py)
 SHOP = callbacks.action("shop")  # merchant id
 OPEN_CARD = callbacks.action("card")  # product id
 ORDER_VIEW = callbacks.action("ord_view")  # order id

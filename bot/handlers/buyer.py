@@ -102,6 +102,7 @@ async def show_shop(update: Update, context: ShopContext, merchant_id: int) -> N
         return
     rows = [[cards.button(f"{p.title[:40]} · {t.money(p.price_fen, p.currency)}", cards.OPEN_CARD, p.id)]
             for p in products]
+    rows.append([cards.button("🧺 " + t("Your cart here"), cards.CART_SHOW, merchant.id)])
     await context.bot.send_message(
         update.effective_user.id, t("Products of {shop}:", shop=html.escape(merchant.name)),
         parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows))

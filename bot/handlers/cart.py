@@ -83,6 +83,16 @@ async def cart_command(update: Update, context: ShopContext) -> None:
 
 
 @answers_errors
+async def show_cart(update: Update, context: ShopContext) -> None:
+    """🧺 Your cart here, under a shop's product list: that shop's cart (maybe empty), as /cart shows it."""
+    merchant_id, user_id, t = button_id(update), update.effective_user.id, context.t
+    cart = await context.services.run(lambda s: carts.cart_of(s, buyer_id=user_id, merchant_id=merchant_id))
+    await update.callback_query.answer()
+    await context.bot.send_message(user_id, cart_text(cart, t), parse_mode=ParseMode.HTML,
+                                   reply_markup=cart_buttons(cart, t))
+
+
+@answers_errors
 async def add_to_cart(update: Update, context: ShopContext) -> None:
     """🧺 Add to cart on a card in the private chat: the chosen quantity (and option) into the shop's cart."""
     query, t = update.callback_query, context.t
@@ -164,6 +174,7 @@ async def check_out_cart(update: Update, context: ShopContext) -> None:
 def register(application: Application) -> None:
     application.add_handler(CommandHandler("cart", cart_command, filters.ChatType.PRIVATE))
     application.add_handler(CallbackQueryHandler(add_to_cart, pattern=callbacks.pattern(cards.CART_ADD)))
+    application.add_handler(CallbackQueryHandler(show_cart, pattern=callbacks.pattern(cards.CART_SHOW)))
     application.add_handler(CallbackQueryHandler(change_line, pattern=callbacks.pattern(MORE, LESS, DROP)))
     application.add_handler(CallbackQueryHandler(empty_cart, pattern=callbacks.pattern(EMPTY)))
     application.add_handler(CallbackQueryHandler(check_out_cart, pattern=callbacks.pattern(CHECK_OUT)))

@@ -314,3 +314,17 @@ async def test_the_order_the_address_step_shows_is_redrawn_once_paid(shop, lang)
         assert {b["callback_data"].split(":")[0] for b in redrawn.buttons()} == {"ord_refund", "ord_write"}
         shown.append(message.message_id)
     assert len(set(shown)) == 2
+
+
+@pytest.mark.parametrize(("lang", "here", "empty"), [("en", "Your cart here", "is empty"),
+                                                     ("zh-hans", "我在本店的购物车", "是空的")])
+async def test_a_shops_product_list_opens_the_buyers_cart_of_that_shop(shop, lang, here, empty):
+    merchant, tea, scarf, _ = await _tea_and_scarf(shop)
+    chat = shop.chat(BUYER, lang=lang)
+    listing = await chat.send(f"/start s_{merchant.id}")
+    assert empty in (await chat.press_button(listing, here))[-1].text
+    await _fill(chat, tea, scarf, WORDS[lang])
+    shown = sent_to(await chat.press_button(listing, here), BUYER)[-1]
+    assert "1. Tea × 2" in shown.text and any(WORDS[lang]["out"] in b["text"] for b in shown.buttons())
+    gone = texts(await chat.press("cart_show:424242"))[-1]  # no such shop
+    assert gone in ("This is no longer available.", "该内容已不存在。")

@@ -52,8 +52,8 @@ async def test_an_operator_signs_in_and_a_wrong_password_is_refused_and_audited(
         assert unknown.status_code == 400 and "Wrong name or password." in unknown.text
         ok = await sign_in(client)
         assert ok.status_code == 302
-        for view in ("merchant", "order", "order-line", "refund", "payout", "reconciliation-difference", "outbox-backlog",
-                     "account", "journal", "entry", "console-audit"):
+        for view in ("merchant", "order", "order-line", "refund", "payout", "reconciliation-difference",
+                     "outbox-backlog", "account", "journal", "entry", "console-audit"):
             page = await client.get(f"/console/{view}/list")
             assert page.status_code == 200, view
     assert await audit_rows(shop) == [

@@ -37,7 +37,7 @@ from tests.telegram import Call, Chat, FakeTelegram
 PUBLIC_COMMANDS = frozenset({"start", "help", "language", "orders", "cart", "addresses", "following",
                              "apply", "cancel", "skip"})
 # Buttons anyone may press on a card (opening, counting, buying); every other action is checked.
-PUBLIC_ACTIONS = frozenset({"lang", "card_qty", "buy", "cart_add", "shop", "card"})
+PUBLIC_ACTIONS = frozenset({"lang", "card_qty", "buy", "cart_add", "cart_show", "shop", "card"})
 # Every user has a wallet: its commands and buttons are everyone's (their ownership checks are the
 # wallet's own tests' business, and the foreign-order ones are in test_forgeries).
 PUBLIC_MODULE_PREFIX = "bot.handlers.wallet"
