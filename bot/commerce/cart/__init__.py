@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import ChooseOption, InvalidInput, NotFound, NotSelling
@@ -46,10 +46,6 @@ class CartLine:
     def goods_fen(self) -> int:
         return self.unit_price_fen * self.quantity
 
-    @property
-    def buyable(self) -> bool:
-        return self.on_sale and self.quantity <= self.available
-
 
 @dataclass(frozen=True)
 class Cart:
@@ -68,10 +64,6 @@ class Cart:
     @property
     def total_fen(self) -> int:
         return self.goods_fen + self.shipping_fen
-
-    @property
-    def units(self) -> int:
-        return sum(line.quantity for line in self.lines)
 
 
 async def add_item(
@@ -95,7 +87,8 @@ async def add_item(
         if option is None or option.product_id != product_id or not option.active:
             raise NotFound(what="option")
     _check_quantity(quantity, rules)
-    same = items.c.variant_id == variant_id if variant_id is not None else items.c.product_id == product_id
+    same = (items.c.variant_id == variant_id if variant_id is not None
+            else and_(items.c.product_id == product_id, items.c.variant_id.is_(None)))
     have = await session.scalar(select(items.c.quantity).where(items.c.buyer_id == buyer_id, same))
     if have is not None:
         _check_quantity(have + quantity, rules)
