@@ -1,19 +1,9 @@
-"""Delivery addresses: a buyer's address book, and the address an order ships to.
+"""A buyer's address book: entries checked as a parcel label needs them, at most ``MAX_ENTRIES``,
+and copied onto an unpaid order when the buyer chooses one (``deliver_to``).
 
-An order of goods that ship is placed without an address (a flash-sale tap
-stays one cheap transaction); its buyer chooses one from their book before
-paying, and ``require_address`` refuses a checkout or wallet payment until
-then. The order keeps a snapshot (name, phone, address), so editing or
-deleting the book changes no order.
-
-Personal data is kept only as long as it is needed:
-
-- only the order's buyer and its merchant see the snapshot; the merchant
-  reads it in full until ``Rules.address_retention`` after the order ended
-  (completed, refunded, cancelled or expired), masked after that
-  (``for_merchant``);
-- a buyer deleting an entry erases it from their orders that have ended;
-  orders still under way keep it, or the goods could not arrive.
+Deleting an entry erases its copy from the buyer's orders that have ended
+(``delivery.ENDED_STATES``); orders under way keep theirs, or the goods
+could not arrive.
 """
 
 from __future__ import annotations
@@ -26,16 +16,15 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commerce.errors import AddressRequired, Forbidden, IllegalTransition, InvalidInput, NotFound
+from bot.commerce.addresses.delivery import ENDED_STATES
+from bot.commerce.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from bot.commerce.money import clean_text
-from bot.commerce.rules import Rules
 from bot.store.enums import OrderState
 from bot.store.models import Address, Order
 
 orders = Order.__table__
 MAX_ENTRIES = 10
 NAME_MAX, PHONE_MAX, ADDRESS_MAX = 64, 32, 300
-ENDED_STATES = (OrderState.COMPLETED, OrderState.REFUNDED, OrderState.CANCELLED, OrderState.EXPIRED)
 # Digits with an optional leading +, once spaces, dashes, dots and brackets are gone: 6 (a short
 # landline) to 15 (E.164's longest).
 _PHONE = re.compile(r"\+?\d{6,15}", re.ASCII)
@@ -49,17 +38,6 @@ class AddressDraft:
     name: str
     phone: str
     address: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Where an order goes, as one reader may see it: ``erased`` when the buyer deleted it."""
-
-    name: str
-    phone: str
-    address: str
-    masked: bool = False
-    erased: bool = False
 
 
 def _plain(text: str, *, field: str, max_chars: int, min_chars: int) -> str:
@@ -168,41 +146,3 @@ async def deliver_to(session: AsyncSession, *, order_id: int, buyer_id: int, add
     if moved.rowcount != 1:
         raise IllegalTransition(state=order.state)
     return order
-
-
-def require_address(order: Order) -> None:
-    """Refuse to take money for goods that ship to nowhere."""
-    if order.ships and not order.ship_address:
-        raise AddressRequired()
-
-
-def ended_at(order: Order) -> dt.datetime | None:
-    """When the order stopped needing its address (None while it is under way)."""
-    if order.state not in ENDED_STATES:
-        return None
-    moments = [m for m in (order.completed_at, order.closed_at) if m is not None]
-    return max(moments) if moments else order.created_at
-
-
-def for_buyer(order: Order) -> Delivery | None:
-    """The address on the buyer's own order, in full."""
-    if order.address_erased_at is not None:
-        return Delivery("", "", "", erased=True)
-    if not order.ship_address:
-        return None
-    return Delivery(order.ship_name or "", order.ship_phone or "", order.ship_address)
-
-
-def for_merchant(order: Order, *, now: dt.datetime, rules: Rules) -> Delivery | None:
-    """The address as the order's merchant sees it: masked once the retention after the end is over."""
-    delivery = for_buyer(order)
-    ended = ended_at(order)
-    if delivery is None or delivery.erased or ended is None or now < ended + rules.address_retention:
-        return delivery
-    return Delivery(_mask(delivery.name, keep=1), _mask(delivery.phone, keep=3, tail=2),
-                    _mask(delivery.address, keep=4), masked=True)
-
-
-def _mask(text: str, *, keep: int, tail: int = 0) -> str:
-    shown = text[:keep] if len(text) > keep + tail else text[:1]
-    return shown + "***" + (text[-tail:] if tail and len(text) > keep + tail else "")
