@@ -26,7 +26,11 @@ Rules, the same for one tap or many (``place_order`` is a batch of one):
   option it names, by the same conditional update on the option's row (and
   the product's sum), at the option's price; the double-tap rule and the
   per-buyer limit count per option. A product without options reads and
-  writes exactly what it did before options existed.
+  writes exactly what it did before options existed;
+- a cart's checkout, and a late payment of a closed order, take several
+  lines for one buyer at once (``take_lines``): every line under the rules
+  above, all taken or none; the per-buyer limit counts the units of cart
+  orders too (read only for a product that has a limit).
 """
 
 from __future__ import annotations
