@@ -1,13 +1,14 @@
 """The bot's web endpoints: Pay links, gateway notifications, the Telegram webhook.
 
-``build_web_app(services, application)`` builds the Starlette app; nothing is
-created at import time. Served by uvicorn inside the bot process.
+``build_web_app(services, application)`` builds the app (``WebApp``: Starlette,
+with a shortcut for the webhook); nothing is created at import time. Served by
+uvicorn inside the bot process.
 
     GET  /pay/<token>          an order's Pay button: sign the checkout, redirect to the gateway
     GET  /pay/trade/<token>    the same for a trade without an order (a T+0 deposit)
     POST /payments/notify      the gateway's asynchronous notifications (``payments.notices``)
     GET  /payments/return      where the gateway sends the browser after paying
-    POST /telegram/webhook     Telegram updates; needs the secret token header (see ``telegram_webhook``)
+    POST /telegram/webhook     Telegram updates; needs the secret token header (see ``TelegramWebhook``)
     GET  /healthz              liveness (no I/O)
     GET  /readyz               readiness: database and gateway (``bot.health``)
     GET  /metrics              Prometheus metrics (``bot.health``; never exposed publicly)
@@ -22,16 +23,19 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import hmac
+import json
 import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram import Update
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
@@ -52,6 +56,9 @@ from bot.store.enums import OrderState, PaymentState
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_KEY = SECRET_HEADER.lower().encode()  # as ASGI gives header names
+WEBHOOK_PATH = "/telegram/webhook"
+JSON_TYPE = b"application/json"
 
 
 def _services(request: Request) -> Services:
@@ -193,31 +200,63 @@ class WebhookReplyRequest(BaseRequest):
         return await self.inner.do_request(url, method, request_data, **kwargs)
 
 
-async def telegram_webhook(request: Request) -> Response:
-    """``POST /telegram/webhook``: handle the update; a callback answer comes back in the response."""
-    services = _services(request)
-    expected = services.settings.webhook_secret.encode()
-    given = request.headers.get(SECRET_HEADER, "").encode("latin-1", "replace")
-    if not expected or not hmac.compare_digest(given, expected):
-        return Response(status_code=403)
-    application: Application | None = request.app.state.application
-    if application is None:
-        return Response(status_code=503)
-    try:
-        update = Update.de_json(await request.json(), application.bot)
-    except Exception:  # malformed JSON or not an update: Telegram never sends these
-        return Response(status_code=400)
-    if not isinstance(application.bot.request, WebhookReplyRequest):
-        await application.update_queue.put(update)
-        return Response(status_code=200)
-    reply = WebhookReply()
-    token = WEBHOOK_REPLY.set(reply)
-    try:
-        await application.process_update(update)
-    finally:
-        reply.closed = True  # a task the handler started must not answer through this response
-        WEBHOOK_REPLY.reset(token)
-    return JSONResponse(reply.call) if reply.call else Response(status_code=200)
+class TelegramWebhook:
+    """``POST /telegram/webhook`` as a bare ASGI app: handle the update; a callback answer comes back
+    in the response.
+
+    Every tap of a flash sale is one such request, so it skips what the other endpoints use
+    Starlette for (its middleware, router, ``Request`` and ``Response`` objects): ``WebApp``
+    routes it here, behind the same ``BodyLimit``. The answers are those Starlette gave: 403
+    without the secret token, 503 before the application exists, 400 for what is not an update.
+    """
+
+    def __init__(self, services: Services, application: Application | None) -> None:
+        self.services, self.application = services, application
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        expected = self.services.settings.webhook_secret.encode()
+        given = next((value for name, value in scope["headers"] if name == SECRET_KEY), b"")
+        if not expected or not hmac.compare_digest(given, expected):
+            return await _answer(send, 403)
+        application = self.application
+        if application is None:
+            return await _answer(send, 503)
+        try:
+            update = Update.de_json(json.loads(await _body(receive)), application.bot)
+        except Exception:  # malformed JSON or not an update: Telegram never sends these
+            return await _answer(send, 400)
+        if not isinstance(application.bot.request, WebhookReplyRequest):
+            await application.update_queue.put(update)
+            return await _answer(send, 200)
+        reply = WebhookReply()
+        token = WEBHOOK_REPLY.set(reply)
+        try:
+            await application.process_update(update)
+        finally:
+            reply.closed = True  # a task the handler started must not answer through this response
+            WEBHOOK_REPLY.reset(token)
+        if reply.call is None:
+            return await _answer(send, 200)
+        await _answer(send, 200, json.dumps(reply.call, ensure_ascii=False, allow_nan=False,
+                                            separators=(",", ":")).encode(), JSON_TYPE)
+
+
+async def _body(receive: Receive) -> bytes:
+    """The request's body (``BodyLimit`` in front has read and bounded it: one message)."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, body: bytes = b"", content_type: bytes | None = None) -> None:
+    headers = [(b"content-length", b"%d" % len(body))]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def healthz(request: Request) -> Response:
@@ -225,24 +264,46 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-def build_web_app(services: Services, application: Application | None = None) -> Starlette:
-    """The bot's Starlette app; ``application`` is needed only for the Telegram webhook."""
+class WebApp:
+    """The bot's ASGI app: ``POST /telegram/webhook`` to ``TelegramWebhook``, the rest to Starlette.
+
+    Both behind ``BodyLimit``. ``starlette`` is the app of the other endpoints (and the console).
+    """
+
+    def __init__(self, starlette: Starlette, webhook: ASGIApp) -> None:
+        self.starlette, self.webhook = starlette, webhook
+
+    @property
+    def state(self) -> State:
+        return self.starlette.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["path"] == WEBHOOK_PATH and scope["method"] == "POST"
+                and not scope.get("root_path")):
+            await self.webhook(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
+
+def build_web_app(services: Services, application: Application | None = None) -> WebApp:
+    """The bot's web app; ``application`` is needed only for the Telegram webhook."""
+    webhook = TelegramWebhook(services, application)
     routes = [
         Route("/pay/trade/{token}", pay_trade, methods=["GET"]),
         Route("/pay/{token}", pay_order, methods=["GET"]),
         Route("/payments/notify", notify, methods=["POST"]),
         Route("/payments/return", payment_return, methods=["GET"]),
-        Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+        Route(WEBHOOK_PATH, webhook, methods=["POST"]),  # reached only past WebApp's shortcut (a GET: 405)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    limit = Middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
-    app = Starlette(routes=routes, middleware=[limit])
+    limit = services.settings.max_body_bytes
+    app = Starlette(routes=routes, middleware=[Middleware(BodyLimit, max_bytes=limit)])
     app.state.services = services
     app.state.application = application
     if services.settings.console_secret:  # the admin console, for operators (bot/console)
         from bot.console import mount_console
 
         mount_console(app, services)
-    return app
+    return WebApp(app, BodyLimit(webhook, max_bytes=limit))

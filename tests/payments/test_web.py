@@ -56,3 +56,17 @@ async def test_notifications_are_refused_when_no_gateway_is_configured(shop):
 
     assert answer.text != "success"
     assert pay.status_code == 404
+
+
+async def test_the_webhook_shortcut_answers_as_starlette_did(shop):
+    """``WebApp`` sends the webhook's POSTs past Starlette; a GET, a slash more, get Starlette's answers."""
+    secret = shop.services.settings.webhook_secret
+    async with client(shop) as http:
+        looked = await http.get("/telegram/webhook")
+        slashed = await http.post("/telegram/webhook/", json=UPDATE, headers={SECRET_HEADER: secret},
+                                  follow_redirects=False)
+        taken = await http.post("/telegram/webhook", json=UPDATE, headers={SECRET_HEADER: secret})
+
+    assert looked.status_code == 405 and looked.headers["allow"] == "POST"
+    assert slashed.status_code == 307 and slashed.headers["location"] == "http://bot/telegram/webhook"
+    assert taken.status_code == 200 and taken.content == b"" and taken.headers["content-length"] == "0"
