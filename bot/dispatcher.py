@@ -72,6 +72,9 @@ IN_FLIGHT = "in flight"
 LEASE = dt.timedelta(minutes=5)
 MAX_BACKOFF = dt.timedelta(hours=1)
 SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A tick's share of the rate is at most this many messages: the ticks come more often than
+# ``outbox_poll_s`` when the rate would put more in one (``beat``), see ``run_dispatcher``.
+TICK_MESSAGES = 8
 
 
 @dataclass
@@ -287,6 +290,19 @@ async def _blocked(session: AsyncSession, chat_id: int, error: str) -> None:
     )
 
 
+def beat(settings: Settings) -> float:
+    """Seconds from one tick's start to the next: ``outbox_poll_s``, or less, so that a tick sends at
+    most ``TICK_MESSAGES``.
+
+    A tick claims and renders its messages in one transaction, which on SQLite holds the event loop
+    (``bot.store.db``), then sends them at once. With Telegram's 30 a second in one tick a second, a
+    flash sale's taps waited every second for 30 renders in a row, and for 30 sends at once through
+    httpx's pool, whose cost a request grows with the requests in it; eight a tick, about four ticks
+    a second, lowered the p99 of the taps (docs/performance.md).
+    """
+    return min(settings.outbox_poll_s, TICK_MESSAGES / max(1, settings.outbox_messages_per_second))
+
+
 def per_tick(settings: Settings) -> int:
     """How many messages one tick may send so that ticks ``outbox_poll_s`` apart keep to the rate."""
     return max(1, int(settings.outbox_messages_per_second * settings.outbox_poll_s))
@@ -312,7 +328,7 @@ async def drain_once(bot: Bot, services: Services, *, limit: int | None = None,
 
 
 async def run_dispatcher(bot: Bot, services: Services, stop_event: asyncio.Event) -> None:
-    """Drain the outbox on a beat of ``outbox_poll_s`` until ``stop_event`` is set.
+    """Drain the outbox on a ``beat`` (``outbox_poll_s`` or less) until ``stop_event`` is set.
 
     The beat runs from one tick's start to the next, and a tick may send what the time since
     the last one allows (``Allowance``). During a flash sale the event loop is busy and a tick
@@ -320,7 +336,7 @@ async def run_dispatcher(bot: Bot, services: Services, stop_event: asyncio.Event
     share a tick, sent 12–19 confirmations a second where Telegram allows 30.
     """
     pacer = _pacer(services)
-    poll = services.settings.outbox_poll_s
+    poll = beat(services.settings)
     loop = asyncio.get_running_loop()
     allowance = Allowance(services.settings.outbox_messages_per_second, poll, loop.time())
     while not stop_event.is_set():

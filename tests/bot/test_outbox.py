@@ -216,6 +216,16 @@ def test_faster_ticks_send_fewer_messages_each_so_the_rate_holds():
     assert per_tick(Settings(_env_file=None, outbox_poll_s=0.01)) == 1
 
 
+def test_at_telegram_s_rate_ticks_come_often_enough_to_send_at_most_eight_each():
+    from bot.config import Settings
+    from bot.dispatcher import TICK_MESSAGES, beat
+
+    assert TICK_MESSAGES == 8
+    assert beat(Settings(_env_file=None)) == 8 / 30  # 30 a second: about four ticks a second, not one
+    assert beat(Settings(_env_file=None, outbox_messages_per_second=5)) == 1.0  # outbox_poll_s
+    assert beat(Settings(_env_file=None, outbox_poll_s=0.01)) == 0.01
+
+
 def test_late_ticks_send_what_the_time_allows_and_never_more_than_two_beats_at_once():
     from bot.dispatcher import Allowance
 
