@@ -4,15 +4,18 @@ In a flash sale thousands of taps arrive within a second, and a transaction
 per tap makes the commit (and the hot stock row it locks) the bottleneck.
 ``GroupCommit`` queues requests while a transaction is running and hands the
 whole queue to the next one: under load, batches grow by themselves; when
-idle, a request runs alone at once. No timer, so no added latency.
+idle, a request runs alone at once.
 
-Before a transaction starts, the queue waits while it still grows from one
-loop turn to the next (``_gather``): requests whose bytes the server has
-already read reach it a turn or two after the first. Behind the webhook,
-where each tap is an HTTP request of its own, batches were half the size they
-are in-process (18 taps against about 40 at 40 connections), and each
-batch's fixed cost (a dozen statements and a commit) was shared by half as
-many. A lone request waits two turns of an idle loop: microseconds.
+Before a transaction starts, the queue waits while it still grows (``_gather``):
+a lone request two turns of the loop (microseconds: an idle bot adds no
+latency), a queue of several a millisecond at a time. Behind the webhook a
+flash sale's taps arrive in waves: when a batch's taps are answered, their
+buyers' next taps come back over HTTP a millisecond or so later, and by then
+the next batch had left with what had queued meanwhile. At 40 connections
+batches settled at 20 taps against 40 in-process, and each batch's fixed cost
+(a dozen statements and a commit) was shared by half as many; waiting a
+millisecond while the queue grows brings them back together
+(docs/performance.md).
 
 On SQLite a transaction runs without yielding (``bot.store.db``), so
 batches take turns by themselves; on PostgreSQL batches that touch
@@ -36,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
-GATHER_TURNS = 8  # at most this many rounds of two loop turns for the queue to stop growing
+GATHER_ROUNDS = 8  # at most this many waits for the queue to stop growing
+GATHER_S = 0.001  # one wait, with others queued: a millisecond (epoll's resolution)
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 BatchFn = Callable[[AsyncSession, list[Req]], Awaitable[list[Res]]]
@@ -68,16 +72,20 @@ class GroupCommit(Generic[Req, Res]):
             await self._settle(batch)
 
     async def _gather(self) -> None:
-        """Let requests already on their way join: wait while the queue grows turn by turn.
+        """Let requests on their way join: wait while the queue grows, round by round.
 
-        Two turns a round: a request read in one turn reaches ``submit`` in the next.
+        A round is two loop turns while one request waits (a request read in one turn reaches
+        ``submit`` in the next), and ``GATHER_S`` once others wait with it: a busy queue.
         """
-        for _ in range(GATHER_TURNS):
+        for _ in range(GATHER_ROUNDS):
             seen = len(self._queue)
             if seen >= self.max_batch:
                 return
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
+            if seen > 1:
+                await asyncio.sleep(GATHER_S)
+            else:
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
             if len(self._queue) == seen:
                 return
 

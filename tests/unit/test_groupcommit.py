@@ -64,3 +64,25 @@ async def test_requests_that_arrive_a_few_loop_turns_later_join_the_same_transac
     outcomes = await asyncio.gather(*(tap(n, b) for n, b in enumerate(buyers)))
     assert all(isinstance(o, PlacedOrder) for o in outcomes)
     assert group.batches == 1
+
+
+async def test_taps_that_come_while_others_wait_join_their_transaction(db):
+    """Behind the webhook a wave of taps comes back a moment after the last was answered: while
+    several wait, the queue waits a millisecond at a time for as long as it grows."""
+    product = await make_product(db, stock=10)
+    buyers = [await make_user(db) for _ in range(8)]
+    now = ManualClock().now()
+    group = GroupCommit(db, lambda s, reqs: place_orders(s, reqs, rules=RULES, now=now))
+    loop = asyncio.get_running_loop()
+    later: list[asyncio.Future] = []
+
+    def second_wave() -> None:
+        later.extend(asyncio.ensure_future(group.submit(PlaceRequest(b, product.id, 1, f"tap{b}")))
+                     for b in buyers[4:])
+
+    loop.call_later(0.0003, second_wave)  # before the first wave's millisecond is over
+    taps = [group.submit(PlaceRequest(b, product.id, 1, f"tap{b}")) for b in buyers[:4]]
+    outcomes = await asyncio.gather(*taps) + await asyncio.gather(*later)
+
+    assert all(isinstance(o, PlacedOrder) for o in outcomes) and len(outcomes) == 8
+    assert group.batches == 1
