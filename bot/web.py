@@ -53,12 +53,16 @@ from bot.payments.syncing import expire_overdue
 from bot.payments.trade_links import trade_from_token
 from bot.services import Services
 from bot.store.enums import OrderState, PaymentState
+from bot.store.groupcommit import GATHER_WAIT
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_KEY = SECRET_HEADER.lower().encode()  # as ASGI gives header names
 WEBHOOK_PATH = "/telegram/webhook"
 JSON_TYPE = b"application/json"
+# Updates over the webhook come one a request, a flash sale's in waves: their group commits wait a
+# millisecond (epoll's resolution) a round while their queue grows (``bot.store.groupcommit``).
+WEBHOOK_GATHER_S = 0.001
 
 
 def _services(request: Request) -> Services:
@@ -229,12 +233,13 @@ class TelegramWebhook:
             await application.update_queue.put(update)
             return await _answer(send, 200)
         reply = WebhookReply()
-        token = WEBHOOK_REPLY.set(reply)
+        token, spread = WEBHOOK_REPLY.set(reply), GATHER_WAIT.set(WEBHOOK_GATHER_S)
         try:
             await application.process_update(update)
         finally:
             reply.closed = True  # a task the handler started must not answer through this response
             WEBHOOK_REPLY.reset(token)
+            GATHER_WAIT.reset(spread)
         if reply.call is None:
             return await _answer(send, 200)
         await _answer(send, 200, json.dumps(reply.call, ensure_ascii=False, allow_nan=False,

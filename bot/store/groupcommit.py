@@ -6,16 +6,18 @@ per tap makes the commit (and the hot stock row it locks) the bottleneck.
 whole queue to the next one: under load, batches grow by themselves; when
 idle, a request runs alone at once.
 
-Before a transaction starts, the queue waits while it still grows (``_gather``):
-a lone request two turns of the loop (microseconds: an idle bot adds no
-latency), a queue of several a millisecond at a time. Behind the webhook a
-flash sale's taps arrive in waves: when a batch's taps are answered, their
-buyers' next taps come back over HTTP a millisecond or so later, and by then
-the next batch had left with what had queued meanwhile. At 40 connections
-batches settled at 20 taps against 40 in-process, and each batch's fixed cost
-(a dozen statements and a commit) was shared by half as many; waiting a
-millisecond while the queue grows brings them back together
-(docs/performance.md).
+Before a transaction starts, the queue waits while it still grows (``_gather``),
+two turns of the loop a round: requests whose bytes the server has already
+read reach it a turn or two after the first. Updates that come over the
+webhook (``GATHER_WAIT``, set by ``bot.web.TelegramWebhook``) arrive more
+spread out: in a flash sale, when a batch's taps are answered, their buyers'
+next taps come back over HTTP a millisecond or so later, and by then the next
+batch had left with what had queued meanwhile. At 40 connections batches
+settled at 20 taps against 40 in-process, each batch's fixed cost (a dozen
+statements and a commit) shared by half as many. Such a queue, once several
+wait, waits a millisecond a round while it grows (docs/performance.md). A
+lone request, or updates handed over in bulk (polling, the in-process
+benchmark), wait only loop turns: microseconds.
 
 On SQLite a transaction runs without yielding (``bot.store.db``), so
 batches take turns by themselves; on PostgreSQL batches that touch
@@ -30,6 +32,7 @@ neighbours.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -40,7 +43,9 @@ from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 GATHER_ROUNDS = 8  # at most this many waits for the queue to stop growing
-GATHER_S = 0.001  # one wait, with others queued: a millisecond (epoll's resolution)
+# How long a round waits once several requests are queued; 0: two loop turns. The queue's worker
+# runs in the context of the request that started it.
+GATHER_WAIT: contextvars.ContextVar[float] = contextvars.ContextVar("gather_wait", default=0.0)
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 BatchFn = Callable[[AsyncSession, list[Req]], Awaitable[list[Res]]]
@@ -74,15 +79,16 @@ class GroupCommit(Generic[Req, Res]):
     async def _gather(self) -> None:
         """Let requests on their way join: wait while the queue grows, round by round.
 
-        A round is two loop turns while one request waits (a request read in one turn reaches
-        ``submit`` in the next), and ``GATHER_S`` once others wait with it: a busy queue.
+        A round is two loop turns (a request read in one turn reaches ``submit`` in the next),
+        or ``GATHER_WAIT`` once several wait, where it is set.
         """
+        wait = GATHER_WAIT.get()
         for _ in range(GATHER_ROUNDS):
             seen = len(self._queue)
             if seen >= self.max_batch:
                 return
-            if seen > 1:
-                await asyncio.sleep(GATHER_S)
+            if wait and seen > 1:
+                await asyncio.sleep(wait)
             else:
                 await asyncio.sleep(0)
                 await asyncio.sleep(0)

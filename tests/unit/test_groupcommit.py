@@ -7,7 +7,8 @@ import asyncio
 from bot.clock import ManualClock
 from bot.commerce.errors import SoldOut
 from bot.commerce.placement import PlacedOrder, PlaceRequest, place_orders
-from bot.store.groupcommit import GroupCommit
+from bot.store.groupcommit import GATHER_WAIT, GroupCommit
+from bot.web import WEBHOOK_GATHER_S
 from tests.factories import RULES, make_product, make_user
 from tests.invariants import units
 
@@ -66,9 +67,10 @@ async def test_requests_that_arrive_a_few_loop_turns_later_join_the_same_transac
     assert group.batches == 1
 
 
-async def test_taps_that_come_while_others_wait_join_their_transaction(db):
+async def test_over_the_webhook_taps_that_come_while_others_wait_join_their_transaction(db):
     """Behind the webhook a wave of taps comes back a moment after the last was answered: while
     several wait, the queue waits a millisecond at a time for as long as it grows."""
+    GATHER_WAIT.set(WEBHOOK_GATHER_S)  # as bot.web.TelegramWebhook does for each update (this test's context)
     product = await make_product(db, stock=10)
     buyers = [await make_user(db) for _ in range(8)]
     now = ManualClock().now()
