@@ -75,6 +75,7 @@ SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # A tick's share of the rate is at most this many messages: the ticks come more often than
 # ``outbox_poll_s`` when the rate would put more in one (``beat``), see ``run_dispatcher``.
 TICK_MESSAGES = 8
+FIRST_LOOK = 4  # a claim first reads this many rows a message it may send (``_claim``)
 
 
 @dataclass
@@ -115,18 +116,22 @@ def _window(limit: int) -> int:
     return max(500, 20 * limit)
 
 
-async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime, limit: int,
-                 pacer: Pacer) -> list[Claimed]:
+async def _due(session: AsyncSession, now: dt.datetime, count: int) -> list[Any]:
     # Only the first rows due, in (not_before, id) order along ``ix_outbox_state_not_before_id``: the
     # cost of a tick does not grow with the backlog (50,000 confirmations after a flash sale).
-    rows = (await session.execute(
+    return list((await session.execute(
         select(outbox.c.id, outbox.c.chat_id, outbox.c.kind, outbox.c.params, outbox.c.last_error,
                outbox.c.attempts, outbox.c.subject, User.language, User.blocked)
         .outerjoin(User, User.id == outbox.c.chat_id)
         .where(outbox.c.state == OutboxState.PENDING, outbox.c.not_before <= now)
         .order_by(outbox.c.not_before, outbox.c.id)
-        .limit(_window(limit))
-    )).all()
+        .limit(count)
+    )).all())
+
+
+def _choose(rows: list[Any], limit: int, pacer: Pacer, now: dt.datetime) -> tuple[list, list, dict]:
+    """Of ``rows``: those to send (a chat's oldest, at most ``limit``), to drop, and each waiting chat's
+    next turn and rows."""
     chosen, dropped = [], []
     waiting: dict[int, tuple[dt.datetime, list[int]]] = {}  # chat: its next turn, its rows that wait
     for row in sorted(rows, key=lambda r: r.id):  # a chat's oldest row first
@@ -139,6 +144,18 @@ async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime,
         elif len(chosen) < limit:
             chosen.append(row)
             waiting[row.chat_id] = (now + pacer.chat_interval, [])
+    return chosen, dropped, waiting
+
+
+async def _claim(session: AsyncSession, services: Services, *, now: dt.datetime, limit: int,
+                 pacer: Pacer) -> list[Claimed]:
+    # A first look at a few rows; the whole window only when they hold too few to send. During a flash
+    # sale the first rows due are confirmations to as many chats, and a tick of eight read 500 rows.
+    rows = await _due(session, now, FIRST_LOOK * limit)
+    chosen, dropped, waiting = _choose(rows, limit, pacer, now)
+    if len(chosen) < limit and len(rows) == FIRST_LOOK * limit < _window(limit):
+        rows = await _due(session, now, _window(limit))
+        chosen, dropped, waiting = _choose(rows, limit, pacer, now)
     for row in dropped:
         await _drop(session, row.id, "blocked" if row.blocked else "claimed but never recorded: maybe sent")
     await _defer(session, waiting, pacer.chat_interval, now)

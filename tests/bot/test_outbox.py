@@ -207,6 +207,26 @@ async def test_a_chat_with_more_rows_than_a_claim_reads_takes_one_turn_a_second_
     assert sent == ["m0", "m1"]  # the chat's own order holds
 
 
+async def test_a_tick_after_a_flash_sale_reads_a_few_rows_not_the_whole_window(shop, monkeypatch):
+    """A confirmation each to 600 buyers: a tick of eight reads 32 rows; a chat's long queue (the test
+    above) still makes it look at the whole window."""
+    import bot.dispatcher as dispatcher
+
+    now = shop.clock.now()
+    await shop.services.run(lambda s: notify_many(
+        s, [(6000 + n, "deposit_paid", f"c{n}", None, {"amount_fen": 100}) for n in range(600)], now=now))
+    looked, real_due = [], dispatcher._due
+
+    async def due(session, now, count):
+        looked.append(count)
+        return await real_due(session, now, count)
+
+    monkeypatch.setattr(dispatcher, "_due", due)
+    assert await drain_once(shop.app.bot, shop.services, limit=8, pacer=Pacer()) == 8
+    assert looked == [32]
+    assert sorted(c.chat_id for c in _sends(shop)) == list(range(6000, 6008))
+
+
 def test_faster_ticks_send_fewer_messages_each_so_the_rate_holds():
     from bot.config import Settings
     from bot.dispatcher import per_tick
