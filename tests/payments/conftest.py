@@ -42,6 +42,11 @@ from gateway.store import create_tables, make_engine, notifications, trades
 from gateway.testing import DEFAULT_BUYER, gateway_keys, pay_checkout, serve_asgi, serve_gateway
 
 WAIT_S = 10.0
+# The bot's gateway client waits this long for an answer (urllib's socket timeout). Generous: on a
+# loaded CI machine a signed call (RSA both ways, the gateway in this test's event loop) took more
+# than 2 s, and a withdrawal or a statement download that times out changes what a test checks.
+# A test of a timeout shortens it itself and puts it back to this.
+GATEWAY_TIMEOUT_S = 10.0
 
 
 @pytest.fixture(scope="session")
@@ -179,7 +184,7 @@ async def bench(db: Any, tmp_path: Path, gateway_template: Path) -> AsyncIterato
                             link_secret="test-link-secret", pay_keys_file=tmp_path / "none.json",
                             registry_url=f"{served.base_url}/registry")
         services = build_services(settings, db=db, clock=clock,
-                                  gateway=AlipayGateway(credentials, timeout_s=2.0))
+                                  gateway=AlipayGateway(credentials, timeout_s=GATEWAY_TIMEOUT_S))
         async with serve_asgi(build_web_app(services)) as bot_url, httpx.AsyncClient() as http:
             services.settings = settings.model_copy(update={"public_base_url": bot_url})
             bench = Bench(services, clock, gw_clock, served.app.state.gateway, bot_url, http)

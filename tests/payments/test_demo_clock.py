@@ -36,7 +36,7 @@ from sandbox.clockfile import write_offset
 from scheduler import jobs
 from tests import factories
 from tests.invariants import assert_books_balanced
-from tests.payments.conftest import gateway_template  # noqa: F401  (fixture)
+from tests.payments.conftest import GATEWAY_TIMEOUT_S, gateway_template  # noqa: F401  (fixture)
 
 DAY = dt.timedelta(days=1)
 
@@ -62,7 +62,7 @@ async def test_after_the_demo_moves_the_clock_the_gateway_statement_of_that_day_
                                          keys["gateway_url"])
         settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path,
                             link_secret="test-link-secret", pay_keys_file=tmp_path / "none.json")
-        gateway = AlipayGateway(credentials, timeout_s=2.0)
+        gateway = AlipayGateway(credentials, timeout_s=GATEWAY_TIMEOUT_S)
         services = build_services(settings, db=db, clock=clock, gateway=gateway)
         async with serve_asgi(build_web_app(services)) as bot_url:
             services.settings = settings.model_copy(update={"public_base_url": bot_url})

@@ -12,7 +12,7 @@ from bot.store.models import Merchant, OutboxMessage, Refund
 from gateway.store import apps as gateway_apps
 from gateway.store import refunds as gateway_refunds
 from tests.factories import make_product, make_user, place
-from tests.payments.conftest import Bench
+from tests.payments.conftest import GATEWAY_TIMEOUT_S, Bench
 
 
 async def paid_order(db, bench: Bench, price_fen: int = 100_00):  # type: ignore[no-untyped-def]
@@ -67,7 +67,7 @@ async def test_refund_that_timed_out_is_sent_again_with_the_same_number(db, benc
 
     assert await send_refund(bench.services, refund.out_request_no) == RefundState.APPROVED
     bench.gw.settings.slow_response_s = 0.0
-    bench.gateway.timeout_s = 2.0
+    bench.gateway.timeout_s = GATEWAY_TIMEOUT_S
     assert await send_pending_refunds(bench.services) == 1
     assert await gateway_refund_rows(bench) == 1
 

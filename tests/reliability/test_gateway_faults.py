@@ -119,7 +119,7 @@ async def test_payments_through_a_failing_gateway_are_each_recorded_once(db, ben
     bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 0.2, 0.5  # now every answer is late
     bench.clock.advance(minutes(2))
     await jobs.expire_unpaid(bench.services, bench.clock.now())  # expires the rest without the gateway
-    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 2.0, 0.0
+    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = payment_fixtures.GATEWAY_TIMEOUT_S, 0.0
     bench.gw.settings.error_5xx_rate = 0.0
 
     assert checkout_errors["503"] > 0 and failed["alipay.trade.query"] >= len(paid), checkout_errors
@@ -165,7 +165,7 @@ async def test_refunds_through_a_failing_gateway_go_back_once_each(db, bench: Be
     bench.gw.settings.error_5xx_rate = 0.0
     bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 0.2, 0.5
     await retry()
-    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 2.0, 0.0
+    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = payment_fixtures.GATEWAY_TIMEOUT_S, 0.0
     number, amount = next(iter(wanted.items()))
     order_id = await db.run(lambda s: s.scalar(
         select(Refund.order_id).where(Refund.out_request_no == number)))
@@ -216,7 +216,7 @@ async def test_payouts_through_a_failing_gateway_are_paid_once_each(db, bench: B
     await jobs.settlement(services, bench.clock.now())
 
     assert await count(db, Payout, Payout.state == PayoutState.PENDING) == 4  # none got through
-    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = 2.0, 0.0
+    bench.gateway.timeout_s, bench.gw.settings.slow_response_s = payment_fixtures.GATEWAY_TIMEOUT_S, 0.0
     # One transfer reaches the gateway but its answer never reaches the bot (as if sent just before
     # a crash, see test_crash): the bot's retry must find it done, not pay it twice.
     async with db.transaction() as s:
