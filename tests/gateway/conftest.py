@@ -132,16 +132,19 @@ class Receiver:
 
     answers: list[str] = field(default_factory=list)
     received: list[dict[str, str]] = field(default_factory=list)
+    arrival_times: list[float] = field(default_factory=list)  # the event loop's clock, one per arrival
     url: str = ""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: Request) -> PlainTextResponse:
         self.received.append(dict(parse_qsl((await request.body()).decode())))
+        self.arrival_times.append(asyncio.get_running_loop().time())
         self.arrived.set()
         return PlainTextResponse(self.answers.pop(0) if self.answers else "success")
 
-    async def wait_for(self, count: int, within_s: float = 5.0) -> list[dict[str, str]]:
-        """Wait until ``count`` notifications have arrived."""
+    async def wait_for(self, count: int, within_s: float = 30.0) -> list[dict[str, str]]:
+        """Wait until ``count`` notifications have arrived (it returns as soon as they have: the
+        bound only ends a test that would otherwise hang, so it is generous for a loaded machine)."""
         async with asyncio.timeout(within_s):
             while len(self.received) < count:
                 self.arrived.clear()

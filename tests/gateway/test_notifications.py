@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -27,6 +28,16 @@ async def rows(gateway: Gateway, table) -> list:
         return list((await conn.execute(select(table))).all())
 
 
+async def rows_once(gateway: Gateway, table, done: Callable[[list], bool], within_s: float = 30.0) -> list:
+    """The table's rows once ``done`` holds for them: the gateway records an attempt after it,
+    so a test waits for the record rather than sleeping a guess (a guess a loaded machine beats)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not done(found := await rows(gateway, table)):
+        assert asyncio.get_running_loop().time() < deadline, found
+        await asyncio.sleep(0.02)
+    return found
+
+
 async def test_payment_is_notified_with_a_signature_the_sdk_verifies(gateway, receiver):
     await pay_with_notify(gateway, receiver, "n-1")
 
@@ -47,8 +58,7 @@ async def test_notification_is_repeated_until_success_with_the_same_notify_id(st
     async with start_gateway(notify_time_scale=0.0001) as gateway:
         await pay_with_notify(gateway, receiver, "n-2")
         received = await receiver.wait_for(3)
-        await asyncio.sleep(0.2)
-        (row,) = await rows(gateway, notifications)
+        (row,) = await rows_once(gateway, notifications, lambda found: found[0].status != "pending")
 
     assert len(received) == 3
     assert len({form["notify_id"] for form in received}) == 1
@@ -61,8 +71,7 @@ async def test_notification_gives_up_after_eight_attempts(start_gateway, receive
     async with start_gateway(notify_time_scale=0.000001) as gateway:
         await pay_with_notify(gateway, receiver, "n-3")
         await receiver.wait_for(8)
-        await asyncio.sleep(0.3)
-        (row,) = await rows(gateway, notifications)
+        (row,) = await rows_once(gateway, notifications, lambda found: found[0].status != "pending")
 
     assert len(receiver.received) == 8
     assert row.status == "gave_up"
@@ -82,8 +91,7 @@ async def test_a_restart_carries_on_with_pending_retries(start_gateway, receiver
 async def test_dropped_notifications_are_not_sent_but_counted(start_gateway, receiver):
     async with start_gateway(notify_drop_rate=1.0, notify_time_scale=0.0001) as gateway:
         await pay_with_notify(gateway, receiver, "n-5")
-        await asyncio.sleep(0.3)
-        attempts = await rows(gateway, notify_attempts)
+        attempts = await rows_once(gateway, notify_attempts, lambda found: len(found) >= 3)
 
     assert receiver.received == []
     assert attempts and all(a.outcome == "dropped (injected)" for a in attempts)
@@ -98,13 +106,14 @@ async def test_duplicated_notifications_arrive_twice_with_one_notify_id(start_ga
 
 
 async def test_a_delayed_notification_waits(start_gateway, receiver):
-    async with start_gateway(notify_delay_s=0.3) as gateway:
+    async with start_gateway(notify_delay_s=0.5) as gateway:
+        started = asyncio.get_running_loop().time()
         await pay_with_notify(gateway, receiver, "n-7")
-        await asyncio.sleep(0.1)
-        early = list(receiver.received)
         await receiver.wait_for(1)
 
-    assert early == []
+    # Measured from before the payment, which starts the delay: a slow machine can only make the
+    # notification later than this, not earlier (a sleep of a tenth of a second used to stand in).
+    assert receiver.arrival_times[0] - started >= 0.5
 
 
 async def test_refunds_are_notified_partial_as_success_and_full_as_closed(gateway, receiver):
