@@ -19,9 +19,13 @@ CHANNEL = -1002001
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    """A fresh sandbox with the default personas and channel, flood limits off."""
+    """A fresh sandbox with the default personas and channel, flood limits off.
+
+    A button press waits up to 10 s for the bot's answer, as long as a loaded CI machine may need
+    for a bot's poll, handler and answer (1 s was not); it returns as soon as the answer comes.
+    """
     async with serve_sandbox(sandbox_settings(tmp_path, rate_limits_enabled=False,
-                                              answer_wait_seconds=1)) as running:
+                                              answer_wait_seconds=10)) as running:
         yield running
 
 
