@@ -154,7 +154,7 @@ NO_REGISTRY = "http://127.0.0.1:9/registry"
 async def open_shop(db: TestDatabase, tmp_path: Path, registry_url: str) -> AsyncIterator[Shop]:
     """The bot's Application over a fake Telegram, with a manual clock and the admin ``ADMIN_ID``."""
     settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path, admin_ids=[ADMIN_ID],
-                        registry_url=registry_url, registry_timeout_s=2.0)
+                        registry_url=registry_url, registry_timeout_s=10.0)  # generous: a loaded CI machine
     clock = ManualClock()
     services = build_services(settings, db=db, clock=clock)
     telegram = FakeTelegram()

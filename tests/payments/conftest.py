@@ -45,7 +45,7 @@ WAIT_S = 10.0
 # The bot's gateway client waits this long for an answer (urllib's socket timeout). Generous: on a
 # loaded CI machine a signed call (RSA both ways, the gateway in this test's event loop) took more
 # than 2 s, and a withdrawal or a statement download that times out changes what a test checks.
-# A test of a timeout shortens it itself and puts it back to this.
+# A test of a timeout shortens it itself and puts it back to this. /readyz waits as long.
 GATEWAY_TIMEOUT_S = 10.0
 
 
@@ -182,10 +182,10 @@ async def bench(db: Any, tmp_path: Path, gateway_template: Path) -> AsyncIterato
                                          keys["gateway_public_key"], keys["gateway_url"])
         settings = Settings(_env_file=None, database_url=db.url, data_dir=tmp_path,
                             link_secret="test-link-secret", pay_keys_file=tmp_path / "none.json",
-                            registry_url=f"{served.base_url}/registry")
+                            registry_url=f"{served.base_url}/registry", readyz_timeout_s=GATEWAY_TIMEOUT_S)
         services = build_services(settings, db=db, clock=clock,
                                   gateway=AlipayGateway(credentials, timeout_s=GATEWAY_TIMEOUT_S))
-        async with serve_asgi(build_web_app(services)) as bot_url, httpx.AsyncClient() as http:
+        async with serve_asgi(build_web_app(services)) as bot_url, httpx.AsyncClient(timeout=30) as http:
             services.settings = settings.model_copy(update={"public_base_url": bot_url})
             bench = Bench(services, clock, gw_clock, served.app.state.gateway, bot_url, http)
             yield bench
