@@ -82,12 +82,14 @@ async def test_a_429_asking_for_minutes_is_not_waited_for_and_the_bot_goes_on(sh
     throttle(shop, "sendMessage", 300)
     with caplog.at_level(logging.ERROR):
         lost, took = await timed(chat.send("/start"))
-    assert took < 1  # no handler is held for 5 minutes: the bot's last resort says so at once
+    # No handler is held for 5 minutes, nor for MAX_WAIT: the bot's last resort says so at once
+    # (the bound leaves a loaded machine time for the handler's own work).
+    assert took < MAX_WAIT.total_seconds() / 2
     assert [c.text for c in lost] == ["Something went wrong. Please try again."]
     [logged] = [r for r in caplog.records if r.exc_info]
     assert isinstance(logged.exc_info[1], RetryAfter)
     again, took = await timed(chat.send("/start"))  # nothing holds the other calls back either
-    assert [c.method for c in again] == ["sendMessage"] and took < 1
+    assert [c.method for c in again] == ["sendMessage"] and took < MAX_WAIT.total_seconds() / 2
 
 
 async def test_a_reply_is_tried_at_most_three_times(shop, monkeypatch):
@@ -104,21 +106,21 @@ async def test_a_reply_is_tried_at_most_three_times(shop, monkeypatch):
     told, took = await timed(chat.send("/start"))
     assert attempts == ["sendMessage"] * (MAX_RETRIES + 1) + ["sendMessage"]  # then the last resort's
     assert [c.text for c in told] == ["Something went wrong. Please try again."]
-    assert MAX_RETRIES <= took < MAX_RETRIES + 2
+    assert MAX_RETRIES <= took < MAX_RETRIES + 3  # a second a retry; the rest is the handler's own work
 
 
 async def test_the_outbox_is_not_retried_by_the_bot_it_pauses_and_reschedules(shop):
     """With the application's own Bot, as ``shopbot run`` and the benchmark pass it."""
     await shop.services.run(lambda s: notify(s, chat_id=2105, kind="deposit_paid", now=shop.clock.now(),
                                              amount_fen=100))
-    throttle(shop, "sendMessage", 1)
+    throttle(shop, "sendMessage", 4)
     pacer = Pacer()
     sent, took = await timed(drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer))
-    assert sent == 0 and took < 1  # no sleep inside the tick
+    assert sent == 0 and took < 2  # no sleep of the 4 s inside the tick (the rest is the tick's own work)
     [row] = await outbox_rows(shop)
-    assert row.state == OutboxState.PENDING and row.not_before == shop.clock.now() + dt.timedelta(seconds=1)
-    assert pacer.paused_until == shop.clock.now() + dt.timedelta(seconds=1)
-    shop.clock.advance(dt.timedelta(seconds=1))
+    assert row.state == OutboxState.PENDING and row.not_before == shop.clock.now() + dt.timedelta(seconds=4)
+    assert pacer.paused_until == shop.clock.now() + dt.timedelta(seconds=4)
+    shop.clock.advance(dt.timedelta(seconds=4))
     assert await drain_once(shop.app.bot, shop.services, limit=30, pacer=pacer) == 1
 
 
@@ -173,7 +175,7 @@ async def test_against_the_sandboxs_flood_limits_a_burst_of_commands_gets_every_
     client, buyer = flood_limited_sandbox.client, 1002
     for _ in range(5):  # two more than a chat's burst: the sandbox answers 429 to the bot's replies
         await client.send_text(buyer, "/help")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a bound for a loaded machine: it ends as soon as all five are there
     while time.monotonic() < deadline:
         replies = [m for m in await client.messages(buyer) if m.get("from", {}).get("is_bot")]
         if len(replies) >= 5:
