@@ -57,7 +57,9 @@ async def test_a_stopping_scheduler_lets_a_running_job_finish_and_cuts_a_slow_on
     monkeypatch.setitem(jobs.JOBS, "reconcile", stuck)
     running = [asyncio.create_task(run_job(desk.services, name)) for name in ("auto_confirm", "reconcile")]
     await asyncio.sleep(0.01)
-    await finish_running(timeout_s=0.5)
+    # 2 s for the quick job's 0.05 s and its lock's round trips to the database (0.5 s was short on a
+    # loaded machine); the stuck one would take 60 s.
+    await finish_running(timeout_s=2.0)
 
     assert finished == ["quick"] and all(task.done() and not task.cancelled() for task in running)
     assert "job reconcile interrupted by shutdown" in caplog.text and "Traceback" not in caplog.text
