@@ -19,7 +19,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.services import build_services
 from tests.bot.wallet_helpers import balance, funded
-from tests.sandbox.conftest import long_polling, sandbox  # noqa: F401 (sandbox: the fixture)
+from tests.sandbox.conftest import WAIT_S, long_polling, sandbox  # noqa: F401 (sandbox: the fixture)
 
 LING, ALEX = 1001, 1002  # the sandbox's personas: Ling reads Chinese, Alex English
 
@@ -48,19 +48,20 @@ async def test_a_request_qr_code_is_uploaded_and_its_link_pays_the_requester(pol
     await funded(polling, ALEX, 0, lang="en", username="alex_buys", first_name="Alex")
     sent = await client.send_text(ALEX, "/wallet")
     menu = await client.wait_for_message(ALEX, lambda m: "Request money" in str(m.get("reply_markup")),
-                                         after=sent["_rev"])
+                                         after=sent["_rev"], within=WAIT_S)
     await _press(client, ALEX, menu, "Request money")
     sent = await client.send_text(ALEX, "25")
-    qr = await client.wait_for_message(ALEX, lambda m: "photo" in m, after=sent["_rev"])
+    qr = await client.wait_for_message(ALEX, lambda m: "photo" in m, after=sent["_rev"], within=WAIT_S)
     assert qr["photo"][-1]["width"] >= 100 and "25.00" in qr["caption"]
     token = re.search(r"start=(rq_[\w-]+)", qr["caption"])[1]
 
     sent = await client.send_text(LING, f"/start {token}")
     confirmation = await client.wait_for_message(LING, lambda m: "@alex_buys" in m.get("text", ""),
-                                                 after=sent["_rev"])
+                                                 after=sent["_rev"], within=WAIT_S)
     assert "¥25.00" in confirmation["text"]
     answer = await _press(client, LING, confirmation, "确认转账")
     assert answer["answered"]
-    receipt = await client.wait_for_message(LING, lambda m: "已向" in m.get("text", ""), after=sent["_rev"])
+    receipt = await client.wait_for_message(LING, lambda m: "已向" in m.get("text", ""),
+                                            after=sent["_rev"], within=WAIT_S)
     assert "¥75.00" in receipt["text"]
     assert (await balance(polling, LING), await balance(polling, ALEX)) == (75_00, 25_00)

@@ -25,7 +25,7 @@ from bot.store.models import Product
 from sandbox.htmlcheck import utf16_len
 from tests.factories import make_merchant, make_product, make_user
 from tests.invariants import assert_books_balanced, assert_stock_conserved
-from tests.sandbox.conftest import long_polling, sandbox  # noqa: F401 (sandbox: the fixture)
+from tests.sandbox.conftest import WAIT_S, long_polling, sandbox  # noqa: F401 (sandbox: the fixture)
 from tests.sandbox.test_botapi_contract import tiny_png
 
 LING, ALEX, MEI = 1001, 1002, 2001  # the sandbox's personas: Ling reads Chinese, Alex English; Mei sells
@@ -64,7 +64,7 @@ async def _old_product(polling: SimpleNamespace, sandbox, *, description: str,  
 
 async def _open_card(sandbox, user_id: int, product_id: int) -> dict:  # noqa: F811
     sent = await sandbox.client.send_text(user_id, f"/start p_{product_id}")
-    return await sandbox.client.wait_for_message(user_id, after=sent["_rev"])
+    return await sandbox.client.wait_for_message(user_id, after=sent["_rev"], within=WAIT_S)
 
 
 @pytest.mark.parametrize(("user_id", "seller"), [(ALEX, "Seller: Mei's Tea House"),

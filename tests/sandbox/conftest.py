@@ -15,6 +15,9 @@ from sandbox.testing import RunningSandbox, sandbox_settings, serve_sandbox
 
 BUYER, OTHER_BUYER, MERCHANT = 1001, 1002, 2001
 CHANNEL = -1002001
+# How long a test waits for a polling bot's message (``wait_for_message(within=...)``): it returns
+# as soon as the message is there, so this only bounds a loaded CI machine (the default 5 s may not).
+WAIT_S = 30.0
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from .conftest import BUYER, long_polling
+from .conftest import BUYER, WAIT_S, long_polling
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -53,19 +53,19 @@ async def echo_bot(sandbox) -> AsyncIterator[Application]:
 async def test_user_starts_presses_the_button_and_sees_the_edited_message(echo_bot, sandbox):
     client = sandbox.client
     await client.send_text(BUYER, "/start")
-    greeting = await client.wait_for_message(BUYER, lambda m: "Hello" in m.get("text", ""))
+    greeting = await client.wait_for_message(BUYER, lambda m: "Hello" in m.get("text", ""), within=WAIT_S)
     assert greeting["text"] == "Hello Ling!"
     assert greeting["entities"] == [{"type": "bold", "offset": 6, "length": 4}]
     button = greeting["reply_markup"]["inline_keyboard"][0][0]
     answer = await client.press_button(BUYER, button["callback_data"], chat_id=BUYER,
                                        message_id=greeting["message_id"])
     assert answer["answered"] and answer["text"] == "Brewing…"
-    edited = await client.wait_for_message(BUYER, lambda m: "edit_date" in m)
+    edited = await client.wait_for_message(BUYER, lambda m: "edit_date" in m, within=WAIT_S)
     assert edited["message_id"] == greeting["message_id"]
     assert edited["text"] == "Your tea is on its way 🍵" and "reply_markup" not in edited
 
 
 async def test_plain_text_is_echoed(echo_bot, sandbox):
     await sandbox.client.send_text(BUYER, "Is the oolong fresh?")
-    reply = await sandbox.client.wait_for_message(BUYER)
+    reply = await sandbox.client.wait_for_message(BUYER, within=WAIT_S)
     assert reply["text"] == "Is the oolong fresh?"
