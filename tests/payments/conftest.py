@@ -41,7 +41,7 @@ from gateway.runtime import Runtime
 from gateway.store import create_tables, make_engine, notifications, trades
 from gateway.testing import DEFAULT_BUYER, gateway_keys, pay_checkout, serve_asgi, serve_gateway
 
-WAIT_S = 10.0
+WAIT_S = 30.0  # eventually's bound: it returns as soon as the condition holds
 # The bot's gateway client waits this long for an answer (urllib's socket timeout). Generous: on a
 # loaded CI machine a signed call (RSA both ways, the gateway in this test's event loop) took more
 # than 2 s, and a withdrawal or a statement download that times out changes what a test checks.
