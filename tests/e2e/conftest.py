@@ -88,9 +88,17 @@ def demo(tmp_path: Path, chromium_path: str) -> Iterator[Demo]:
 
 @pytest.fixture
 def browser(chromium_path: str):  # type: ignore[no-untyped-def]
-    """A headless Chromium, closed after the test."""
-    from playwright.sync_api import sync_playwright
+    """A headless Chromium, closed after the test.
 
+    Every ``expect`` waits up to ``WAIT``, not Playwright's 5 s: an assertion on a bubble the bot
+    is still editing, or a page still loading, passes as soon as it holds, and on a loaded CI
+    machine that can take longer than 5 s.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.webchat import WAIT
+
+    expect.set_options(timeout=WAIT)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
