@@ -20,7 +20,9 @@ async def test_concurrent_payments_and_refunds_keep_the_books(gateway: Gateway):
         return answer["qr_code"]
 
     codes = await asyncio.gather(*(precreate(i) for i in range(12)))
-    async with httpx.AsyncClient() as http:
+    # Sixteen payers at once queue at the gateway (this event loop): the last ones may wait longer
+    # than httpx's 5 s default on a loaded machine, so the bound is generous.
+    async with httpx.AsyncClient(timeout=30) as http:
         paid = await asyncio.gather(*(pay_checkout(c, client=http) for c in codes + codes[:4]))
     assert {r.status_code for r in paid} == {200}
     assert sum("Paid." in r.text for r in paid) == 12  # a second try of the same code is refused
