@@ -21,7 +21,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.enums import OutboxState
@@ -70,6 +70,18 @@ async def shown(session: AsyncSession, *, chat_id: int, message_id: int, kind: s
         chat_id=chat_id, kind=kind, params=json.dumps(params, ensure_ascii=False, sort_keys=True),
         subject=shows, message_id=message_id, state=OutboxState.SENT, attempts=1, not_before=now,
         created_at=now, sent_at=now))
+
+
+async def retarget(session: AsyncSession, *, shows: str, to: str, kind: str, now: dt.datetime,
+                   **params: Any) -> None:
+    """The messages that showed ``shows`` show ``to`` from now on, drawn as ``kind`` (a cart became an order).
+
+    Each is redrawn so at once; later changes of ``to`` redraw them too.
+    """
+    await session.execute(
+        update(outbox).where(outbox.c.subject == shows, outbox.c.message_id.is_not(None))
+        .values(subject=to, kind=kind, params=json.dumps(params, ensure_ascii=False, sort_keys=True)))
+    await refresh(session, shows=to, now=now)
 
 
 async def refresh(session: AsyncSession, *, shows: str, now: dt.datetime) -> None:

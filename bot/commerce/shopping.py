@@ -188,6 +188,26 @@ async def order_view(session: AsyncSession, *, order_id: int, user_id: int,
     return OrderView(order, summary(found), merchant.name, merchant.owner_id, expired, tuple(found))
 
 
+async def order_shown(session: AsyncSession, *, chat_id: int, message_id: int, drawn: Order,
+                      now: dt.datetime) -> None:
+    """Record a message a handler drew the order in, so the order's changes redraw it.
+
+    ``drawn`` is the order as the message shows it. A change may land while the message is on its
+    way (a payment, while the send waited out Telegram's rate limit): the message is redrawn at once.
+    """
+    shows = outbox.subject("order", drawn.id)
+    await outbox.shown(session, chat_id=chat_id, message_id=message_id, kind=ORDER_PLACED, shows=shows,
+                       now=now, order_id=drawn.id)
+    current = await session.get(Order, drawn.id, populate_existing=True)
+    if current is not None and _face(current) != _face(drawn):
+        await outbox.refresh(session, shows=shows, now=now)
+
+
+def _face(order: Order) -> tuple:
+    """What a message shows of an order, apart from the minutes left to pay."""
+    return order.state, order.ship_address, order.refunded_fen, order.tracking_note
+
+
 async def buyer_order_views(
     session: AsyncSession, *, buyer_id: int, now: dt.datetime, limit: int = 10
 ) -> list[OrderView]:

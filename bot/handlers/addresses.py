@@ -161,7 +161,7 @@ async def use_for_order(update: Update, context: ShopContext) -> None:
         return await _expired(update, context, view)
     await update.callback_query.answer(context.t("Delivery address set."))
     shown = await _edit_or_send(update, context, *order_message(view, context))
-    await keep_up_to_date(context.services, chat_id=user_id, message_id=shown, order_id=order_id)
+    await keep_up_to_date(context.services, chat_id=user_id, message_id=shown, drawn=view.order)
 
 
 @answers_errors
@@ -238,7 +238,7 @@ async def receive(update: Update, context: ShopContext) -> None:
         await update.effective_message.reply_text(t("Saved, and set as the delivery address."))
         text, markup = order_message(view, context)
         sent = await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-        await keep_up_to_date(context.services, chat_id=user_id, message_id=sent.message_id, order_id=arg)
+        await keep_up_to_date(context.services, chat_id=user_id, message_id=sent.message_id, drawn=view.order)
         return
     await update.effective_message.reply_text(t("Address saved."))
     text, markup = book_message(book, context)

@@ -20,7 +20,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import callbacks, cards
-from bot.commerce import orders, outbox, refunds, relay, shopping
+from bot.commerce import orders, refunds, relay, shopping
 from bot.commerce.errors import IllegalTransition
 from bot.commerce.orders import REFUNDABLE_STATES
 from bot.context import ShopContext
@@ -30,6 +30,7 @@ from bot.i18n import Translator
 from bot.payments.links import pay_url
 from bot.payments.syncing import close_trades
 from bot.services import Services
+from bot.store.models import Order
 
 INPUT_KINDS = {"refund", "write", "answer"}
 REFUND_LINE = callbacks.action("ord_rf_line")  # order id, line id (0: everything left)
@@ -55,14 +56,15 @@ async def show_order(update: Update, context: ShopContext, order_id: int) -> Non
     await close_expired(services, [view])
     text, keyboard = order_message(view, context)
     sent = await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    await keep_up_to_date(services, chat_id=user_id, message_id=sent.message_id, order_id=order_id)
+    await keep_up_to_date(services, chat_id=user_id, message_id=sent.message_id, drawn=view.order)
 
 
-async def keep_up_to_date(services: Services, *, chat_id: int, message_id: int, order_id: int) -> None:
-    """A message a handler drew the order in: redrawn like the order's confirmation when the order changes."""
-    await services.run(lambda s: outbox.shown(
-        s, chat_id=chat_id, message_id=message_id, kind=shopping.ORDER_PLACED,
-        shows=outbox.subject("order", order_id), now=services.clock.now(), order_id=order_id))
+async def keep_up_to_date(services: Services, *, chat_id: int, message_id: int,
+                          drawn: Order) -> None:
+    """A message a handler drew the order in (as ``drawn``): redrawn like the order's confirmation when the
+    order changes, and at once if it changed while the message was on its way (``shopping.order_shown``)."""
+    await services.run(lambda s: shopping.order_shown(s, chat_id=chat_id, message_id=message_id, drawn=drawn,
+                                                      now=services.clock.now()))
 
 
 async def orders_command(update: Update, context: ShopContext) -> None:

@@ -3,17 +3,20 @@
 **Add to cart** on a product card in the private chat puts the chosen
 quantity (and option) in the buyer's cart of that shop; /cart shows each
 shop's cart with −/+ and 🗑 per line, what checking out costs now (goods,
-shipping once, total) and **Check out**. Checking out turns the cart into one
-order (``commerce.cart.checkout``): the cart message says so and the order
-follows as its own live message, with the address choice and Pay, like an
-order from a Buy tap. A line that cannot be bought as it is (sold out, off
-sale, over the limit) is named, and the cart redrawn with it marked.
+shipping once, total) and **Check out**. A cart message is kept up to date
+(kind ``cart``): adding from a card or changing it from another message
+redraws it. Checking out turns the cart into one order
+(``commerce.cart.checkout``), and the cart's messages into the order's, with
+the address choice and Pay, like an order from a Buy tap. A line that cannot
+be bought as it is (sold out, off sale, over the limit) is named, and the
+cart redrawn with it marked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
@@ -23,15 +26,18 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot import callbacks, cards
 from bot.commerce import cart as carts
+from bot.commerce import outbox, shopping
 from bot.commerce.cart.checkout import LineNotBuyable, check_out
 from bot.commerce.errors import NotFound
 from bot.context import ShopContext
-from bot.handlers.buyer_orders import show_order
+from bot.handlers.buyer_orders import order_message
 from bot.handlers.errors import answers_errors, describe
 from bot.handlers.merchant import button, button_id, decoded_args
 from bot.i18n import Translator
+from bot.notices import Notice, RenderContext, renderer
 from bot.payments.syncing import close_trades
 
+CART = "cart"  # outbox kind of a message that shows a cart: rendered here when it is redrawn
 MORE = callbacks.action("cart_more")  # cart line id
 LESS = callbacks.action("cart_less")  # cart line id
 DROP = callbacks.action("cart_drop")  # cart line id
@@ -78,18 +84,36 @@ async def cart_command(update: Update, context: ShopContext) -> None:
             t("Your cart is empty. Open a product and tap 🧺 Add to cart; /orders shows what you bought."))
         return
     for cart in found:
-        await update.effective_message.reply_text(cart_text(cart, t), parse_mode=ParseMode.HTML,
-                                                  reply_markup=cart_buttons(cart, t))
+        await _send(context, user_id, cart)
+
+
+async def _send(context: ShopContext, user_id: int, cart: carts.Cart) -> None:
+    """Send a shop's cart, kept up to date from then on."""
+    services, t = context.services, context.t
+    sent = await context.bot.send_message(user_id, cart_text(cart, t), parse_mode=ParseMode.HTML,
+                                          reply_markup=cart_buttons(cart, t))
+    await services.run(lambda s: outbox.shown(
+        s, chat_id=user_id, message_id=sent.message_id, kind=CART,
+        shows=carts.shows(user_id, cart.merchant_id), now=services.clock.now(), merchant_id=cart.merchant_id))
+
+
+@renderer(CART)
+async def redraw_cart(ctx: RenderContext, params: dict[str, Any]) -> Notice | None:
+    """A cart message as the cart is now (its owner is the chat it is in)."""
+    try:
+        cart = await carts.cart_of(ctx.session, buyer_id=ctx.chat_id, merchant_id=int(params["merchant_id"]))
+    except NotFound:
+        return None
+    return Notice(cart_text(cart, ctx.t), cart_buttons(cart, ctx.t))
 
 
 @answers_errors
 async def show_cart(update: Update, context: ShopContext) -> None:
     """🧺 Your cart here, under a shop's product list: that shop's cart (maybe empty), as /cart shows it."""
-    merchant_id, user_id, t = button_id(update), update.effective_user.id, context.t
+    merchant_id, user_id = button_id(update), update.effective_user.id
     cart = await context.services.run(lambda s: carts.cart_of(s, buyer_id=user_id, merchant_id=merchant_id))
     await update.callback_query.answer()
-    await context.bot.send_message(user_id, cart_text(cart, t), parse_mode=ParseMode.HTML,
-                                   reply_markup=cart_buttons(cart, t))
+    await _send(context, user_id, cart)
 
 
 @answers_errors
@@ -123,13 +147,13 @@ async def _redraw(update: Update, context: ShopContext, cart: carts.Cart) -> Non
 async def change_line(update: Update, context: ShopContext) -> None:
     """➖/➕/🗑 on a line: the cart redrawn in place (a line at one unit that loses one goes)."""
     query, services, user_id = update.callback_query, context.services, update.effective_user.id
-    item_id, name = button_id(update), callbacks.decode(query.data).action
+    item_id, name, now = button_id(update), callbacks.decode(query.data).action, services.clock.now()
 
     async def work(session: AsyncSession) -> carts.Cart:
         if name == DROP:
-            return await carts.remove_item(session, buyer_id=user_id, item_id=item_id)
+            return await carts.remove_item(session, buyer_id=user_id, item_id=item_id, now=now)
         return await carts.change_quantity(session, buyer_id=user_id, item_id=item_id,
-                                           by=1 if name == MORE else -1, rules=services.rules)
+                                           by=1 if name == MORE else -1, rules=services.rules, now=now)
 
     cart = await services.run(work)
     await query.answer()
@@ -139,15 +163,16 @@ async def change_line(update: Update, context: ShopContext) -> None:
 @answers_errors
 async def empty_cart(update: Update, context: ShopContext) -> None:
     """Empty the shop's cart: the message says so, with no buttons left."""
-    merchant_id, user_id = button_id(update), update.effective_user.id
-    cart = await context.services.run(lambda s: carts.clear(s, buyer_id=user_id, merchant_id=merchant_id))
+    merchant_id, user_id, now = button_id(update), update.effective_user.id, context.services.clock.now()
+    cart = await context.services.run(lambda s: carts.clear(s, buyer_id=user_id, merchant_id=merchant_id,
+                                                            now=now))
     await update.callback_query.answer()
     await _redraw(update, context, cart)
 
 
 @answers_errors
 async def check_out_cart(update: Update, context: ShopContext) -> None:
-    """Check out: one order of the whole cart, shown as its own live message; or which line stops it."""
+    """Check out: one order of the whole cart, drawn in the cart's message; or which line stops it."""
     query, t, services = update.callback_query, context.t, context.services
     merchant_id, user_id = button_id(update), update.effective_user.id
     expired: list[int] = []
@@ -163,12 +188,11 @@ async def check_out_cart(update: Update, context: ShopContext) -> None:
     finally:
         for order_id in expired:  # stale orders the checkout expired to free units: their trades closed
             await close_trades(services, order_id=order_id)
-    await query.answer()
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_text(
-            t("✅ Your cart became order #{id}: choose the delivery address and pay below.", id=order.id)
-            if order.ships else t("✅ Your cart became order #{id}: pay below.", id=order.id))
-    await show_order(update, context, order.id)
+    await query.answer(t("✅ Your cart became order #{id}.", id=order.id))
+    view = await services.run(lambda s: shopping.order_view(s, order_id=order.id, user_id=user_id))
+    text, keyboard = order_message(view, context)
+    with contextlib.suppress(BadRequest):  # the message is the order's now (checkout retargeted it)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
 def register(application: Application) -> None:

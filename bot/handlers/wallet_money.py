@@ -138,7 +138,7 @@ async def _show(update: Update, context: ShopContext, view: shopping.OrderView) 
     """The order in the pressed message; in a new one kept up to date when that one is too old to edit."""
     if (sent := await edit_or_send(update, *order_message(view, context))) is not None:
         await keep_up_to_date(context.services, chat_id=sent.chat_id, message_id=sent.message_id,
-                              order_id=view.order.id)
+                              drawn=view.order)
 
 
 # --- top-up

@@ -116,11 +116,11 @@ def buys_a_cart(chat: WebChat, context: BrowserContext, buyer: Buyer, t: Transla
     chat.shot(f"{buyer.lang}-cart")
     cart.locator("button", has_text=check_out).click()
 
-    # One order of both lines, which asks where it goes before it can be paid.
-    became = chat.message(said(t, "✅ Your cart became order #{id}: "
-                                  "choose the delivery address and pay below."))
-    order_id = int(re.search(r"#(\d+)", became.inner_text()).group(1))
+    # The cart's message becomes the order of both lines, which asks where it goes before it is paid.
+    chat.toast(said(t, "✅ Your cart became order #{id}."))
     order = chat.message(t("Awaiting payment"))
+    order_id = int(re.search(r"#(\d+)", order.inner_text()).group(1))
+    expect(order).to_contain_text(t.plural("{count} item", "{count} items", 2, count=2))
     lines = [f"• {SCARF.title} × 1 · {t.money(SCARF.price_fen)}",
              f"• {COSY.title} / {SAGE} × {COSIES} · {t.money(COSIES * SAGE_FEN)}"]
     for line in [*lines, total]:

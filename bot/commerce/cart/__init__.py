@@ -5,6 +5,9 @@ the moment, and ``checkout.check_out`` takes the units and fixes the prices
 when the buyer checks out, all lines at once or none. A line whose product
 went off sale, lost its option or has too few units left stays in the cart,
 marked, so the buyer sees why the checkout refuses and can change it.
+
+A message that shows a cart names it (``shows``): every change of the cart
+redraws them all, and once checked out they show the order it became.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce.errors import ChooseOption, InvalidInput, NotFound, NotSelling
+from bot.commerce.outbox import refresh
 from bot.commerce.rules import Rules
 from bot.commerce.shipping import ShippingTerms
 from bot.commerce.variants import item_name
@@ -25,6 +29,11 @@ from bot.store.sql import insert_ignore
 
 items = CartItem.__table__
 MAX_LINES = 20  # lines in one shop's cart: a cart, not a catalogue
+
+
+def shows(buyer_id: int, merchant_id: int) -> str:
+    """The subject of the messages that show the buyer's cart of a shop (``outbox.refresh``)."""
+    return f"cart:{buyer_id}:{merchant_id}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ async def add_item(
         await session.execute(insert_ignore(session, items).values(
             buyer_id=buyer_id, merchant_id=merchant.id, product_id=product_id, variant_id=variant_id,
             quantity=quantity, added_at=now))
+    await refresh(session, shows=shows(buyer_id, merchant.id), now=now)
     return await cart_of(session, buyer_id=buyer_id, merchant_id=merchant.id)
 
 
@@ -119,7 +129,7 @@ async def _own_item(session: AsyncSession, buyer_id: int, item_id: int) -> CartI
 
 
 async def change_quantity(
-    session: AsyncSession, *, buyer_id: int, item_id: int, by: int, rules: Rules
+    session: AsyncSession, *, buyer_id: int, item_id: int, by: int, rules: Rules, now: dt.datetime
 ) -> Cart:
     """One more or one less of a line (none left: the line goes); the shop's cart as it is now."""
     item = await _own_item(session, buyer_id, item_id)
@@ -129,27 +139,30 @@ async def change_quantity(
     else:
         _check_quantity(quantity, rules)
         await session.execute(update(items).where(items.c.id == item_id).values(quantity=quantity))
+    await refresh(session, shows=shows(buyer_id, item.merchant_id), now=now)
     return await cart_of(session, buyer_id=buyer_id, merchant_id=item.merchant_id)
 
 
-async def remove_item(session: AsyncSession, *, buyer_id: int, item_id: int) -> Cart:
+async def remove_item(session: AsyncSession, *, buyer_id: int, item_id: int, now: dt.datetime) -> Cart:
     """Take a line out of the cart; the shop's cart as it is now."""
     item = await _own_item(session, buyer_id, item_id)
     await session.execute(delete(items).where(items.c.id == item_id))
+    await refresh(session, shows=shows(buyer_id, item.merchant_id), now=now)
     return await cart_of(session, buyer_id=buyer_id, merchant_id=item.merchant_id)
 
 
 async def empty(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> None:
-    """Empty the buyer's cart of one shop (after a checkout, or when they ask: see ``clear``)."""
+    """Take every line out of the buyer's cart of one shop (its messages are the caller's to redraw)."""
     await session.execute(
         delete(items).where(items.c.buyer_id == buyer_id, items.c.merchant_id == merchant_id))
 
 
-async def clear(session: AsyncSession, *, buyer_id: int, merchant_id: int) -> Cart:
+async def clear(session: AsyncSession, *, buyer_id: int, merchant_id: int, now: dt.datetime) -> Cart:
     """The buyer empties their cart of a shop; refused when there is nothing in it. The cart now."""
     if not (await cart_of(session, buyer_id=buyer_id, merchant_id=merchant_id)).lines:
         raise InvalidInput("cart", "empty")
     await empty(session, buyer_id=buyer_id, merchant_id=merchant_id)
+    await refresh(session, shows=shows(buyer_id, merchant_id), now=now)
     return await cart_of(session, buyer_id=buyer_id, merchant_id=merchant_id)
 
 

@@ -5,7 +5,8 @@ rules of a Buy tap for each line: on sale, an offered option, the per-buyer
 limit, enough stock), at the price of the moment. The order names no product;
 its lines do (``commerce.lines``). From there it is an order like any other:
 the same address choice, Pay link, wallet payment, time to pay, expiry,
-refunds (whole, or one line) and settlement.
+refunds (whole, or one line) and settlement. The messages that showed the
+cart become the order's messages (``outbox.retarget``).
 
 A checkout is idempotent on its key (the button tap's): a double tap gives
 the one order, and the cart is emptied in the same transaction.
@@ -20,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commerce import cart as carts
 from bot.commerce.errors import CommerceError, Forbidden, InvalidInput
+from bot.commerce.outbox import retarget, subject
 from bot.commerce.placement import LineRefused, Want, take_lines
 from bot.commerce.rules import Rules
+from bot.commerce.shopping import ORDER_PLACED
 from bot.store.enums import OrderState
 from bot.store.models import Order, OrderLine
 
@@ -76,4 +79,7 @@ async def check_out(
          "variant_label": t.variant_label, "quantity": w.quantity, "unit_price_fen": t.unit_price_fen}
         for i, (t, w) in enumerate(zip(taken, wanted, strict=True))])
     await carts.empty(session, buyer_id=buyer_id, merchant_id=merchant_id)
+    # The messages that showed the cart show the order now, with its Pay and address buttons, kept so.
+    await retarget(session, shows=carts.shows(buyer_id, merchant_id), to=subject("order", order_id),
+                   kind=ORDER_PLACED, now=now, order_id=order_id)
     return await session.get(Order, order_id)
