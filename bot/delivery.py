@@ -9,6 +9,7 @@ plain text of /sales.
 from __future__ import annotations
 
 import html as html_module
+from typing import Protocol
 
 from bot.commerce.addresses import Delivery
 from bot.i18n import Translator
@@ -31,12 +32,20 @@ def total_line(order: Order, t: Translator, unit_fen: int) -> str:
     return _with_shipping(order, t, f"{order.quantity} × {t.money(unit_fen, order.currency)}")
 
 
-def lines_total_line(order: Order, t: Translator, goods_fen: int) -> str:
-    """``Goods ¥65.00 + shipping ¥8.00 = ¥73.00``: the total of an order of several lines."""
+class Totals(Protocol):
+    """What a total is made of: an order's, or what a cart would cost now."""
+
+    shipping_fen: int
+    total_fen: int
+    currency: str
+
+
+def lines_total_line(order: Totals, t: Translator, goods_fen: int) -> str:
+    """``Goods ¥65.00 + shipping ¥8.00 = ¥73.00``: the total of several lines (an order's, a cart's)."""
     return _with_shipping(order, t, t("Goods {amount}", amount=t.money(goods_fen, order.currency)))
 
 
-def _with_shipping(order: Order, t: Translator, goods: str) -> str:
+def _with_shipping(order: Totals, t: Translator, goods: str) -> str:
     if shipping := getattr(order, "shipping_fen", 0):
         goods += " + " + t("shipping {fee}", fee=t.money(shipping, order.currency))
     return f"{goods} = <b>{t.money(order.total_fen, order.currency)}</b>"

@@ -24,7 +24,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot import callbacks, cards
+from bot import callbacks, cards, delivery
 from bot.commerce import cart as carts
 from bot.commerce import outbox, shopping
 from bot.commerce.cart.checkout import LineNotBuyable, check_out
@@ -57,10 +57,7 @@ def cart_text(cart: carts.Cart, t: Translator) -> str:
         elif line.quantity > line.available:
             row += " · ⚠️ " + t("only {n} left", n=line.available)
         rows.append(row)
-    total = t("Goods {amount}", amount=t.money(cart.goods_fen, cart.currency))
-    if cart.shipping_fen:
-        total += " + " + t("shipping {fee}", fee=t.money(cart.shipping_fen, cart.currency))
-    rows.append(f"{total} = <b>{t.money(cart.total_fen, cart.currency)}</b>")
+    rows.append(delivery.lines_total_line(cart, t, cart.goods_fen))
     return "\n".join(rows)
 
 
