@@ -30,7 +30,7 @@ from bot.demo_data import SHOPS
 from bot.i18n import Translator, load_catalogs
 from bot.store.enums import OrderState
 from tests.e2e.conftest import PHONE
-from tests.e2e.webchat import WAIT, WebChat, said
+from tests.e2e.webchat import WAIT, WebChat, pay_on_gateway, said
 
 BAO = next(s for s in SHOPS if s.owner_id == 2002)
 SCARF = next(p for p in BAO.products if p.title == "Wool scarf")
@@ -73,7 +73,7 @@ def bao_ships(chat: WebChat, t: Translator) -> None:
     chat.shot("cart-merchant-ships")
 
 
-def buys_a_cart(chat: WebChat, context: BrowserContext, buyer: Buyer, t: Translator, bao: Translator,
+def buys_a_cart(chat: WebChat, buyer: Buyer, t: Translator, bao: Translator,
                 sage_left: int) -> None:
     """The story for one buyer; ``bao`` speaks Bao's language (his channel and his notices)."""
     chat.be(buyer.user_id)
@@ -136,13 +136,7 @@ def buys_a_cart(chat: WebChat, context: BrowserContext, buyer: Buyer, t: Transla
     chat.shot(f"{buyer.lang}-cart-order-with-address")
 
     # One payment on the gateway's page.
-    with context.expect_page() as opened:
-        order.locator("button.link", has_text=t("Pay")).click()
-    checkout = opened.value
-    expect(checkout.locator(".amount")).to_contain_text(f"{TOTAL_FEN / 100:.2f}", timeout=WAIT)
-    checkout.locator("button.pay").click()
-    expect(checkout.locator("body")).to_contain_text(buyer.paid_page, timeout=WAIT)
-    checkout.close()
+    pay_on_gateway(order, t("Pay"), f"{TOTAL_FEN / 100:.2f}", buyer.paid_page)
     received = chat.message(said(t, "✅ Payment received for order #{id}: {title}, {amount}. "
                                     "The seller will ship it soon.", id=order_id))
     expect(received).to_contain_text(t.money(TOTAL_FEN))
@@ -179,7 +173,7 @@ def test_a_buyer_checks_out_a_cart_of_two_products_with_an_address(demo: Demo, b
     chat.page.goto(demo.web_chat)
     bao_ships(chat, bao)
     for n, buyer in enumerate(BUYERS, start=1):
-        buys_a_cart(chat, context, buyer, Translator(buyer.lang, catalogs), bao,
+        buys_a_cart(chat, buyer, Translator(buyer.lang, catalogs), bao,
                     sage_left=SAGE_STOCK - n * COSIES)
     assert chat.errors == []
     context.close()

@@ -22,7 +22,7 @@ from bot.demo import Demo
 from bot.demo_data import demo_photo
 from bot.i18n import Translator, load_catalogs
 from tests.e2e.conftest import PHONE
-from tests.e2e.webchat import WAIT, WebChat
+from tests.e2e.webchat import WebChat, pay_on_gateway
 
 ADMIN = 9001
 
@@ -60,7 +60,7 @@ def said(t: Translator, msgid: str) -> str:
     return re.sub(r"<[^>]+>", "", t(msgid).split("{")[0]).strip()
 
 
-def new_merchant_sells(chat: WebChat, context: BrowserContext, cast: Cast, t: Translator) -> None:
+def new_merchant_sells(chat: WebChat, cast: Cast, t: Translator) -> None:
     """The story, in one language."""
     # A newcomer applies as an individual.
     chat.new_user(cast.merchant, cast.lang)
@@ -136,13 +136,7 @@ def new_merchant_sells(chat: WebChat, context: BrowserContext, cast: Cast, t: Tr
     order = chat.message(t("Awaiting payment"))
     chat.shot(f"{cast.lang}-order-with-address")
 
-    with context.expect_page() as opened:
-        order.locator("button.link", has_text=t("Pay")).click()
-    checkout = opened.value
-    expect(checkout.locator(".amount")).to_contain_text(cast.price, timeout=WAIT)
-    checkout.locator("button.pay").click()
-    expect(checkout.locator("body")).to_contain_text(cast.paid_page, timeout=WAIT)
-    checkout.close()
+    pay_on_gateway(order, t("Pay"), cast.price, cast.paid_page)
     chat.message(said(t, "✅ Payment received for order #{id}: {title}, {amount}. "
                          "The seller will ship it soon."))
 
@@ -161,6 +155,6 @@ def test_a_new_merchant_sells_from_a_channel_made_in_the_web_chat(demo: Demo, br
     chat = WebChat(context.new_page(), artifacts)
     chat.page.goto(demo.web_chat)
     for cast in CASTS:
-        new_merchant_sells(chat, context, cast, Translator(cast.lang, catalogs))
+        new_merchant_sells(chat, cast, Translator(cast.lang, catalogs))
     assert chat.errors == []
     context.close()

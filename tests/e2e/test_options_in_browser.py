@@ -23,7 +23,7 @@ from bot.demo import Demo
 from bot.demo_data import SHOPS
 from bot.i18n import Translator, load_catalogs
 from tests.e2e.conftest import PHONE
-from tests.e2e.webchat import WAIT, WebChat
+from tests.e2e.webchat import WAIT, WebChat, pay_on_gateway
 
 BAO = next(s for s in SHOPS if s.owner_id == 2002)
 COSY = next(p for p in BAO.products if p.title == "Knitted mug cosy")
@@ -48,7 +48,7 @@ def said(t: Translator, msgid: str) -> str:
     return re.sub(r"<[^>]+>", "", t(msgid).split("{")[0]).strip()
 
 
-def buys_by_option(chat: WebChat, context: BrowserContext, buyer: Buyer, t: Translator, channel: Translator,
+def buys_by_option(chat: WebChat, buyer: Buyer, t: Translator, channel: Translator,
                    left_after: int) -> None:
     """The story for one buyer; ``channel`` speaks the channel card's language (Bao's, English)."""
     chat.be(buyer.user_id)
@@ -74,13 +74,7 @@ def buys_by_option(chat: WebChat, context: BrowserContext, buyer: Buyer, t: Tran
     expect(order).to_contain_text(f"{BOUGHT} × {t.money(SKY_FEN)} = {total}")
     chat.shot(f"{buyer.lang}-option-order")
 
-    with context.expect_page() as opened:
-        order.locator("button.link", has_text=t("Pay")).click()
-    checkout = opened.value
-    expect(checkout.locator(".amount")).to_contain_text(f"{SKY_FEN * BOUGHT / 100:.2f}", timeout=WAIT)
-    checkout.locator("button.pay").click()
-    expect(checkout.locator("body")).to_contain_text(buyer.paid_page, timeout=WAIT)
-    checkout.close()
+    pay_on_gateway(order, t("Pay"), f"{SKY_FEN * BOUGHT / 100:.2f}", buyer.paid_page)
     paid = chat.message(said(t, "✅ Payment received for order #{id}: {title}, {amount}. "
                                 "The seller will ship it soon."))
     expect(paid).to_contain_text(f"{COSY.title} / {SKY}")
@@ -101,7 +95,7 @@ def test_a_buyer_chooses_an_option_from_a_channel_card(demo: Demo, browser, arti
     chat = WebChat(context.new_page(), artifacts)
     chat.page.goto(demo.web_chat)
     for n, buyer in enumerate(BUYERS, start=1):
-        buys_by_option(chat, context, buyer, Translator(buyer.lang, catalogs), channel,
+        buys_by_option(chat, buyer, Translator(buyer.lang, catalogs), channel,
                        left_after=SKY_STOCK - n * BOUGHT)
     assert chat.errors == []
     context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from bot.i18n import Translator
 
@@ -94,3 +94,15 @@ def said(t: Translator, msgid: str, **known: object) -> str:
     for name, value in known.items():
         text = text.replace("{" + name + "}", str(value))
     return re.sub(r"<[^>]+>", "", text.split("{")[0]).strip()
+
+
+def pay_on_gateway(order: Locator, pay: str, amount: str, paid_page: str) -> None:
+    """Pay on the order message opens the gateway's checkout in a new tab: it shows ``amount``, is
+    paid with the sandbox account, says ``paid_page``, and is closed."""
+    with order.page.context.expect_page() as opened:
+        order.locator("button.link", has_text=pay).click()
+    checkout = opened.value
+    expect(checkout.locator(".amount")).to_contain_text(amount, timeout=WAIT)
+    checkout.locator("button.pay").click()
+    expect(checkout.locator("body")).to_contain_text(paid_page, timeout=WAIT)
+    checkout.close()
